@@ -89,6 +89,16 @@ class PatientStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Clinic:
+    """An MS clinic: its time zone defines "today" for its patients; its label selects the protocol."""
+
+    clinic_id: str
+    name: str
+    timezone: str
+    label: Label
+
+
+@dataclass(frozen=True, slots=True)
 class Enrollment:
     """What a clinician submits to enroll a patient; judged by the eligibility rules."""
 

@@ -1,0 +1,79 @@
+# One entry point for setting up, running, checking and measuring the service.
+#   make run    start the local stack on 127.0.0.1:3000 (PORT=... to change), set-up included
+#   make test   every check and every test tier, set-up included (what CI runs)
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV        := .venv
+TOOLS_VENV  := .venv-tools
+PY          := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: help setup run test test-unit test-functional test-integration test-e2e lint build validate bench clean java
+
+help:
+	@echo "make run     start the local stack (DynamoDB Local, moto SNS, HTTP front on 127.0.0.1:3000)"
+	@echo "make test    lint, sam build, template checks and every test tier"
+	@echo "make lint    ruff, mypy, sam validate --lint, cfn-lint, checkov"
+	@echo "make build   sam build (arm64 layer, no Docker)"
+	@echo "make bench   benchmarks (ratios measured side by side)"
+
+# ---- set-up ---------------------------------------------------------------------------------------
+$(VENV)/.installed: requirements-dev.txt layers/core/requirements.txt
+	@PY313=$$(scripts/find-python313.sh) && [ -x $(PY) ] || $$PY313 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+$(TOOLS_VENV)/.installed: requirements-tools.txt
+	@PY313=$$(scripts/find-python313.sh) && [ -x $(TOOLS_VENV)/bin/python ] || $$PY313 -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS_VENV)/bin/python -m pip install --quiet -r requirements-tools.txt
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+java:
+	@command -v java >/dev/null 2>&1 || { echo "Java 17 is needed for DynamoDB Local; installing openjdk-17-jre-headless"; \
+	  apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
+
+setup: $(VENV)/.installed node_modules/.installed java
+
+# ---- run ------------------------------------------------------------------------------------------
+run: setup
+	$(PY) -m local
+
+# ---- checks ---------------------------------------------------------------------------------------
+lint: $(VENV)/.installed $(TOOLS_VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy layers/core functions local tests bench
+	scripts/lint-template.sh
+
+build: $(TOOLS_VENV)/.installed
+	scripts/sam-build.sh
+
+# ---- tests ----------------------------------------------------------------------------------------
+test: setup $(TOOLS_VENV)/.installed lint build
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-unit: $(VENV)/.installed
+	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
+
+test-functional: $(VENV)/.installed
+	$(VENV)/bin/pytest tests/functional $(PYTEST_ARGS)
+
+test-integration: setup
+	$(VENV)/bin/pytest tests/integration $(PYTEST_ARGS)
+
+test-e2e: setup
+	$(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
+
+# ---- benchmarks -----------------------------------------------------------------------------------
+bench: setup
+	$(PY) -m bench
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
