@@ -1,0 +1,140 @@
+"""The storage port: what the services need from persistence, independent of DynamoDB.
+
+Every patient-level write is one atomic step that (a) checks and bumps the profile's ``version`` (optimistic
+locking: two devices cannot overwrite each other), (b) writes the new fact, (c) keeps the sparse due index right
+(``next_check`` set, or removed when nothing can change any more) and (d) appends an audit entry. Either all of
+it happens or none of it does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Protocol
+
+from lemtrada.regimen.records import Clinic, Infusion, PatientProfile, PatientRecord, Result
+
+
+class StorageError(Exception):
+    """Base of the errors a repository raises; services turn them into HTTP problems."""
+
+
+class VersionConflict(StorageError):
+    """Someone else changed the record since it was read (expected version did not match)."""
+
+
+class AlreadyExists(StorageError):
+    """The thing being created exists already (same infusion date, patient id, or a linked user sub)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """Who did what, when: no request bodies, no health data beyond the action and its target."""
+
+    actor_sub: str
+    actor_role: str
+    at: datetime
+    action: str  # e.g. "patient.enrolled", "infusion.recorded", "result.recorded", "profile.updated"
+    target: str  # e.g. "INFUSION#2026-11-02", "RESULT#2026-11-02#<id>"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredClinic:
+    clinic: Clinic
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPatient:
+    """A patient's record plus what storage keeps beside it."""
+
+    record: PatientRecord
+    version: int
+    enrolled_at: datetime
+    patient_sub: str | None = None
+    external_ref: str | None = None
+    next_check: date | None = None
+    swept_through: date | None = None  # last local date the sweep processed this patient
+    sent_notices: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def patient_id(self) -> str:
+        return self.record.profile.patient_id
+
+    @property
+    def clinic_id(self) -> str:
+        return self.record.profile.clinic_id
+
+
+@dataclass(frozen=True, slots=True)
+class PatientPage:
+    patients: tuple[StoredPatient, ...]
+    cursor: str | None  # opaque; pass back to get the next page, None when there is none
+
+
+@dataclass(frozen=True, slots=True)
+class DueEntry:
+    """One row of the sparse due index: enough to decide whether to load the record."""
+
+    patient_id: str
+    clinic_id: str
+    next_check: date
+
+
+class PatientRepository(Protocol):
+    """Clinics, patients and their facts. Implementations: DynamoDB (PynamoDB) and in-memory."""
+
+    # -- clinics -----------------------------------------------------------------------------------
+    def get_clinic(self, clinic_id: str) -> StoredClinic | None: ...
+
+    def save_clinic(self, clinic: Clinic, expected_version: int | None, audit: AuditEntry) -> int:
+        """Create (expected_version None: must not exist) or update (version must match); returns new version."""
+        ...
+
+    # -- patients: reads ---------------------------------------------------------------------------
+    def get_patient(self, patient_id: str) -> StoredPatient | None:
+        """The whole record in one read (profile, infusions, results, notice marks; not the audit trail)."""
+        ...
+
+    def patient_id_for_user(self, sub: str) -> str | None: ...
+
+    def list_clinic_patients(self, clinic_id: str, limit: int, cursor: str | None = None) -> PatientPage: ...
+
+    def audit_trail(self, patient_id: str) -> tuple[AuditEntry, ...]: ...
+
+    # -- patients: writes (each one atomic, version-checked, index-maintaining, audited) ------------
+    def create_patient(self, patient: StoredPatient, audit: AuditEntry) -> None:
+        """Store a new patient (version 1) and, if ``patient_sub`` is set, link that user to it.
+
+        Raises AlreadyExists("patient") or AlreadyExists("patient_sub").
+        """
+        ...
+
+    def update_profile(
+        self, profile: PatientProfile, expected_version: int, next_check: date | None, audit: AuditEntry
+    ) -> int: ...
+
+    def add_infusion(
+        self,
+        patient_id: str,
+        infusion: Infusion,
+        expected_version: int,
+        next_check: date | None,
+        audit: AuditEntry,
+    ) -> int:
+        """Raises AlreadyExists("infusion") when an infusion on that date exists, VersionConflict when stale."""
+        ...
+
+    def add_result(
+        self, patient_id: str, result: Result, expected_version: int, next_check: date | None, audit: AuditEntry
+    ) -> int: ...
+
+    # -- the sweep's view -------------------------------------------------------------------------
+    def due_patients(self, shard: int, through: date) -> Iterator[DueEntry]:
+        """Rows of one shard of the due index with next_check <= through (reads the index only)."""
+        ...
