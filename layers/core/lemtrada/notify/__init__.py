@@ -1,0 +1,1 @@
+"""Clinic digests: building the SNS message (parts under the size limit) and publishing it (SNS or in memory)."""

@@ -1,0 +1,96 @@
+"""Where digests go: the port, the SNS implementation and an in-memory twin for tests and the local runner."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from lemtrada.notify.digest import DigestMessage
+
+
+class PublishError(Exception):
+    """The digest was not accepted; nothing may be marked sent."""
+
+
+class DigestPublisher(Protocol):
+    """Publishes one digest message; returns the message id once the transport has accepted it."""
+
+    def publish(self, message: DigestMessage) -> str: ...
+
+
+class SnsDigestPublisher:
+    """Publishes to the digest topic with MessageStructure=json and the attributes subscriptions filter on.
+
+    The boto3 client is created on first use (cold starts that publish nothing do not pay for it); botocore's
+    standard retry mode retries throttling and 5xx before an error reaches the sweep.
+    """
+
+    def __init__(self, topic_arn: str | None = None, client: Any | None = None) -> None:
+        self._topic_arn = topic_arn
+        self._client = client
+
+    @property
+    def topic_arn(self) -> str:
+        if self._topic_arn is None:
+            self._topic_arn = os.environ["TOPIC_ARN"]
+        return self._topic_arn
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3  # noqa: PLC0415 - lazy: only publishing pays for the client
+            from botocore.config import Config  # noqa: PLC0415
+
+            self._client = boto3.client("sns", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+        return self._client
+
+    def publish(self, message: DigestMessage) -> str:
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+        try:
+            response = self.client.publish(
+                TopicArn=self.topic_arn,
+                Subject=message.subject,
+                Message=message.body(),
+                MessageStructure="json",
+                MessageAttributes=message.attributes(),
+            )
+        except (BotoCoreError, ClientError) as error:
+            raise PublishError(f"digest {message.clinic_id}/{message.date} part {message.part} not accepted") from error
+        return str(response["MessageId"])
+
+
+@dataclass
+class PublishedDigest:
+    """What the in-memory twin keeps of a message, shaped like the local stack's `GET /_local/notices`."""
+
+    message_id: str
+    subject: str
+    attributes: dict[str, str]
+    digest: dict[str, Any]
+
+
+@dataclass
+class InMemoryDigestPublisher:
+    """Keeps every message; `fail_next` makes the next n publishes raise (to test error paths)."""
+
+    sent: list[PublishedDigest] = field(default_factory=list)
+    fail_next: int = 0
+
+    def publish(self, message: DigestMessage) -> str:
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise PublishError("injected publish failure")
+        body = json.loads(message.body())
+        message_id = f"msg-{len(self.sent) + 1}"
+        self.sent.append(
+            PublishedDigest(
+                message_id=message_id,
+                subject=message.subject,
+                attributes={name: value["StringValue"] for name, value in message.attributes().items()},
+                digest=json.loads(body["default"]),
+            )
+        )
+        return message_id
