@@ -8,12 +8,16 @@ it happens or none of it does.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Protocol
 
 from lemtrada.regimen.records import Clinic, Infusion, PatientProfile, PatientRecord, Result
+
+MAX_TRANSACTION_ITEMS = 100
+"""DynamoDB's limit on one TransactWriteItems call; both implementations refuse a write that would need more."""
 
 
 class StorageError(Exception):
@@ -60,7 +64,7 @@ class StoredPatient:
     external_ref: str | None = None
     next_check: date | None = None
     swept_through: date | None = None  # last local date the sweep processed this patient
-    sent_notices: frozenset[str] = field(default_factory=frozenset)
+    sent_notices: frozenset[str] = field(default_factory=frozenset)  # keys of notice marks, pending or sent
 
     @property
     def patient_id(self) -> str:
@@ -75,6 +79,23 @@ class StoredPatient:
 class PatientPage:
     patients: tuple[StoredPatient, ...]
     cursor: str | None  # opaque; pass back to get the next page, None when there is none
+
+
+class NoticeStatus(StrEnum):
+    """A notice mark is written ``pending`` by the sweep and turned ``sent`` once its digest is published."""
+
+    PENDING = "pending"
+    SENT = "sent"
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeMark:
+    """One notice owed (pending) or delivered (sent): its key makes "at most once" a conditional write."""
+
+    key: str
+    status: NoticeStatus
+    on: date  # the clinic-local date of the sweep that recorded it
+    clinic_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +113,12 @@ class PatientRepository(Protocol):
     # -- clinics -----------------------------------------------------------------------------------
     def get_clinic(self, clinic_id: str) -> StoredClinic | None: ...
 
+    def list_clinics(self) -> tuple[StoredClinic, ...]:
+        """Every clinic (the sweep needs each one's time zone), ordered by clinic id."""
+        ...
+
+    def clinic_audit_trail(self, clinic_id: str) -> tuple[AuditEntry, ...]: ...
+
     def save_clinic(self, clinic: Clinic, expected_version: int | None, audit: AuditEntry) -> int:
         """Create (expected_version None: must not exist) or update (version must match); returns new version."""
         ...
@@ -105,7 +132,13 @@ class PatientRepository(Protocol):
 
     def list_clinic_patients(self, clinic_id: str, limit: int, cursor: str | None = None) -> PatientPage: ...
 
-    def audit_trail(self, patient_id: str) -> tuple[AuditEntry, ...]: ...
+    def audit_trail(self, patient_id: str) -> tuple[AuditEntry, ...]:
+        """The patient's audit entries, oldest first (never part of get_patient's read)."""
+        ...
+
+    def notice_marks(self, patient_id: str) -> tuple[NoticeMark, ...]:
+        """The patient's notice marks with their status, ordered by key."""
+        ...
 
     # -- patients: writes (each one atomic, version-checked, index-maintaining, audited) ------------
     def create_patient(self, patient: StoredPatient, audit: AuditEntry) -> None:
@@ -135,6 +168,35 @@ class PatientRepository(Protocol):
     ) -> int: ...
 
     # -- the sweep's view -------------------------------------------------------------------------
+    @property
+    def due_shards(self) -> int:
+        """How many shards the due index is spread over (``DUE_SHARDS``); shards are 0 .. due_shards - 1."""
+        ...
+
     def due_patients(self, shard: int, through: date) -> Iterator[DueEntry]:
         """Rows of one shard of the due index with next_check <= through (reads the index only)."""
+        ...
+
+    def record_sweep(
+        self,
+        patient_id: str,
+        on: date,
+        notices: Sequence[str],
+        expected_version: int,
+        next_check: date | None,
+        *,
+        audit: AuditEntry | None = None,
+    ) -> int:
+        """Atomically: a pending mark per notice key, ``swept_through = on``, next_check moved or removed, version + 1.
+
+        Raises AlreadyExists("notice") when a mark for one of the keys exists (nothing is written) and
+        VersionConflict when stale. Without ``audit`` a system entry ("notices.recorded") is appended.
+        """
+        ...
+
+    def mark_notices_sent(self, patient_id: str, keys: Sequence[str]) -> None:
+        """Turn pending marks into sent ones once their digest is published (idempotent; no version bump).
+
+        Unknown keys are ignored: a mark is only ever created by record_sweep.
+        """
         ...

@@ -1,0 +1,282 @@
+"""An in-memory twin of the DynamoDB repository for unit tests: same versions, conflicts, shards, cursors, audit.
+
+Every write checks all its conditions first and then applies everything under one lock, as one DynamoDB
+transaction would: either all of it happens or none of it does.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+
+from lemtrada.regimen.records import Clinic, Infusion, PatientProfile, PatientRecord, Result
+from lemtrada.storage import keys
+from lemtrada.storage.repository import (
+    MAX_TRANSACTION_ITEMS,
+    AlreadyExists,
+    AuditEntry,
+    DueEntry,
+    NoticeMark,
+    NoticeStatus,
+    PatientPage,
+    StoredClinic,
+    StoredPatient,
+    VersionConflict,
+)
+
+
+@dataclass(slots=True)
+class _PatientState:
+    profile: PatientProfile
+    version: int
+    enrolled_at: datetime
+    patient_sub: str | None
+    external_ref: str | None
+    next_check: date | None
+    swept_through: date | None
+    infusions: dict[date, Infusion] = field(default_factory=dict)
+    results: dict[tuple[date, str], Result] = field(default_factory=dict)
+    notices: dict[str, NoticeMark] = field(default_factory=dict)
+    audit: list[tuple[str, AuditEntry]] = field(default_factory=list)
+
+
+def sweep_audit(on: date) -> AuditEntry:
+    """The entry a sweep write gets when the caller gives none."""
+    return AuditEntry(
+        actor_sub="system:sweep",
+        actor_role="system",
+        at=datetime.now(UTC),
+        action="notices.recorded",
+        target=f"{keys.NOTICE_PREFIX}{on.isoformat()}",
+    )
+
+
+def check_transaction_size(items: int) -> None:
+    if items > MAX_TRANSACTION_ITEMS:
+        raise ValueError(f"one write may touch at most {MAX_TRANSACTION_ITEMS} items, this one needs {items}")
+
+
+class InMemoryPatientRepository:
+    """PatientRepository kept in dictionaries; thread-safe."""
+
+    def __init__(self, due_shards: int | None = None) -> None:
+        self._shards = due_shards if due_shards is not None else keys.due_shards_from_env()
+        self._lock = threading.RLock()
+        self._clinics: dict[str, StoredClinic] = {}
+        self._clinic_audit: dict[str, list[tuple[str, AuditEntry]]] = {}
+        self._patients: dict[str, _PatientState] = {}
+        self._links: dict[str, str] = {}
+
+    @property
+    def due_shards(self) -> int:
+        return self._shards
+
+    # -- clinics -----------------------------------------------------------------------------------
+    def get_clinic(self, clinic_id: str) -> StoredClinic | None:
+        with self._lock:
+            return self._clinics.get(clinic_id)
+
+    def list_clinics(self) -> tuple[StoredClinic, ...]:
+        with self._lock:
+            return tuple(self._clinics[cid] for cid in sorted(self._clinics))
+
+    def save_clinic(self, clinic: Clinic, expected_version: int | None, audit: AuditEntry) -> int:
+        with self._lock:
+            current = self._clinics.get(clinic.clinic_id)
+            if expected_version is None:
+                if current is not None:
+                    raise AlreadyExists("clinic")
+                version = 1
+            else:
+                if current is None or current.version != expected_version:
+                    raise VersionConflict(f"clinic {clinic.clinic_id}")
+                version = expected_version + 1
+            self._clinics[clinic.clinic_id] = StoredClinic(clinic=clinic, version=version)
+            self._clinic_audit.setdefault(clinic.clinic_id, []).append((keys.audit_sk(audit.at), audit))
+            return version
+
+    def clinic_audit_trail(self, clinic_id: str) -> tuple[AuditEntry, ...]:
+        with self._lock:
+            return tuple(entry for _, entry in sorted(self._clinic_audit.get(clinic_id, []), key=lambda e: e[0]))
+
+    # -- patients: reads ---------------------------------------------------------------------------
+    def get_patient(self, patient_id: str) -> StoredPatient | None:
+        with self._lock:
+            state = self._patients.get(patient_id)
+            return None if state is None else self._stored(state)
+
+    def patient_id_for_user(self, sub: str) -> str | None:
+        with self._lock:
+            return self._links.get(sub)
+
+    def list_clinic_patients(self, clinic_id: str, limit: int, cursor: str | None = None) -> PatientPage:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        after = keys.decode_cursor(clinic_id, cursor) if cursor is not None else None
+        with self._lock:
+            ids = sorted(
+                pid
+                for pid, state in self._patients.items()
+                if state.profile.clinic_id == clinic_id and (after is None or pid > after)
+            )
+            page = ids[:limit]
+            patients = tuple(self._stored(self._patients[pid]) for pid in page)
+        next_cursor = keys.encode_cursor(clinic_id, page[-1]) if len(ids) > limit else None
+        return PatientPage(patients=patients, cursor=next_cursor)
+
+    def audit_trail(self, patient_id: str) -> tuple[AuditEntry, ...]:
+        with self._lock:
+            state = self._patients.get(patient_id)
+            if state is None:
+                return ()
+            return tuple(entry for _, entry in sorted(state.audit, key=lambda e: e[0]))
+
+    def notice_marks(self, patient_id: str) -> tuple[NoticeMark, ...]:
+        with self._lock:
+            state = self._patients.get(patient_id)
+            if state is None:
+                return ()
+            return tuple(state.notices[key] for key in sorted(state.notices))
+
+    # -- patients: writes --------------------------------------------------------------------------
+    def create_patient(self, patient: StoredPatient, audit: AuditEntry) -> None:
+        record = patient.record
+        check_transaction_size(2 + len(record.infusions) + len(record.results) + (patient.patient_sub is not None))
+        with self._lock:
+            if record.profile.patient_id in self._patients:
+                raise AlreadyExists("patient")
+            if patient.patient_sub is not None and patient.patient_sub in self._links:
+                raise AlreadyExists("patient_sub")
+            state = _PatientState(
+                profile=record.profile,
+                version=1,
+                enrolled_at=patient.enrolled_at,
+                patient_sub=patient.patient_sub,
+                external_ref=patient.external_ref,
+                next_check=patient.next_check,
+                swept_through=patient.swept_through,
+                infusions={infusion.date: infusion for infusion in record.infusions},
+                results={(result.date, result.result_id): result for result in record.results},
+            )
+            state.audit.append((keys.audit_sk(audit.at), audit))
+            self._patients[record.profile.patient_id] = state
+            if patient.patient_sub is not None:
+                self._links[patient.patient_sub] = record.profile.patient_id
+
+    def update_profile(
+        self, profile: PatientProfile, expected_version: int, next_check: date | None, audit: AuditEntry
+    ) -> int:
+        with self._lock:
+            state = self._checked(profile.patient_id, expected_version)
+            state.profile = profile
+            return self._bump(state, next_check, audit)
+
+    def add_infusion(
+        self,
+        patient_id: str,
+        infusion: Infusion,
+        expected_version: int,
+        next_check: date | None,
+        audit: AuditEntry,
+    ) -> int:
+        with self._lock:
+            state = self._patients.get(patient_id)
+            if state is not None and infusion.date in state.infusions:
+                raise AlreadyExists("infusion")
+            state = self._checked(patient_id, expected_version)
+            state.infusions[infusion.date] = infusion
+            return self._bump(state, next_check, audit)
+
+    def add_result(
+        self, patient_id: str, result: Result, expected_version: int, next_check: date | None, audit: AuditEntry
+    ) -> int:
+        with self._lock:
+            state = self._patients.get(patient_id)
+            if state is not None and (result.date, result.result_id) in state.results:
+                raise AlreadyExists("result")
+            state = self._checked(patient_id, expected_version)
+            state.results[(result.date, result.result_id)] = result
+            return self._bump(state, next_check, audit)
+
+    # -- the sweep's view -------------------------------------------------------------------------
+    def due_patients(self, shard: int, through: date) -> Iterator[DueEntry]:
+        if not 0 <= shard < self._shards:
+            raise ValueError(f"shard must be between 0 and {self._shards - 1}")
+        with self._lock:
+            rows = sorted(
+                (state.next_check, pid, state.profile.clinic_id)
+                for pid, state in self._patients.items()
+                if state.next_check is not None
+                and state.next_check <= through
+                and keys.due_shard_number(pid, self._shards) == shard
+            )
+        for next_check, pid, clinic_id in rows:
+            yield DueEntry(patient_id=pid, clinic_id=clinic_id, next_check=next_check)
+
+    def record_sweep(
+        self,
+        patient_id: str,
+        on: date,
+        notices: Sequence[str],
+        expected_version: int,
+        next_check: date | None,
+        *,
+        audit: AuditEntry | None = None,
+    ) -> int:
+        unique = sorted(set(notices))
+        check_transaction_size(2 + len(unique))
+        with self._lock:
+            state = self._patients.get(patient_id)
+            if state is not None and any(key in state.notices for key in unique):
+                raise AlreadyExists("notice")
+            state = self._checked(patient_id, expected_version)
+            for key in unique:
+                state.notices[key] = NoticeMark(
+                    key=key, status=NoticeStatus.PENDING, on=on, clinic_id=state.profile.clinic_id
+                )
+            state.swept_through = on
+            return self._bump(state, next_check, audit if audit is not None else sweep_audit(on))
+
+    def mark_notices_sent(self, patient_id: str, keys: Sequence[str]) -> None:
+        with self._lock:
+            state = self._patients.get(patient_id)
+            if state is None:
+                return
+            for key in keys:
+                mark = state.notices.get(key)
+                if mark is not None:
+                    state.notices[key] = replace(mark, status=NoticeStatus.SENT)
+
+    # -- helpers -------------------------------------------------------------------------------------
+    def _checked(self, patient_id: str, expected_version: int) -> _PatientState:
+        state = self._patients.get(patient_id)
+        if state is None or state.version != expected_version:
+            raise VersionConflict(f"patient {patient_id}")
+        return state
+
+    @staticmethod
+    def _bump(state: _PatientState, next_check: date | None, audit: AuditEntry) -> int:
+        state.version += 1
+        state.next_check = next_check
+        state.audit.append((keys.audit_sk(audit.at), audit))
+        return state.version
+
+    @staticmethod
+    def _stored(state: _PatientState) -> StoredPatient:
+        record = PatientRecord(
+            profile=state.profile,
+            infusions=tuple(state.infusions[day] for day in sorted(state.infusions)),
+            results=tuple(state.results[k] for k in sorted(state.results)),
+        )
+        return StoredPatient(
+            record=record,
+            version=state.version,
+            enrolled_at=state.enrolled_at,
+            patient_sub=state.patient_sub,
+            external_ref=state.external_ref,
+            next_check=state.next_check,
+            swept_through=state.swept_through,
+            sent_notices=frozenset(state.notices),
+        )
