@@ -1,0 +1,244 @@
+"""What the nightly sweep owes a clinic about one patient (DESIGN 2.6), and when it next will.
+
+States, not events, drive notices: on date t an occurrence is owed in its current state (due, overdue or
+missed) unless that state's key was sent; a reached milestone is owed unless sent, superseded by a later
+milestone of its chain, or older than the protocol's catch-up horizon; a deviation is owed from its
+infusion date until sent. ``next_check`` finds the first day anything is owed from each notice's own
+window of days, never by stepping through the calendar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, Literal
+
+from lemtrada.regimen.courses import infusions_until
+from lemtrada.regimen.dates import ONE_DAY, add_months
+from lemtrada.regimen.protocol import Protocol
+from lemtrada.regimen.readiness import applies_to
+from lemtrada.regimen.records import Infusion, PatientRecord, Result, ResultItem, Severity
+from lemtrada.regimen.schedule import (
+    Milestone,
+    OccurrenceStatus,
+    build_schedule,
+    group_results,
+    item_slots,
+    milestones_for,
+)
+
+NoticeKind = Literal["occurrence", "milestone", "deviation"]
+
+_OWED_STATES = (OccurrenceStatus.DUE, OccurrenceStatus.OVERDUE, OccurrenceStatus.MISSED)
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One digest line. ``key`` identifies it forever: a key in ``sent`` is never owed again."""
+
+    key: str
+    patient_id: str
+    kind: NoticeKind
+    code: str
+    k: int | None = None
+    state: str | None = None
+    due_date: date | None = None
+    date: date | None = None
+    severity: Severity | None = None
+
+    def to_digest_item(self) -> dict[str, Any]:
+        item: dict[str, Any] = {"patient_id": self.patient_id, "kind": self.kind, "code": self.code}
+        if self.k is not None:
+            item["k"] = self.k
+        if self.state is not None:
+            item["state"] = self.state
+        if self.due_date is not None:
+            item["due_date"] = self.due_date.isoformat()
+        if self.date is not None:
+            item["date"] = self.date.isoformat()
+        if self.severity is not None:
+            item["severity"] = self.severity.value
+        return item
+
+
+def occurrence_key(patient_id: str, item: str, k: int, state: str) -> str:
+    return f"{patient_id}#occurrence#{item}#{k}#{state}"
+
+
+def milestone_key(patient_id: str, code: str, day: date) -> str:
+    return f"{patient_id}#milestone#{code}#{day.isoformat()}"
+
+
+def deviation_key(patient_id: str, code: str, infusion_date: date) -> str:
+    return f"{patient_id}#deviation#{code}#{infusion_date.isoformat()}"
+
+
+def _superseded(milestone: Milestone, reached: Sequence[Milestone], protocol: Protocol) -> bool:
+    for chain in protocol.milestone_chains:
+        if milestone.code in chain:
+            later = chain[chain.index(milestone.code) + 1 :]
+            if any(m.code in later and m.date >= milestone.date for m in reached):
+                return True
+    return False
+
+
+def notices_due(record: PatientRecord, on: date, sent: frozenset[str], protocol: Protocol) -> tuple[Notice, ...]:
+    profile = record.profile
+    if profile.withdrawn_on is not None and profile.withdrawn_on <= on:
+        return ()
+    pid = profile.patient_id
+    schedule = build_schedule(record, on, protocol)
+    out: list[Notice] = []
+    for occ in schedule.occurrences:
+        if occ.status in _OWED_STATES:
+            key = occurrence_key(pid, occ.item.value, occ.k, occ.status.value)
+            if key not in sent:
+                out.append(Notice(key, pid, "occurrence", occ.item.value, occ.k, occ.status.value, occ.due_date))
+    reached = [m for m in schedule.milestones if m.reached]
+    horizon = on - timedelta(days=protocol.milestone_catch_up_days)
+    for milestone in reached:
+        if milestone.date < horizon or _superseded(milestone, reached, protocol):
+            continue
+        key = milestone_key(pid, milestone.code, milestone.date)
+        if key not in sent:
+            out.append(Notice(key, pid, "milestone", milestone.code, date=milestone.date))
+    for infusion in infusions_until(record, on):
+        for deviation in infusion.deviations:
+            key = deviation_key(pid, deviation.code, infusion.date)
+            if key not in sent:
+                out.append(
+                    Notice(key, pid, "deviation", deviation.code, date=infusion.date, severity=deviation.severity)
+                )
+    return tuple(out)
+
+
+class _Earliest:
+    """The earliest owed day found so far, among days in [low, high] (high exclusive of withdrawal)."""
+
+    def __init__(self, low: date, high: date) -> None:
+        self.low = low
+        self.high = high
+        self.best: date | None = None
+
+    def offer(self, first: date, last: date) -> None:
+        first = max(first, self.low)
+        last = min(last, self.high)
+        if first <= last and (self.best is None or first < self.best):
+            self.best = first
+
+    def beaten_by(self, day: date) -> bool:
+        return self.best is not None and self.best <= day
+
+
+def next_check(
+    record: PatientRecord, sent: frozenset[str], protocol: Protocol, after: date | None = None
+) -> date | None:
+    """First day (> ``after``) on which ``notices_due`` is non-empty; None when nothing can be owed again."""
+    profile = record.profile
+    infusions = tuple(sorted(record.infusions, key=lambda i: i.date))
+    if not infusions:
+        return None
+    low = date.min if after is None else after + ONE_DAY
+    high = date.max if profile.withdrawn_on is None else profile.withdrawn_on - ONE_DAY
+    if low > high:
+        return None
+    pid = profile.patient_id
+    earliest = _Earliest(low, high)
+    for infusion in infusions:
+        for deviation in infusion.deviations:
+            if deviation_key(pid, deviation.code, infusion.date) not in sent:
+                earliest.offer(infusion.date, date.max)
+    results = group_results(sorted(record.results, key=lambda r: (r.date, r.result_id)))
+    _occurrence_windows(record, infusions, results, sent, protocol=protocol, earliest=earliest)
+    _milestone_windows(record, infusions, results, sent, protocol=protocol, earliest=earliest)
+    return earliest.best
+
+
+def _occurrence_windows(
+    record: PatientRecord,
+    infusions: Sequence[Infusion],
+    results: dict[ResultItem, list[Result]],
+    sent: frozenset[str],
+    *,
+    protocol: Protocol,
+    earliest: _Earliest,
+) -> None:
+    """Each occurrence is owed as due on [O_k, D_k + grace], overdue until O_(k+1) - 1, missed from O_(k+1),
+    cut at the day its result arrives and starting no earlier than the infusion that made it exist."""
+    pid = record.profile.patient_id
+    t0 = infusions[0].date
+    ends = [(add_months(i.date, protocol.monitoring_months), i.date) for i in infusions]
+    grace = timedelta(days=protocol.grace_days)
+    for spec in protocol.monitoring:
+        if not applies_to(spec.who, record.profile):
+            continue
+        pointer = 0
+        for slot in item_slots(t0, ends[-1][0], spec, results.get(spec.item, ()), protocol):
+            if earliest.beaten_by(slot.window_opens):
+                break
+            while ends[pointer][0] < slot.due_date:
+                pointer += 1
+            exists = ends[pointer][1]
+            stop = date.max if slot.result is None else slot.result.date - ONE_DAY
+            item = spec.item.value
+            windows = (
+                ("due", slot.window_opens, slot.due_date + grace),
+                ("overdue", slot.due_date + grace + ONE_DAY, slot.period_ends - ONE_DAY),
+                ("missed", slot.period_ends, date.max),
+            )
+            for state, first, last in windows:
+                if occurrence_key(pid, item, slot.k, state) not in sent:
+                    earliest.offer(max(first, exists), min(last, stop))
+
+
+def _milestone_windows(
+    record: PatientRecord,
+    infusions: Sequence[Infusion],
+    results: dict[ResultItem, list[Result]],
+    sent: frozenset[str],
+    *,
+    protocol: Protocol,
+    earliest: _Earliest,
+) -> None:
+    """Milestones depend on which infusions exist, so each stretch between two infusion dates is read
+    with its own infusions; only stretches that reach past ``low`` are computed."""
+    pid = record.profile.patient_id
+    cd4 = results.get(ResultItem.CD4, ())
+    horizon = timedelta(days=protocol.milestone_catch_up_days)
+    for index, infusion in enumerate(infusions):
+        stretch_end = infusions[index + 1].date - ONE_DAY if index + 1 < len(infusions) else date.max
+        if stretch_end < earliest.low or earliest.beaten_by(infusion.date):
+            continue
+        prefix = infusions[: index + 1]
+        milestones = milestones_for(record.profile, prefix, cd4, date.max, protocol)
+        for milestone in milestones:
+            if milestone_key(pid, milestone.code, milestone.date) in sent:
+                continue
+            last = min(stretch_end, _add_days(milestone.date, horizon))
+            for successor in _successors(milestone, milestones, protocol):
+                last = min(last, successor.date - ONE_DAY)
+            earliest.offer(max(milestone.date, infusion.date), last)
+
+
+def _successors(milestone: Milestone, milestones: Sequence[Milestone], protocol: Protocol) -> list[Milestone]:
+    out: list[Milestone] = []
+    for chain in protocol.milestone_chains:
+        if milestone.code in chain:
+            later = chain[chain.index(milestone.code) + 1 :]
+            out.extend(m for m in milestones if m.code in later and m.date >= milestone.date)
+    return out
+
+
+def _add_days(day: date, span: timedelta) -> date:
+    return date.max if date.max - day <= span else day + span
+
+
+__all__ = [
+    "Notice",
+    "deviation_key",
+    "milestone_key",
+    "next_check",
+    "notices_due",
+    "occurrence_key",
+]

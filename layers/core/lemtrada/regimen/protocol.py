@@ -1,0 +1,335 @@
+"""The regimen as data: one ``Protocol`` per label, read by a small engine.
+
+Everything a clinic could argue about (thresholds, windows, cadences, which item is monitored for whom, and
+where each rule comes from) lives here, so that the EU variant is the US protocol with a few values changed
+and every answer the engine gives can name its source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from lemtrada.regimen.records import Diagnosis, Label, ResultItem, Severity
+
+# Source strings: a label section (and its heading, which survives renumbering between label revisions).
+PI_INDICATIONS = "US PI 1 (Indications and Usage)"
+PI_DOSAGE = "US PI 2.2 (Recommended Dosage)"
+PI_BEFORE = "US PI 2.1 (Assessments Prior to Starting LEMTRADA)"
+PI_PREMEDICATION = "US PI 2.3 (Recommended Premedication and Concomitant Medications)"
+PI_MONITORING = "US PI 2.4 (Laboratory Testing and Monitoring to Assess Safety)"
+PI_ADMINISTRATION = "US PI 2.5 (Preparation and Administration)"
+PI_CONTRAINDICATIONS = "US PI 4 (Contraindications)"
+PI_INFUSION_REACTIONS = "US PI 5.2 (Infusion Reactions)"
+PI_MALIGNANCIES = "US PI 5.4 (Malignancies)"
+PI_LIVER = "US PI 5.8 (Autoimmune Hepatitis)"
+PI_INFECTIONS = "US PI 5.9 (Infections)"
+PI_VACCINES = "US PI 5.10 (Vaccines)"
+PI_PREGNANCY = "US PI 8.1 (Pregnancy)"
+PI_REPRODUCTIVE = "US PI 8.3 (Females and Males of Reproductive Potential)"
+REMS = "LEMTRADA REMS (REMS@FDA 340)"
+ENGINE = "service rule (see docs/RULES.md)"
+
+
+class Audience(StrEnum):
+    """Who a monitoring item or a checklist entry applies to."""
+
+    ALL = "all"
+    FEMALE = "female"
+    FEMALE_REPRODUCTIVE = "female_reproductive"
+
+
+class Check(StrEnum):
+    """How the engine reads one readiness requirement."""
+
+    RECENT = "recent"  # each item recorded within [S - window, S]
+    RECORDED_BEFORE = "recorded_before"  # item recorded on or before S - lead_days
+    STATUS = "status"  # latest result of the item on or before S has an accepted status (with its own lead)
+    NO_PREGNANCY = "no_pregnancy"
+    NO_ACTIVE_INFECTION = "no_active_infection"
+    INTERVAL = "interval"  # S >= L + interval_months
+    COURSE_LIMIT = "course_limit"  # course number <= max_courses
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A rule's code, where it comes from, and (for deviations) how serious breaking it is."""
+
+    code: str
+    source: str
+    text: str
+    severity: Severity | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MonitoringItem:
+    """One monitored item: D_k = T0 + k * cadence months (k >= 1) while D_k <= M."""
+
+    item: ResultItem
+    what: str
+    cadence_months: int
+    first_due_months: int
+    who: Audience
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """One readiness blocker: ``code`` stands while the requirement is not met on the start date."""
+
+    code: str
+    check: Check
+    source: str
+    items: tuple[ResultItem, ...] = ()
+    window_days: int | None = None
+    window_months: int | None = None
+    lead_days: int = 0
+    accepted: tuple[tuple[str, int], ...] = ()  # status -> days it must precede S
+    who: Audience = Audience.ALL
+    interval_months: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Protocol:
+    """A label's regimen. Frozen data; the engine functions take it as their last argument."""
+
+    label: Label
+    monitoring: tuple[MonitoringItem, ...]
+    course_one_requirements: tuple[Requirement, ...]
+    later_course_requirements: tuple[Requirement, ...]
+    rules: tuple[Rule, ...]
+    lead_days: int = 7
+    grace_days: int = 7
+    min_age_years: int = 18
+    relapsing_diagnoses: frozenset[Diagnosis] = frozenset(
+        {Diagnosis.RELAPSING_REMITTING, Diagnosis.ACTIVE_SECONDARY_PROGRESSIVE}
+    )
+    min_prior_dmts: int = 2
+    max_courses: int | None = None
+    first_course_infusions: int = 5
+    later_course_infusions: int = 3
+    course_interval_months: int = 12
+    monitoring_months: int = 48
+    dose_mg: float = 12.0
+    max_dose_mg: float = 100.0
+    min_infusion_minutes: int = 240
+    max_dilution_to_start_minutes: int = 480
+    methylprednisolone_mg: float = 1000.0
+    corticosteroid_days: int = 3
+    prophylaxis_start_days: int = 1
+    min_observation_minutes: int = 120
+    contraception_months: int = 4
+    herpes_prophylaxis_months: int = 2
+    cd4_threshold: float = 200.0
+    course_due_soon_days: int = 30
+    milestone_catch_up_days: int = 30
+    milestone_chains: tuple[tuple[str, ...], ...] = (("course_2_due_soon", "course_2_due"),)
+    _sources: dict[str, Rule] = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_sources", {rule.code: rule for rule in self.rules})
+        if self.lead_days < 0 or self.grace_days < 0 or self.lead_days + self.grace_days >= 28:
+            # Keeps due, overdue and missed disjoint for a monthly item (a month has at least 28 days).
+            raise ValueError("lead_days + grace_days must stay below 28")
+
+    def rule(self, code: str) -> Rule:
+        return self._sources[code]
+
+    def source(self, code: str) -> str:
+        rule = self._sources.get(code)
+        return rule.source if rule is not None else ENGINE
+
+    def severity(self, code: str) -> Severity:
+        severity = self._sources[code].severity
+        if severity is None:
+            raise KeyError(code)
+        return severity
+
+    def infusions_required(self, course: int) -> int:
+        return self.first_course_infusions if course == 1 else self.later_course_infusions
+
+
+_MONTHLY = "every month from T0 + 1 month until 48 months after the last infusion"
+
+US_MONITORING: tuple[MonitoringItem, ...] = (
+    MonitoringItem(ResultItem.CBC, "complete blood count with differential", 1, 1, Audience.ALL, PI_MONITORING),
+    MonitoringItem(ResultItem.CREATININE, "serum creatinine", 1, 1, Audience.ALL, PI_MONITORING),
+    MonitoringItem(ResultItem.URINALYSIS, "urinalysis with urine cell counts", 1, 1, Audience.ALL, PI_MONITORING),
+    MonitoringItem(ResultItem.LIVER, "serum transaminases and total bilirubin", 1, 1, Audience.ALL, PI_LIVER),
+    MonitoringItem(ResultItem.THYROID, "thyroid function (TSH)", 3, 3, Audience.ALL, PI_MONITORING),
+    MonitoringItem(ResultItem.SKIN_EXAM, "skin examination (melanoma)", 12, 12, Audience.ALL, PI_MALIGNANCIES),
+    MonitoringItem(ResultItem.HPV_SCREENING, "cervical HPV screening", 12, 12, Audience.FEMALE, PI_INFECTIONS),
+)
+
+_BASELINE_LABS = (
+    ResultItem.CBC,
+    ResultItem.CREATININE,
+    ResultItem.URINALYSIS,
+    ResultItem.THYROID,
+    ResultItem.LIVER,
+    ResultItem.URINE_PROTEIN_CREATININE,
+)
+_PRE_COURSE_LABS = (
+    ResultItem.CBC,
+    ResultItem.CREATININE,
+    ResultItem.URINALYSIS,
+    ResultItem.THYROID,
+    ResultItem.LIVER,
+)
+
+_PREGNANCY = Requirement("pregnancy", Check.NO_PREGNANCY, PI_PREGNANCY)
+_INFECTION = Requirement("active_infection", Check.NO_ACTIVE_INFECTION, PI_INFECTIONS)
+
+US_COURSE_ONE: tuple[Requirement, ...] = (
+    Requirement("baseline_labs", Check.RECENT, REMS, items=_BASELINE_LABS, window_days=30),
+    Requirement("baseline_skin_exam", Check.RECENT, PI_MALIGNANCIES, items=(ResultItem.SKIN_EXAM,), window_months=12),
+    Requirement("immunizations", Check.RECORDED_BEFORE, PI_VACCINES, items=(ResultItem.IMMUNIZATIONS,), lead_days=42),
+    Requirement(
+        "vzv_status",
+        Check.STATUS,
+        PI_VACCINES,
+        items=(ResultItem.VZV,),
+        accepted=(("history", 0), ("vaccinated", 42), ("antibody_positive", 0)),
+    ),
+    Requirement(
+        "tb_screening",
+        Check.STATUS,
+        PI_INFECTIONS,
+        items=(ResultItem.TB_SCREENING,),
+        accepted=(("negative", 0), ("treated", 0)),
+    ),
+    Requirement("listeria_counseling", Check.RECORDED_BEFORE, PI_INFECTIONS, items=(ResultItem.LISTERIA_COUNSELING,)),
+    Requirement(
+        "fetal_risk_education",
+        Check.RECORDED_BEFORE,
+        PI_REPRODUCTIVE,
+        items=(ResultItem.FETAL_RISK_EDUCATION,),
+        who=Audience.FEMALE_REPRODUCTIVE,
+    ),
+    _PREGNANCY,
+    _INFECTION,
+)
+
+US_LATER_COURSES: tuple[Requirement, ...] = (
+    Requirement("too_early", Check.INTERVAL, PI_DOSAGE, interval_months=12),
+    Requirement("pre_course_labs", Check.RECENT, REMS, items=_PRE_COURSE_LABS, window_days=30),
+    _PREGNANCY,
+    _INFECTION,
+)
+
+US_RULES: tuple[Rule, ...] = (
+    # 2.2 eligibility
+    Rule("not_adult", PI_INDICATIONS, "age on the enrollment date under 18"),
+    Rule("cis_not_recommended", PI_INDICATIONS, "not recommended for clinically isolated syndrome"),
+    Rule("not_relapsing_ms", PI_INDICATIONS, "indicated for relapsing forms of MS (RRMS, active SPMS) only"),
+    Rule("contraindicated_hiv", PI_CONTRAINDICATIONS, "contraindicated with HIV infection"),
+    Rule("contraindicated_hypersensitivity", PI_CONTRAINDICATIONS, "known hypersensitivity to alemtuzumab"),
+    Rule("insufficient_prior_dmts", PI_INDICATIONS, "reserved for inadequate response to two or more DMTs"),
+    Rule("fewer_prior_dmts_than_label", PI_INDICATIONS, "enrolled with fewer prior DMTs, justification given"),
+    # 2.3 readiness
+    Rule("baseline_labs", REMS, "baseline labs within 30 days before the start"),
+    Rule("baseline_skin_exam", PI_MALIGNANCIES, "baseline skin exam within 12 months before the start"),
+    Rule("immunizations", PI_VACCINES, "immunizations completed at least 6 weeks before the start"),
+    Rule("vzv_status", PI_VACCINES, "VZV status known (history, vaccinated 6 weeks before, antibody positive)"),
+    Rule("tb_screening", PI_INFECTIONS, "TB screening negative (or treated) before the start"),
+    Rule("listeria_counseling", PI_INFECTIONS, "Listeria avoidance counseling before the start"),
+    Rule("fetal_risk_education", PI_REPRODUCTIVE, "fetal risk education before the start"),
+    Rule("pregnancy", PI_PREGNANCY, "no treatment during pregnancy", Severity.CRITICAL),
+    Rule("active_infection", PI_INFECTIONS, "no start while an active infection is flagged"),
+    Rule("too_early", PI_DOSAGE, "at least 12 months since the last dose of any previous course"),
+    Rule("pre_course_labs", REMS, "labs within 30 days before a further course"),
+    # 2.4 infusions
+    Rule("date_in_future", ENGINE, "an infusion cannot be dated after the clinic's today"),
+    Rule("dose_out_of_range", ENGINE, "dose must be above 0 and at most 100 mg"),
+    Rule("ended_not_after_started", ENGINE, "an infusion ends after it starts"),
+    Rule("started_before_diluted", ENGINE, "an infusion starts after its dilution"),
+    Rule("invalid_course", ENGINE, "an explicit course continues the current course or starts the next one"),
+    Rule("naive_datetime", ENGINE, "infusion times carry a UTC offset"),
+    Rule("observation_out_of_range", ENGINE, "observation minutes cannot be negative"),
+    Rule("premedication_out_of_range", ENGINE, "methylprednisolone mg cannot be negative"),
+    Rule("iv_push_or_bolus", PI_ADMINISTRATION, "never as IV push or bolus", Severity.CRITICAL),
+    Rule("course_too_early", PI_DOSAGE, "course n >= 2 before E_(n-1) + 12 months", Severity.CRITICAL),
+    Rule("started_with_blockers", REMS, "course started while readiness blockers stood", Severity.CRITICAL),
+    Rule("co_infusion", PI_ADMINISTRATION, "no other drug through the same line", Severity.MAJOR),
+    Rule("dose_not_12mg", PI_DOSAGE, "12 mg per day", Severity.MAJOR),
+    Rule("infusion_under_4h", PI_DOSAGE, "infused over 4 hours", Severity.MAJOR),
+    Rule("started_over_8h_after_dilution", PI_ADMINISTRATION, "used within 8 hours of dilution", Severity.MAJOR),
+    Rule(
+        "no_corticosteroid_premedication",
+        PI_PREMEDICATION,
+        "methylprednisolone 1000 mg on the first 3 days of a course",
+        Severity.MINOR,
+    ),
+    Rule("no_herpes_prophylaxis", PI_PREMEDICATION, "antiviral prophylaxis from day 1", Severity.MINOR),
+    Rule("observation_under_2h", PI_INFUSION_REACTIONS, "observe for 2 hours after infusion", Severity.MINOR),
+    Rule("course_interrupted", PI_DOSAGE, "infusions of a course on consecutive days", Severity.MINOR),
+    Rule("no_batch_number", PI_ADMINISTRATION, "batch number recorded for traceability", Severity.MINOR),
+    # 2.5 schedule and milestones
+    Rule("course_2_due_soon", PI_DOSAGE, "course 2 is due in 30 days (12 months after course 1)"),
+    Rule("course_2_due", PI_DOSAGE, "course 2 is due (12 months after course 1)"),
+    Rule("next_course_eligible", PI_DOSAGE, "12 months since the course: a further course may be given"),
+    Rule("contraception_window_ends", PI_REPRODUCTIVE, "contraception for 4 months after a course"),
+    Rule("herpes_prophylaxis_may_stop", PI_PREMEDICATION, "2 months after a course and CD4 >= 200 cells/uL"),
+    Rule("monitoring_complete", PI_MONITORING, "48 months of monitoring after the last infusion are over"),
+    *(Rule(m.item.value, m.source, m.what) for m in US_MONITORING),
+)
+
+US_PROTOCOL = Protocol(
+    label=Label.US,
+    monitoring=US_MONITORING,
+    course_one_requirements=US_COURSE_ONE,
+    later_course_requirements=US_LATER_COURSES,
+    rules=US_RULES,
+)
+
+# The SmPC sections the EU variant cites for the same rules.
+_SMPC_BY_US: dict[str, str] = {
+    PI_INDICATIONS: "EU SmPC 4.1 (Therapeutic indications)",
+    PI_DOSAGE: "EU SmPC 4.2 (Posology and method of administration)",
+    PI_BEFORE: "EU SmPC 4.4 (Special warnings and precautions for use)",
+    PI_PREMEDICATION: "EU SmPC 4.2 (Posology and method of administration)",
+    PI_MONITORING: "EU SmPC 4.4 (Special warnings and precautions for use)",
+    PI_ADMINISTRATION: "EU SmPC 6.6 (Special precautions for disposal and other handling)",
+    PI_CONTRAINDICATIONS: "EU SmPC 4.3 (Contraindications)",
+    PI_INFUSION_REACTIONS: "EU SmPC 4.4 (Special warnings and precautions for use)",
+    PI_MALIGNANCIES: "EU SmPC 4.4 (Special warnings and precautions for use)",
+    PI_LIVER: "EU SmPC 4.4 (Special warnings and precautions for use)",
+    PI_INFECTIONS: "EU SmPC 4.4 (Special warnings and precautions for use)",
+    PI_VACCINES: "EU SmPC 4.4 (Special warnings and precautions for use)",
+    PI_PREGNANCY: "EU SmPC 4.6 (Fertility, pregnancy and lactation)",
+    PI_REPRODUCTIVE: "EU SmPC 4.6 (Fertility, pregnancy and lactation)",
+    REMS: "EU SmPC 4.4 and the EU risk management plan (educational materials)",
+}
+_SMPC_COURSE_LIMIT = "EU SmPC 4.2 (Posology: up to 2 additional courses after the initial 2)"
+
+
+def _eu(source: str) -> str:
+    return _SMPC_BY_US.get(source, source)
+
+
+def _eu_requirements(requirements: tuple[Requirement, ...]) -> tuple[Requirement, ...]:
+    return tuple(replace(req, source=_eu(req.source)) for req in requirements)
+
+
+EU_PROTOCOL = Protocol(
+    label=Label.EU,
+    monitoring=tuple(replace(m, source=_eu(m.source)) for m in US_MONITORING),
+    course_one_requirements=_eu_requirements(US_COURSE_ONE),
+    later_course_requirements=(
+        *_eu_requirements(US_LATER_COURSES),
+        Requirement("max_courses", Check.COURSE_LIMIT, _SMPC_COURSE_LIMIT),
+    ),
+    rules=(
+        *(replace(rule, source=_eu(rule.source)) for rule in US_RULES),
+        Rule("max_courses", _SMPC_COURSE_LIMIT, "at most 4 courses"),
+        Rule("exceeds_max_courses", _SMPC_COURSE_LIMIT, "course 5 or later", Severity.CRITICAL),
+    ),
+    min_prior_dmts=1,
+    max_courses=4,
+)
+
+_BY_LABEL = {Label.US: US_PROTOCOL, Label.EU: EU_PROTOCOL}
+
+
+def protocol_for(label: Label) -> Protocol:
+    return _BY_LABEL[Label(label)]
