@@ -6,6 +6,7 @@ SHELL := /bin/bash
 
 VENV        := .venv
 TOOLS_VENV  := .venv-tools
+CHECKOV_VENV := $(TOOLS_VENV)/checkov
 PY          := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
@@ -25,10 +26,15 @@ $(VENV)/.installed: requirements-dev.txt layers/core/requirements.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	@touch $@
 
+# Infrastructure tools. aws-sam-cli and checkov pin incompatible boto3/click versions, so checkov gets its own
+# venv nested in the tools one ($(CHECKOV_VENV)); neither touches the app venv.
 $(TOOLS_VENV)/.installed: requirements-tools.txt
-	@PY313=$$(scripts/find-python313.sh) && [ -x $(TOOLS_VENV)/bin/python ] || $$PY313 -m venv $(TOOLS_VENV)
+	@PY313=$$(scripts/find-python313.sh) && { [ -x $(TOOLS_VENV)/bin/python ] || $$PY313 -m venv $(TOOLS_VENV); } \
+	  && { [ -x $(CHECKOV_VENV)/bin/python ] || $$PY313 -m venv $(CHECKOV_VENV); }
 	$(TOOLS_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(TOOLS_VENV)/bin/python -m pip install --quiet -r requirements-tools.txt
+	$(TOOLS_VENV)/bin/python -m pip install --quiet $$(grep -E '^(aws-sam-cli|cfn-lint)==' requirements-tools.txt)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet $$(grep -E '^checkov==' requirements-tools.txt)
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
