@@ -1,0 +1,347 @@
+"""The nightly sweep: plan (each clinic's local date), worker (one due-index shard), publish (digests).
+
+Order of writes, and why (DESIGN 2.6 and 5):
+
+1. worker: notices go to the outbox first (conditional, deduplicated by patient and notice key for all time);
+2. worker: then ``record_sweep`` stores the patient's pending marks, ``swept_through`` and the next ``next_check``
+   in one version-checked transaction;
+3. publish: per clinic and date, every pending outbox entry (today's and leftovers of a crashed run) goes out in
+   one digest (parts if large); once SNS accepted a part its entries are marked sent, then the patients' marks.
+
+A crash after 1 leaves pending entries the next publish sends and keys the next worker will not queue again; a
+crash after 2 but before 3 leaves them pending too. Only a crash between SNS accepting a part and step 3's
+marking can send a part twice. Every step is safe to repeat, so Step Functions retries and re-runs are harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from lemtrada.notify.digest import DigestItem, build_digest
+from lemtrada.notify.publisher import DigestPublisher, PublishError
+from lemtrada.regimen.records import Clinic, Label, PatientRecord
+from lemtrada.storage.outbox import Outbox, OutboxEntry, QueuedNotice
+from lemtrada.storage.repository import MAX_TRANSACTION_ITEMS, AlreadyExists, PatientRepository, VersionConflict
+
+logger = logging.getLogger(__name__)
+
+# record_sweep writes the profile, the audit entry and one mark per key in one transaction.
+_MARKS_PER_WRITE = MAX_TRANSACTION_ITEMS - 2
+_PATIENT_ATTEMPTS = 5
+
+
+class SweepError(Exception):
+    """A shard or the publish step could not finish; the run must fail loudly (and be retried)."""
+
+
+# ---- the rules the sweep asks ---------------------------------------------------------------------------------
+class NoticeLike(Protocol):
+    """What the sweep needs of a notice: its once-only key and its digest item."""
+
+    @property
+    def key(self) -> str: ...
+
+    def to_digest_item(self) -> Mapping[str, Any]: ...
+
+
+class SweepRules(Protocol):
+    """The regimen engine as the sweep uses it (injected, so the plumbing is tested on its own too)."""
+
+    def notices_due(
+        self, record: PatientRecord, on: date, sent: frozenset[str], label: Label
+    ) -> Sequence[NoticeLike]: ...
+
+    def next_check(self, record: PatientRecord, sent: frozenset[str], label: Label, after: date) -> date | None: ...
+
+
+class EngineRules:
+    """SweepRules backed by the regimen engine and the clinic's label protocol."""
+
+    def notices_due(self, record: PatientRecord, on: date, sent: frozenset[str], label: Label) -> Sequence[NoticeLike]:
+        from lemtrada.regimen import notices, protocol  # noqa: PLC0415 - the engine loads only where it is used
+
+        return notices.notices_due(record, on, sent, protocol.protocol_for(label))
+
+    def next_check(self, record: PatientRecord, sent: frozenset[str], label: Label, after: date) -> date | None:
+        from lemtrada.regimen import notices, protocol  # noqa: PLC0415
+
+        return notices.next_check(record, sent, protocol.protocol_for(label), after=after)
+
+
+# ---- plan -----------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ClinicDay:
+    """A clinic's local date for this run and the label whose protocol applies."""
+
+    date: date
+    label: Label
+
+
+@dataclass(frozen=True, slots=True)
+class RunPlan:
+    """What every worker of one run shares: the clinics' local dates and the shards to sweep."""
+
+    clinics: Mapping[str, ClinicDay]
+    shards: tuple[int, ...]
+    run_at: datetime | None = None
+    fixed_date: date | None = None
+
+    @property
+    def through(self) -> date | None:
+        """The latest clinic date: the one bound the due-index query can use for every clinic at once."""
+        return max((day.date for day in self.clinics.values()), default=None)
+
+    def to_json(self) -> dict[str, Any]:
+        through = self.through
+        return {
+            "run_at": self.run_at.isoformat() if self.run_at else None,
+            "date": self.fixed_date.isoformat() if self.fixed_date else None,
+            "through": through.isoformat() if through else None,
+            "clinics": {
+                cid: {"date": day.date.isoformat(), "label": str(day.label)} for cid, day in self.clinics.items()
+            },
+            "shards": list(self.shards),
+        }
+
+    @staticmethod
+    def clinics_from_json(data: Mapping[str, Any]) -> dict[str, ClinicDay]:
+        return {
+            cid: ClinicDay(date=date.fromisoformat(value["date"]), label=Label(value["label"]))
+            for cid, value in data.items()
+        }
+
+
+def parse_run_instant(event: Mapping[str, Any]) -> tuple[datetime | None, date | None]:
+    """The run's instant (`now`, or Scheduler's `time`) or a fixed `date` for every clinic; neither: now."""
+    if event.get("date"):
+        return None, date.fromisoformat(str(event["date"]))
+    raw = event.get("now") or event.get("time")
+    if raw:
+        instant = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+        if instant.tzinfo is None:
+            raise ValueError("the run instant needs a time zone offset")
+        return instant, None
+    return datetime.now(UTC), None
+
+
+def local_date(instant: datetime, timezone: str) -> date:
+    return instant.astimezone(ZoneInfo(timezone)).date()
+
+
+def plan_run(
+    clinics: Iterable[Clinic], shards: int, instant: datetime | None = None, fixed_date: date | None = None
+) -> RunPlan:
+    """Each clinic's local date at the run's instant (or the fixed date for all), and every shard."""
+    if (instant is None) == (fixed_date is None):
+        raise ValueError("a run has either an instant or a fixed date")
+    days = {}
+    for clinic in clinics:
+        on = fixed_date if fixed_date is not None else local_date(instant, clinic.timezone)  # type: ignore[arg-type]
+        days[clinic.clinic_id] = ClinicDay(date=on, label=clinic.label)
+    return RunPlan(clinics=days, shards=tuple(range(shards)), run_at=instant, fixed_date=fixed_date)
+
+
+# ---- reports --------------------------------------------------------------------------------------------------
+@dataclass
+class ShardReport:
+    """What one worker did: for metrics and the state machine's (small) result."""
+
+    shard: int
+    index_rows: int = 0
+    examined: int = 0
+    notices: Counter[str] = field(default_factory=Counter)  # by kind
+    conflicts: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "shard": self.shard,
+            "index_rows": self.index_rows,
+            "examined": self.examined,
+            "notices": dict(self.notices),
+            "conflicts": self.conflicts,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SentDigest:
+    clinic_id: str
+    date: date
+    part: int
+    parts: int
+    items: int
+    message_id: str
+
+
+@dataclass
+class PublishReport:
+    sent: list[SentDigest] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "digests": [
+                {
+                    "clinic_id": d.clinic_id,
+                    "date": d.date.isoformat(),
+                    "part": d.part,
+                    "parts": d.parts,
+                    "items": d.items,
+                }
+                for d in self.sent
+            ],
+            "failed": list(self.failed),
+        }
+
+
+# ---- the service ----------------------------------------------------------------------------------------------
+class SweepService:
+    """The three steps; each is idempotent so a retry or a re-run never loses or repeats a notice."""
+
+    def __init__(
+        self,
+        repository: PatientRepository,
+        outbox: Outbox,
+        publisher: DigestPublisher,
+        rules: SweepRules | None = None,
+    ) -> None:
+        self.repository = repository
+        self.outbox = outbox
+        self.publisher = publisher
+        self.rules: SweepRules = rules if rules is not None else EngineRules()
+
+    # -- plan --------------------------------------------------------------------------------------------------
+    def plan(self, event: Mapping[str, Any]) -> RunPlan:
+        instant, fixed_date = parse_run_instant(event)
+        clinics = [stored.clinic for stored in self.repository.list_clinics()]
+        return plan_run(clinics, self.repository.due_shards, instant=instant, fixed_date=fixed_date)
+
+    # -- worker ------------------------------------------------------------------------------------------------
+    def sweep_shard(self, shard: int, clinics: Mapping[str, ClinicDay]) -> ShardReport:
+        """Every due patient of one shard: notices into the outbox, marks and next_check onto the patient."""
+        report = ShardReport(shard=shard)
+        through = max((day.date for day in clinics.values()), default=None)
+        if through is None:
+            return report
+        for entry in self.repository.due_patients(shard, through):
+            report.index_rows += 1
+            clinic = clinics.get(entry.clinic_id)
+            if clinic is None or entry.next_check > clinic.date:
+                continue  # not yet due in its own clinic's today (or a clinic newer than the plan)
+            self._sweep_patient(entry.patient_id, entry.clinic_id, clinic, report)
+        return report
+
+    def _sweep_patient(self, patient_id: str, clinic_id: str, clinic: ClinicDay, report: ShardReport) -> None:
+        day = clinic.date
+        queued_before: set[str] = set()
+        for _ in range(_PATIENT_ATTEMPTS):
+            stored = self.repository.get_patient(patient_id)
+            if stored is None:
+                return
+            if stored.next_check is None or stored.next_check > day:
+                return  # already swept (a retried shard or a concurrent run)
+            report.examined += 1
+            record, sent = stored.record, stored.sent_notices
+            withdrawn = stored.record.profile.withdrawn_on
+            if withdrawn is not None and withdrawn <= day:
+                notices: Sequence[NoticeLike] = ()
+                upcoming: date | None = None
+            else:
+                notices = [
+                    notice
+                    for notice in self.rules.notices_due(record, day, sent, clinic.label)
+                    if notice.key not in sent
+                ]
+                upcoming = self.rules.next_check(record, sent | {n.key for n in notices}, clinic.label, after=day)
+                if upcoming is not None and upcoming <= day:
+                    logger.error("engine gave a next_check not after the sweep date", extra={"patient_id": patient_id})
+                    upcoming = day + timedelta(days=1)
+            keys = [notice.key for notice in notices]
+            # An earlier attempt that lost a version race may have queued notices no longer owed: withdraw them.
+            stale = queued_before - set(keys)
+            if stale:
+                self.outbox.retract(clinic_id, day, patient_id, stale)
+                queued_before -= stale
+            queued = self.outbox.enqueue(
+                clinic_id, day, patient_id, [QueuedNotice(n.key, n.to_digest_item()) for n in notices]
+            )
+            queued_before |= set(queued)
+            try:
+                self._record(
+                    patient_id, day, keys, version=stored.version, current=stored.next_check, upcoming=upcoming
+                )
+            except (VersionConflict, AlreadyExists):
+                report.conflicts += 1
+                continue  # someone wrote meanwhile: read again and recompute
+            for notice in notices:
+                report.notices[str(notice.to_digest_item().get("kind", "other"))] += 1
+            return
+        raise SweepError(f"patient {patient_id} kept changing during the sweep")
+
+    def _record(
+        self, patient_id: str, day: date, keys: list[str], *, version: int, current: date, upcoming: date | None
+    ) -> None:
+        """record_sweep in transactions of bounded size: all but the last keep the patient due (next_check)."""
+        chunks = [keys[i : i + _MARKS_PER_WRITE] for i in range(0, len(keys), _MARKS_PER_WRITE)] or [[]]
+        for index, chunk in enumerate(chunks):
+            last = index == len(chunks) - 1
+            version = self.repository.record_sweep(patient_id, day, chunk, version, upcoming if last else current)
+
+    # -- publish -----------------------------------------------------------------------------------------------
+    def publish(self) -> PublishReport:
+        """One digest per clinic and date with pending entries; a failing clinic does not hold up the others."""
+        report = PublishReport()
+        for stored in self.repository.list_clinics():
+            clinic_id = stored.clinic.clinic_id
+            try:
+                self._publish_clinic(clinic_id, report)
+            except PublishError:
+                logger.exception("digest not accepted", extra={"clinic_id": clinic_id})
+                report.failed.append(clinic_id)
+        if report.failed:
+            raise SweepError(f"digests of {len(report.failed)} clinic(s) not sent; they stay pending for the retry")
+        return report
+
+    def _publish_clinic(self, clinic_id: str, report: PublishReport) -> None:
+        by_date: dict[date, list[OutboxEntry]] = {}
+        for entry in self.outbox.pending(clinic_id):
+            by_date.setdefault(entry.date, []).append(entry)
+        for day in sorted(by_date):
+            entries = by_date[day]
+            owner: dict[int, OutboxEntry] = {id(entry.item): entry for entry in entries}
+            for message in build_digest(clinic_id, day, [entry.item for entry in entries]):
+                part_entries = [owner[id(item)] for item in message.items]
+                message_id = self.publisher.publish(message)
+                # The one duplicate window: SNS has the part, the outbox does not know yet. Nothing runs in between.
+                self.outbox.mark_sent(part_entries, message_id)
+                self._mark_patients(part_entries)
+                report.sent.append(
+                    SentDigest(clinic_id, day, message.part, message.parts, len(message.items), message_id)
+                )
+
+    def _mark_patients(self, entries: Sequence[OutboxEntry]) -> None:
+        """Turn the patients' marks sent (informational: the outbox key items are what prevent a repeat)."""
+        by_patient: dict[str, list[str]] = {}
+        for entry in entries:
+            by_patient.setdefault(entry.patient_id, []).append(entry.key)
+        for patient_id, keys in by_patient.items():
+            try:
+                self.repository.mark_notices_sent(patient_id, keys)
+            except Exception:  # the digest went out; a stale "pending" mark must not fail the run
+                logger.warning("patient notice marks not turned sent", extra={"patient_id": patient_id}, exc_info=True)
+
+
+def digest_items(entries: Iterable[OutboxEntry]) -> list[DigestItem]:
+    return [entry.item for entry in entries]
+
+
+def run_in_process(service: SweepService, event: Mapping[str, Any]) -> tuple[RunPlan, list[ShardReport], PublishReport]:
+    """The state machine's three steps, in the same order, in one process (local stack, tests, `make sweep`)."""
+    plan = service.plan(event)
+    reports = [service.sweep_shard(shard, plan.clinics) for shard in plan.shards]
+    return plan, reports, service.publish()
