@@ -224,6 +224,7 @@ class InMemoryPatientRepository:
         next_check: date | None,
         *,
         audit: AuditEntry | None = None,
+        clinic_id: str | None = None,
     ) -> int:
         unique = sorted(set(notices))
         check_transaction_size(2 + len(unique))
@@ -234,17 +235,17 @@ class InMemoryPatientRepository:
             state = self._checked(patient_id, expected_version)
             for key in unique:
                 state.notices[key] = NoticeMark(
-                    key=key, status=NoticeStatus.PENDING, on=on, clinic_id=state.profile.clinic_id
+                    key=key, status=NoticeStatus.PENDING, on=on, clinic_id=clinic_id or state.profile.clinic_id
                 )
             state.swept_through = on
             return self._bump(state, next_check, audit if audit is not None else sweep_audit(on))
 
-    def mark_notices_sent(self, patient_id: str, keys: Sequence[str]) -> None:
+    def mark_notices_sent(self, patient_id: str, notice_keys: Sequence[str]) -> None:
         with self._lock:
             state = self._patients.get(patient_id)
             if state is None:
                 return
-            for key in keys:
+            for key in notice_keys:
                 mark = state.notices.get(key)
                 if mark is not None:
                     state.notices[key] = replace(mark, status=NoticeStatus.SENT)

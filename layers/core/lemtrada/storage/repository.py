@@ -186,15 +186,17 @@ class PatientRepository(Protocol):
         next_check: date | None,
         *,
         audit: AuditEntry | None = None,
+        clinic_id: str | None = None,
     ) -> int:
         """Atomically: a pending mark per notice key, ``swept_through = on``, next_check moved or removed, version + 1.
 
         Raises AlreadyExists("notice") when a mark for one of the keys exists (nothing is written) and
         VersionConflict when stale. Without ``audit`` a system entry ("notices.recorded") is appended.
+        ``clinic_id`` (the patient's clinic, known from the due row) spares the DynamoDB implementation a read.
         """
         ...
 
-    def mark_notices_sent(self, patient_id: str, keys: Sequence[str]) -> None:
+    def mark_notices_sent(self, patient_id: str, notice_keys: Sequence[str]) -> None:
         """Turn pending marks into sent ones once their digest is published (idempotent; no version bump).
 
         Unknown keys are ignored: a mark is only ever created by record_sweep.

@@ -1,0 +1,343 @@
+"""The behaviour every PatientRepository must show; subclassed per implementation with a ``repo`` fixture.
+
+Ids are unique per test so the suite also runs against a shared table (DynamoDB Local, one per session).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import pytest
+from lemtrada.regimen.records import PregnancyEpisode, ResultItem
+from lemtrada.storage import keys
+from lemtrada.storage.repository import (
+    AlreadyExists,
+    NoticeStatus,
+    PatientRepository,
+    VersionConflict,
+)
+
+from tests.unit.storage import factories as f
+
+
+def shard_of(repo: PatientRepository, patient_id: str) -> int:
+    return keys.due_shard_number(patient_id, repo.due_shards)
+
+
+def due_ids(repo: PatientRepository, patient_ids: set[str], through: date) -> dict[str, date]:
+    """The due rows of these patients only (other tests may share the table)."""
+    found: dict[str, date] = {}
+    for shard in {shard_of(repo, pid) for pid in patient_ids}:
+        for entry in repo.due_patients(shard, through):
+            if entry.patient_id in patient_ids:
+                found[entry.patient_id] = entry.next_check
+    return found
+
+
+class RepositoryContract:
+    # -- clinics ---------------------------------------------------------------------------------------
+    def test_clinic_create_update_and_conflicts(self, repo: PatientRepository) -> None:
+        clinic = f.clinic()
+        assert repo.get_clinic(clinic.clinic_id) is None
+        assert repo.save_clinic(clinic, None, f.audit("clinic.saved")) == 1
+        with pytest.raises(AlreadyExists) as exists:
+            repo.save_clinic(clinic, None, f.audit("clinic.saved"))
+        assert exists.value.what == "clinic"
+        renamed = replace(clinic, name="South MS Centre")
+        assert repo.save_clinic(renamed, 1, f.audit("clinic.saved")) == 2
+        with pytest.raises(VersionConflict):
+            repo.save_clinic(clinic, 1, f.audit("clinic.saved"))
+        stored = repo.get_clinic(clinic.clinic_id)
+        assert stored is not None
+        assert stored.clinic == renamed
+        assert stored.version == 2
+        assert [e.action for e in repo.clinic_audit_trail(clinic.clinic_id)] == ["clinic.saved"] * 2
+
+    def test_list_clinics_is_ordered_and_complete(self, repo: PatientRepository) -> None:
+        clinics = [f.clinic() for _ in range(3)]
+        for clinic in clinics:
+            repo.save_clinic(clinic, None, f.audit())
+        listed = repo.list_clinics()
+        ids = [c.clinic.clinic_id for c in listed]
+        assert ids == sorted(ids)
+        mine = {c.clinic.clinic_id: c for c in listed if c.clinic in clinics}
+        assert set(mine) == {c.clinic_id for c in clinics}
+        assert all(c.version == 1 for c in mine.values())
+
+    # -- patients: create and read ---------------------------------------------------------------------
+    def test_create_and_read_back_the_whole_record(self, repo: PatientRepository) -> None:
+        sub = f.uid("sub")
+        patient = f.stored(
+            sub=sub,
+            next_check=date(2026, 2, 1),
+            infusions=(f.infusion(date(2026, 1, 10)), f.infusion(date(2026, 1, 11), number=2)),
+            results=(f.result(date(2025, 12, 1)), f.result(date(2025, 12, 1), ResultItem.VZV, None)),
+        )
+        repo.create_patient(patient, f.audit("patient.enrolled"))
+        got = repo.get_patient(patient.patient_id)
+        assert got is not None
+        assert got.version == 1
+        assert got.record.profile == patient.record.profile
+        assert got.record.infusions == patient.record.infusions
+        assert set(got.record.results) == set(patient.record.results)
+        assert [r.date for r in got.record.results] == sorted(r.date for r in got.record.results)
+        assert got.enrolled_at == patient.enrolled_at
+        assert got.patient_sub == sub
+        assert got.external_ref == "MRN-1"
+        assert got.next_check == date(2026, 2, 1)
+        assert got.swept_through is None
+        assert got.sent_notices == frozenset()
+        assert repo.patient_id_for_user(sub) == patient.patient_id
+        assert repo.patient_id_for_user(f.uid("nobody")) is None
+        assert repo.get_patient(f.uid("missing")) is None
+
+    def test_create_refuses_an_existing_patient_or_a_linked_sub(self, repo: PatientRepository) -> None:
+        sub = f.uid("sub")
+        first = f.stored(sub=sub)
+        repo.create_patient(first, f.audit())
+        with pytest.raises(AlreadyExists) as same_id:
+            repo.create_patient(f.stored(first.record.profile), f.audit())
+        assert same_id.value.what == "patient"
+        other = f.stored(sub=sub)
+        with pytest.raises(AlreadyExists) as same_sub:
+            repo.create_patient(other, f.audit())
+        assert same_sub.value.what == "patient_sub"
+        assert repo.get_patient(other.patient_id) is None
+        assert repo.patient_id_for_user(sub) == first.patient_id
+
+    # -- patients: writes ------------------------------------------------------------------------------
+    def test_add_infusion_bumps_version_and_refuses_stale_or_duplicate(self, repo: PatientRepository) -> None:
+        patient = f.stored()
+        pid = patient.patient_id
+        repo.create_patient(patient, f.audit())
+        first = f.infusion(date(2026, 1, 10))
+        assert repo.add_infusion(pid, first, 1, date(2026, 1, 11), f.audit("infusion.recorded")) == 2
+        with pytest.raises(VersionConflict):
+            repo.add_infusion(pid, f.infusion(date(2026, 1, 11), number=2), 1, None, f.audit())
+        with pytest.raises(AlreadyExists) as duplicate:
+            repo.add_infusion(pid, replace(first, dose_mg=10.0), 2, None, f.audit())
+        assert duplicate.value.what == "infusion"
+        got = repo.get_patient(pid)
+        assert got is not None
+        assert got.version == 2
+        assert got.record.infusions == (first,)
+        assert len(repo.audit_trail(pid)) == 2
+
+    def test_a_stale_duplicate_reports_the_duplicate(self, repo: PatientRepository) -> None:
+        patient = f.stored()
+        pid = patient.patient_id
+        repo.create_patient(patient, f.audit())
+        repo.add_infusion(pid, f.infusion(date(2026, 1, 10)), 1, None, f.audit())
+        with pytest.raises(AlreadyExists):
+            repo.add_infusion(pid, f.infusion(date(2026, 1, 10)), 1, None, f.audit())
+
+    def test_writes_to_a_missing_patient_conflict(self, repo: PatientRepository) -> None:
+        with pytest.raises(VersionConflict):
+            repo.add_infusion(f.uid("missing"), f.infusion(date(2026, 1, 10)), 1, None, f.audit())
+        with pytest.raises(VersionConflict):
+            repo.update_profile(f.profile(), 1, None, f.audit())
+
+    def test_add_result_and_its_duplicate(self, repo: PatientRepository) -> None:
+        patient = f.stored()
+        pid = patient.patient_id
+        repo.create_patient(patient, f.audit())
+        tb = replace(f.result(date(2026, 1, 2), ResultItem.TB_SCREENING, None), status="negative", unit=None)
+        assert repo.add_result(pid, tb, 1, None, f.audit("result.recorded")) == 2
+        with pytest.raises(AlreadyExists) as duplicate:
+            repo.add_result(pid, tb, 2, None, f.audit())
+        assert duplicate.value.what == "result"
+        with pytest.raises(VersionConflict):
+            repo.add_result(pid, f.result(date(2026, 1, 3)), 1, None, f.audit())
+        got = repo.get_patient(pid)
+        assert got is not None
+        assert got.record.results == (tb,)
+
+    def test_update_profile_sets_and_clears_fields(self, repo: PatientRepository) -> None:
+        patient = f.stored(sub=f.uid("sub"))
+        pid = patient.patient_id
+        repo.create_patient(patient, f.audit())
+        changed = replace(
+            patient.record.profile,
+            pregnancies=(*patient.record.profile.pregnancies, PregnancyEpisode(date(2026, 3, 1))),
+            active_infection=True,
+            withdrawn_on=date(2026, 4, 1),
+            warnings=(),
+        )
+        assert repo.update_profile(changed, 1, None, f.audit("profile.updated")) == 2
+        got = repo.get_patient(pid)
+        assert got is not None
+        assert got.record.profile == changed
+        restored = replace(changed, withdrawn_on=None, active_infection=False)
+        assert repo.update_profile(restored, 2, date(2026, 5, 1), f.audit("profile.updated")) == 3
+        got = repo.get_patient(pid)
+        assert got is not None
+        assert got.record.profile == restored
+        assert got.patient_sub == patient.patient_sub
+        assert got.enrolled_at == patient.enrolled_at
+        assert got.external_ref == patient.external_ref
+        assert got.next_check == date(2026, 5, 1)
+
+    def test_audit_trail_grows_with_every_write_and_stays_out_of_the_record(self, repo: PatientRepository) -> None:
+        patient = f.stored()
+        pid = patient.patient_id
+        repo.create_patient(patient, f.audit("patient.enrolled"))
+        repo.add_infusion(pid, f.infusion(date(2026, 1, 10)), 1, None, f.audit("infusion.recorded", "INFUSION#x"))
+        repo.add_result(pid, f.result(date(2026, 1, 2)), 2, None, f.audit("result.recorded"))
+        repo.update_profile(patient.record.profile, 3, None, f.audit("profile.updated"))
+        repo.record_sweep(pid, date(2026, 2, 1), ["n1"], 4, None)
+        trail = repo.audit_trail(pid)
+        assert [e.action for e in trail] == [
+            "patient.enrolled",
+            "infusion.recorded",
+            "result.recorded",
+            "profile.updated",
+            "notices.recorded",
+        ]
+        assert trail[1].target == "INFUSION#x"
+        assert trail[0].actor_sub == "clinician-1"
+        assert trail[-1].actor_role == "system"
+        assert [e.at for e in trail[:4]] == sorted(e.at for e in trail[:4])
+        assert repo.audit_trail(f.uid("missing")) == ()
+
+    # -- due index -------------------------------------------------------------------------------------
+    def test_due_index_is_set_moved_and_removed(self, repo: PatientRepository) -> None:
+        patient = f.stored(next_check=date(2026, 2, 1))
+        pid = patient.patient_id
+        repo.create_patient(patient, f.audit())
+        assert due_ids(repo, {pid}, date(2026, 1, 31)) == {}
+        assert due_ids(repo, {pid}, date(2026, 2, 1)) == {pid: date(2026, 2, 1)}
+        repo.add_infusion(pid, f.infusion(date(2026, 1, 10)), 1, date(2026, 3, 1), f.audit())
+        assert due_ids(repo, {pid}, date(2026, 2, 28)) == {}
+        assert due_ids(repo, {pid}, date(2026, 3, 1)) == {pid: date(2026, 3, 1)}
+        repo.update_profile(patient.record.profile, 2, None, f.audit())
+        assert due_ids(repo, {pid}, date(2099, 1, 1)) == {}
+        got = repo.get_patient(pid)
+        assert got is not None
+        assert got.next_check is None
+
+    def test_due_patients_reads_only_due_rows_of_its_shard(self, repo: PatientRepository) -> None:
+        clinic_id = f.uid("clinic")
+        due = [f.stored(f.profile(clinic_id=clinic_id), next_check=date(2026, 2, d)) for d in (1, 2, 3)]
+        later = [f.stored(f.profile(clinic_id=clinic_id), next_check=date(2026, 3, 1)) for _ in range(3)]
+        never = [f.stored(f.profile(clinic_id=clinic_id)) for _ in range(3)]
+        for patient in due + later + never:
+            repo.create_patient(patient, f.audit())
+        everyone = {p.patient_id for p in due + later + never}
+        found = due_ids(repo, everyone, date(2026, 2, 15))
+        assert found == {p.patient_id: p.next_check for p in due}
+        for patient in due:
+            entries = list(repo.due_patients(shard_of(repo, patient.patient_id), date(2026, 2, 15)))
+            assert all(shard_of(repo, e.patient_id) == shard_of(repo, patient.patient_id) for e in entries)
+            mine = [e for e in entries if e.patient_id == patient.patient_id]
+            assert len(mine) == 1
+            assert mine[0].clinic_id == clinic_id
+        with pytest.raises(ValueError, match="shard"):
+            list(repo.due_patients(repo.due_shards, date(2026, 2, 15)))
+
+    def test_shards_are_stable_and_spread(self, repo: PatientRepository) -> None:
+        ids = [f"patient-{n}" for n in range(400)]
+        shards = [keys.due_shard_number(pid, repo.due_shards) for pid in ids]
+        assert shards == [keys.due_shard_number(pid, repo.due_shards) for pid in ids]
+        assert set(shards) == set(range(repo.due_shards))
+
+    # -- clinic listing ---------------------------------------------------------------------------------
+    def test_list_clinic_patients_paginates_with_an_opaque_cursor(self, repo: PatientRepository) -> None:
+        clinic_id = f.uid("clinic")
+        patients = [f.stored(f.profile(clinic_id=clinic_id)) for _ in range(5)]
+        for patient in patients:
+            repo.create_patient(patient, f.audit())
+        repo.create_patient(f.stored(f.profile(clinic_id=f.uid("elsewhere"))), f.audit())
+        seen: list[str] = []
+        cursor: str | None = None
+        pages = 0
+        while True:
+            page = repo.list_clinic_patients(clinic_id, 2, cursor)
+            pages += 1
+            assert len(page.patients) <= 2
+            seen += [p.patient_id for p in page.patients]
+            cursor = page.cursor
+            if cursor is None:
+                break
+        assert pages == 3
+        assert seen == sorted(p.patient_id for p in patients)
+        exact = repo.list_clinic_patients(clinic_id, 5)
+        assert exact.cursor is None
+        assert len(exact.patients) == 5
+        assert exact.patients[0].record.profile.clinic_id == clinic_id
+
+    def test_list_clinic_patients_rejects_bad_cursors(self, repo: PatientRepository) -> None:
+        clinic_id = f.uid("clinic")
+        for _ in range(3):
+            repo.create_patient(f.stored(f.profile(clinic_id=clinic_id)), f.audit())
+        cursor = repo.list_clinic_patients(clinic_id, 1).cursor
+        assert cursor is not None
+        for garbage in ("not a cursor!", "eyJ4IjoxfQ", "", cursor[:-3]):
+            with pytest.raises(ValueError, match="cursor"):
+                repo.list_clinic_patients(clinic_id, 1, garbage)
+        with pytest.raises(ValueError, match="another clinic"):
+            repo.list_clinic_patients(f.uid("clinic"), 1, cursor)
+        assert repo.list_clinic_patients(f.uid("empty"), 10).patients == ()
+
+    def test_moving_a_patient_to_another_clinic_moves_the_listing(self, repo: PatientRepository) -> None:
+        old, new = f.uid("clinic"), f.uid("clinic")
+        patient = f.stored(f.profile(clinic_id=old))
+        repo.create_patient(patient, f.audit())
+        repo.update_profile(replace(patient.record.profile, clinic_id=new), 1, None, f.audit())
+        assert repo.list_clinic_patients(old, 10).patients == ()
+        assert [p.patient_id for p in repo.list_clinic_patients(new, 10).patients] == [patient.patient_id]
+
+    # -- the sweep's write ------------------------------------------------------------------------------
+    def test_record_sweep_marks_notices_and_moves_the_due_date(self, repo: PatientRepository) -> None:
+        patient = f.stored(next_check=date(2026, 2, 1))
+        pid = patient.patient_id
+        repo.create_patient(patient, f.audit())
+        on = date(2026, 2, 1)
+        version = repo.record_sweep(pid, on, ["cbc#3#due", "milestone#course_1_complete"], 1, date(2026, 3, 1))
+        assert version == 2
+        got = repo.get_patient(pid)
+        assert got is not None
+        assert got.sent_notices == {"cbc#3#due", "milestone#course_1_complete"}
+        assert got.swept_through == on
+        assert got.next_check == date(2026, 3, 1)
+        assert due_ids(repo, {pid}, date(2026, 2, 28)) == {}
+        marks = repo.notice_marks(pid)
+        assert [m.key for m in marks] == ["cbc#3#due", "milestone#course_1_complete"]
+        assert all(m.status is NoticeStatus.PENDING and m.on == on for m in marks)
+        assert all(m.clinic_id == patient.clinic_id for m in marks)
+        repo.mark_notices_sent(pid, ["cbc#3#due", "never-recorded"])
+        statuses = {m.key: m.status for m in repo.notice_marks(pid)}
+        assert statuses == {"cbc#3#due": NoticeStatus.SENT, "milestone#course_1_complete": NoticeStatus.PENDING}
+        got = repo.get_patient(pid)
+        assert got is not None
+        assert got.version == 2
+        assert got.sent_notices == {"cbc#3#due", "milestone#course_1_complete"}
+
+    def test_record_sweep_is_all_or_nothing(self, repo: PatientRepository) -> None:
+        patient = f.stored(next_check=date(2026, 2, 1))
+        pid = patient.patient_id
+        repo.create_patient(patient, f.audit())
+        repo.record_sweep(pid, date(2026, 2, 1), ["a"], 1, date(2026, 2, 2))
+        with pytest.raises(AlreadyExists) as again:
+            repo.record_sweep(pid, date(2026, 2, 2), ["b", "a"], 2, None)
+        assert again.value.what == "notice"
+        with pytest.raises(VersionConflict):
+            repo.record_sweep(pid, date(2026, 2, 2), ["c"], 1, None)
+        got = repo.get_patient(pid)
+        assert got is not None
+        assert got.sent_notices == {"a"}
+        assert got.version == 2
+        assert got.swept_through == date(2026, 2, 1)
+        assert got.next_check == date(2026, 2, 2)
+        assert repo.record_sweep(pid, date(2026, 2, 2), [], 2, None, clinic_id=patient.clinic_id) == 3
+        got = repo.get_patient(pid)
+        assert got is not None
+        assert got.next_check is None
+        assert got.swept_through == date(2026, 2, 2)
+        assert due_ids(repo, {pid}, date(2099, 1, 1)) == {}
+
+    def test_transactions_have_a_size_limit(self, repo: PatientRepository) -> None:
+        patient = f.stored()
+        repo.create_patient(patient, f.audit())
+        with pytest.raises(ValueError, match="at most 100"):
+            repo.record_sweep(patient.patient_id, date(2026, 2, 1), [f"n{i}" for i in range(99)], 1, None)

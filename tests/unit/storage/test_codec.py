@@ -1,0 +1,137 @@
+"""Record -> DynamoDB items -> record is the identity (property test over the codec, no AWS involved)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lemtrada.regimen.records import (
+    Contraindication,
+    Deviation,
+    Diagnosis,
+    Enrollment,
+    Infusion,
+    InfusionRoute,
+    PatientProfile,
+    PatientRecord,
+    PregnancyEpisode,
+    Result,
+    ResultItem,
+    Severity,
+    Sex,
+)
+from lemtrada.storage.dynamodb import bind_model, patient_from_items, patient_items
+from lemtrada.storage.repository import StoredPatient
+
+from tests.unit.storage import factories as f
+
+MODEL = bind_model("codec-only", None, "us-east-1")
+chars = st.characters(exclude_categories=["Cs"])  # surrogates cannot be UTF-8 encoded
+texts = st.text(alphabet=chars, max_size=20)
+ids = st.text(alphabet=chars, min_size=1, max_size=20)
+days = st.dates(min_value=date(1900, 1, 1), max_value=date(2200, 12, 31))
+zones = st.sampled_from(
+    [UTC, timezone(timedelta(hours=1)), timezone(timedelta(hours=-7)), timezone(timedelta(hours=5, minutes=30))]
+)
+times = st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2200, 1, 1), timezones=zones)
+numbers = st.floats(min_value=-1e9, max_value=1e9, allow_nan=False, allow_infinity=False)
+small_ints = st.integers(min_value=0, max_value=10_000)
+
+deviations = st.builds(Deviation, code=ids, severity=st.sampled_from(Severity), detail=st.none() | texts)
+
+
+@st.composite
+def infusions(draw: st.DrawFn) -> tuple[Infusion, ...]:
+    chosen = sorted(draw(st.sets(days, max_size=6)))
+    return tuple(
+        Infusion(
+            date=day,
+            dose_mg=draw(numbers),
+            diluted_at=draw(times),
+            started_at=draw(times),
+            ended_at=draw(times),
+            route=draw(st.sampled_from(InfusionRoute)),
+            co_infused=draw(st.booleans()),
+            methylprednisolone_mg=draw(numbers),
+            antiviral_prophylaxis=draw(st.booleans()),
+            course=draw(small_ints),
+            day=draw(small_ints),
+            observation_minutes=draw(st.none() | small_ints),
+            batch_number=draw(st.none() | texts),
+            deviations=tuple(draw(st.lists(deviations, max_size=3))),
+        )
+        for day in chosen
+    )
+
+
+@st.composite
+def results(draw: st.DrawFn) -> tuple[Result, ...]:
+    keys = sorted(draw(st.sets(st.tuples(days, ids), max_size=6)))
+    return tuple(
+        Result(
+            result_id=result_id,
+            item=draw(st.sampled_from(ResultItem)),
+            date=day,
+            value=draw(st.none() | numbers),
+            unit=draw(st.none() | texts),
+            status=draw(st.none() | texts),
+        )
+        for day, result_id in keys
+    )
+
+
+enrollments = st.builds(
+    Enrollment,
+    birth_date=days,
+    sex=st.sampled_from(Sex),
+    reproductive_potential=st.booleans(),
+    diagnosis=st.sampled_from(Diagnosis),
+    prior_dmt_count=small_ints,
+    contraindications=st.frozensets(st.sampled_from(Contraindication)),
+    enrolled_on=days,
+    justification=st.none() | texts,
+)
+profiles = st.builds(
+    PatientProfile,
+    patient_id=ids,
+    clinic_id=ids,
+    enrollment=enrollments,
+    warnings=st.lists(texts, max_size=3).map(tuple),
+    pregnancies=st.lists(st.builds(PregnancyEpisode, reported_on=days, ended_on=st.none() | days), max_size=3).map(
+        tuple
+    ),
+    active_infection=st.booleans(),
+    withdrawn_on=st.none() | days,
+)
+patients = st.builds(
+    StoredPatient,
+    record=st.builds(PatientRecord, profile=profiles, infusions=infusions(), results=results()),
+    version=st.integers(min_value=1, max_value=10**9),
+    enrolled_at=times,
+    patient_sub=st.none() | ids,
+    external_ref=st.none() | texts,
+    next_check=st.none() | days,
+    swept_through=st.none() | days,
+    sent_notices=st.frozensets(ids, max_size=5),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(patients)
+def test_record_to_items_to_record_is_identity(patient: StoredPatient) -> None:
+    raw = [item.serialize() for item in patient_items(MODEL, patient, 16)]
+    # DynamoDB returns a partition's items ordered by sort key; a Query would hand them back so.
+    raw.sort(key=lambda data: data["sk"]["S"].encode("utf-8"))
+    back = patient_from_items([MODEL.from_raw_data(data) for data in raw])
+    assert back == patient
+    assert back is not None
+    assert [type(i.dose_mg) for i in back.record.infusions] == [float] * len(back.record.infusions)
+    assert all(isinstance(r.value, float) for r in back.record.results if r.value is not None)
+
+
+def test_profile_item_is_compact() -> None:
+    patient = f.stored(next_check=date(2026, 2, 1), sub="user-1")
+    data = patient_items(MODEL, patient, 16)[0].serialize()
+    long_names = {name for name in data if len(name) > 3}
+    assert long_names <= {"version", "patient_id", "clinic_id", "clinic_key", "due_shard", "next_check"}
