@@ -1,0 +1,124 @@
+"""Clinics and enrollment: PUT /clinics/{clinic_id}, POST/GET /patients, PATCH /patients/{patient_id}."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from lemtrada.services.clinics import Clinics
+from lemtrada.services.enrollment import EnrollmentInput, Patients, PregnancyChange, ProfilePatch
+from lemtrada.services.views import ClinicView, PatientPageView, PatientView
+from lemtrada.web import idempotency, runtime
+from lemtrada.web.api import (
+    answer,
+    current_actor,
+    etag,
+    idempotent_write,
+    if_match,
+    new_resolver,
+    ok,
+    oversized,
+    problem_responses,
+    serialized,
+)
+from lemtrada.web.models import ClinicIn, EnrollmentIn, ProfilePatchIn
+
+logger = Logger()
+metrics = Metrics()
+app = new_resolver()
+
+ClinicId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
+PatientId = Annotated[str, Path(min_length=1, max_length=64)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description="Retry-safe write key")]
+IfMatch = Annotated[str | None, Header(alias="If-Match", description="ETag of the version this change is based on")]
+
+
+@app.put("/clinics/<clinic_id>", tags=["clinics"], responses=problem_responses(404, 409, 422))
+def put_clinic(
+    clinic_id: ClinicId, clinic: Annotated[ClinicIn, Body()], key: IdempotencyKey = None, match: IfMatch = None
+) -> Response[ClinicView]:
+    """Create (201) or update (200) a clinic. Admins only."""
+    actor, expected = current_actor(app), if_match(app)
+
+    def write() -> idempotency.WriteAnswer:
+        use_case = Clinics(runtime.repository(), runtime.clock())
+        saved = use_case.put_clinic(
+            actor, clinic_id, name=clinic.name, timezone=clinic.timezone, label=clinic.label, if_match=expected
+        )
+        return answer(201 if saved.created else 200, saved.view, etag(saved.view.version))
+
+    return idempotent_write(app, clinic, write)  # type: ignore[return-value]
+
+
+@app.post("/patients", tags=["patients"], responses=problem_responses(404, 409, 422))
+def enroll(data: Annotated[EnrollmentIn, Body()], key: IdempotencyKey = None) -> Response[PatientView]:
+    """Enroll a patient in the caller's clinic: 201, or 422 with the eligibility rule codes (nothing stored)."""
+    actor = current_actor(app)
+    request = EnrollmentInput(
+        birth_date=data.birth_date,
+        sex=data.sex,
+        reproductive_potential=data.reproductive_potential,
+        diagnosis=data.diagnosis,
+        prior_dmt_count=data.prior_dmt_count,
+        contraindications=frozenset(data.contraindications),
+        justification=data.justification,
+        patient_sub=data.patient_sub,
+        external_ref=data.external_ref,
+    )
+
+    def write() -> idempotency.WriteAnswer:
+        view = Patients(runtime.repository(), runtime.clock()).enroll(actor, request)
+        metrics.add_metric(name="PatientEnrolled", unit=MetricUnit.Count, value=1)
+        headers = {"Location": f"/patients/{view.patient_id}", **etag(view.version)}
+        return answer(201, view, headers)
+
+    return idempotent_write(app, data, write)  # type: ignore[return-value]
+
+
+@app.get("/patients", tags=["patients"], responses=problem_responses(404, 422))
+def list_patients(
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+) -> Response[PatientPageView]:
+    """The caller's clinic's patients, a page at a time (``next_cursor`` continues)."""
+    page = Patients(runtime.repository(), runtime.clock()).list_patients(current_actor(app), limit, cursor)
+    return ok(page)  # type: ignore[return-value]
+
+
+@app.patch("/patients/<patient_id>", tags=["patients"], responses=problem_responses(404, 409, 422))
+def patch_patient(
+    patient_id: PatientId,
+    patch: Annotated[ProfilePatchIn, Body()],
+    key: IdempotencyKey = None,
+    match: IfMatch = None,
+) -> Response[PatientView]:
+    """Change pregnancy, active infection, reproductive potential or withdrawal; ``If-Match`` guards the version."""
+    actor, expected = current_actor(app), if_match(app)
+    change = ProfilePatch(
+        pregnancy=PregnancyChange(patch.pregnancy.state, patch.pregnancy.date) if patch.pregnancy else None,
+        active_infection=patch.active_infection,
+        reproductive_potential=patch.reproductive_potential,
+        withdrawn=patch.withdrawn,
+    )
+
+    def write() -> idempotency.WriteAnswer:
+        view = Patients(runtime.repository(), runtime.clock()).patch_profile(actor, patient_id, change, expected)
+        return answer(200, view, etag(view.version))
+
+    return idempotent_write(app, patch, write)  # type: ignore[return-value]
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Lambda entry point: refuse oversized bodies, then route the HTTP API v2 event."""
+    too_big = oversized(event)
+    if too_big is not None:
+        return serialized(too_big)
+    idempotency.register_context(context)
+    return app.resolve(event, context)

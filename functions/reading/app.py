@@ -1,0 +1,91 @@
+"""Reading: a patient, its readiness, schedule (JSON and iCalendar), a clinic's worklist, /me, and /docs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path as FilePath
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from lemtrada.services.reading import Reading
+from lemtrada.services.views import MeView, PatientView, ReadinessView, ScheduleView, WorklistView
+from lemtrada.web import runtime
+from lemtrada.web.api import current_actor, new_resolver, ok, problem_responses
+from lemtrada.web.models import IsoDate
+from lemtrada.web.swagger import swagger_page
+
+logger = Logger()
+metrics = Metrics()
+app = new_resolver()
+
+PatientId = Annotated[str, Path(min_length=1, max_length=64)]
+ClinicId = Annotated[str, Path(min_length=1, max_length=64)]
+OPENAPI_FILE = FilePath(__file__).with_name("openapi.json")
+
+
+def _reading() -> Reading:
+    return Reading(runtime.repository(), runtime.clock())
+
+
+@app.get("/patients/<patient_id>", tags=["patients"], responses=problem_responses(404))
+def get_patient(patient_id: PatientId) -> Response[PatientView]:
+    """Profile, courses, status and key dates, as of the clinic's today."""
+    return ok(_reading().get_patient(current_actor(app), patient_id))  # type: ignore[return-value]
+
+
+@app.get("/patients/<patient_id>/readiness", tags=["patients"], responses=problem_responses(404, 422))
+def get_readiness(patient_id: PatientId, start: Annotated[IsoDate | None, Query()] = None) -> Response[ReadinessView]:
+    """Whether the next course may start on ``start`` (default today), its blockers and the earliest start."""
+    return ok(_reading().readiness(current_actor(app), patient_id, start))  # type: ignore[return-value]
+
+
+@app.get("/patients/<patient_id>/schedule", tags=["patients"], responses=problem_responses(404, 422))
+def get_schedule(patient_id: PatientId, as_of: Annotated[IsoDate | None, Query()] = None) -> Response[ScheduleView]:
+    """Monitoring occurrences with their status, milestones and the end of monitoring, as of a date."""
+    return ok(_reading().schedule(current_actor(app), patient_id, as_of))  # type: ignore[return-value]
+
+
+@app.get("/patients/<patient_id>/schedule.ics", tags=["patients"], responses=problem_responses(404))
+def get_schedule_ics(patient_id: PatientId) -> Response[str]:
+    """The schedule as iCalendar (RFC 5545): one all-day event per occurrence and milestone, stable UIDs."""
+    from lemtrada.services.calendar import schedule_ics  # noqa: PLC0415 - icalendar loads only for this route
+
+    use_case = _reading()
+    context, schedule = use_case.schedule_for_calendar(current_actor(app), patient_id)
+    body = schedule_ics(context.stored.patient_id, schedule, use_case.clock())
+    return Response(
+        status_code=200,
+        content_type="text/calendar; charset=utf-8",
+        body=body.decode("utf-8"),
+        headers={"Cache-Control": "no-store", "Content-Disposition": 'attachment; filename="schedule.ics"'},
+    )
+
+
+@app.get("/clinics/<clinic_id>/worklist", tags=["clinics"], responses=problem_responses(404, 422))
+def get_worklist(clinic_id: ClinicId, date: Annotated[IsoDate | None, Query()] = None) -> Response[WorklistView]:
+    """Every occurrence due, overdue or missed, milestones reached and deviations recorded lately, for a date."""
+    return ok(_reading().worklist(current_actor(app), clinic_id, date))  # type: ignore[return-value]
+
+
+@app.get("/me", tags=["patients"], responses=problem_responses(404))
+def get_me() -> Response[MeView]:
+    """The calling patient's own record and schedule."""
+    return ok(_reading().me(current_actor(app)))  # type: ignore[return-value]
+
+
+@app.get("/docs", include_in_schema=False)
+def get_docs() -> Response[str]:
+    """Swagger UI over the merged OpenAPI document of every function (public: it describes, it holds no data)."""
+    spec = json.loads(OPENAPI_FILE.read_text(encoding="utf-8"))
+    return swagger_page(spec, app.current_event.query_string_parameters or {})
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Lambda entry point: route the HTTP API v2 event (reads take no body and no idempotency key)."""
+    return app.resolve(event, context)

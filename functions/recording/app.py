@@ -1,0 +1,76 @@
+"""Recording facts: POST /patients/{patient_id}/infusions and POST /patients/{patient_id}/results."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from lemtrada.regimen.records import InfusionRequest
+from lemtrada.services.recording import Recording, ResultInput
+from lemtrada.services.views import InfusionView, ResultView
+from lemtrada.web import idempotency, runtime
+from lemtrada.web.api import answer, idempotent_write, new_resolver, oversized, problem_responses, serialized
+from lemtrada.web.api import current_actor as caller
+from lemtrada.web.models import InfusionIn, ResultIn
+
+logger = Logger()
+metrics = Metrics()
+app = new_resolver()
+
+PatientId = Annotated[str, Path(min_length=1, max_length=64)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description="Retry-safe write key")]
+
+
+def _recording() -> Recording:
+    return Recording(runtime.repository(), runtime.clock())
+
+
+@app.post("/patients/<patient_id>/infusions", tags=["recording"], responses=problem_responses(404, 409, 422))
+def record_infusion(
+    patient_id: PatientId, data: Annotated[InfusionIn, Body()], key: IdempotencyKey = None
+) -> Response[InfusionView]:
+    """201 with course, day and deviations; 200 with the stored infusion for an identical replay; 409 otherwise."""
+    actor = caller(app)
+    request = InfusionRequest(**data.model_dump())
+
+    def write() -> idempotency.WriteAnswer:
+        recorded = _recording().record_infusion(actor, patient_id, request)
+        if recorded.created:
+            metrics.add_metric(name="InfusionRecorded", unit=MetricUnit.Count, value=1)
+            deviations = len(recorded.view.deviations)
+            metrics.add_metric(name="DeviationsRecorded", unit=MetricUnit.Count, value=deviations)
+        return answer(201 if recorded.created else 200, recorded.view)
+
+    return idempotent_write(app, data, write)  # type: ignore[return-value]
+
+
+@app.post("/patients/<patient_id>/results", tags=["recording"], responses=problem_responses(404, 409, 422))
+def record_result(
+    patient_id: PatientId, data: Annotated[ResultIn, Body()], key: IdempotencyKey = None
+) -> Response[ResultView]:
+    """201 with the monitoring occurrence the result satisfied (``satisfied``: null when none)."""
+    actor = caller(app)
+    request = ResultInput(item=data.item, date=data.date, value=data.value, unit=data.unit, status=data.status)
+
+    def write() -> idempotency.WriteAnswer:
+        view = _recording().record_result(actor, patient_id, request)
+        metrics.add_metric(name="ResultRecorded", unit=MetricUnit.Count, value=1)
+        return answer(201, view)
+
+    return idempotent_write(app, data, write)  # type: ignore[return-value]
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Lambda entry point: refuse oversized bodies, then route the HTTP API v2 event."""
+    too_big = oversized(event)
+    if too_big is not None:
+        return serialized(too_big)
+    idempotency.register_context(context)
+    return app.resolve(event, context)

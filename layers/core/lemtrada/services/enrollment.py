@@ -1,0 +1,190 @@
+"""Enrollment and the profile: eligibility decides (a rejection stores nothing), the profile evolves by PATCH."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Literal
+
+from lemtrada.regimen import check_eligibility, next_check, protocol_for
+from lemtrada.regimen.records import (
+    Contraindication,
+    Diagnosis,
+    Enrollment,
+    PatientProfile,
+    PatientRecord,
+    PregnancyEpisode,
+    Sex,
+)
+from lemtrada.services.actor import Actor, Role
+from lemtrada.services.base import WRITE_ATTEMPTS, PatientContext, UseCase, local_today, retry_on_conflict
+from lemtrada.services.errors import Conflict, NotFound, RuleRejected, ValidationFailed, Violation
+from lemtrada.services.presenters import patient_summary, patient_view
+from lemtrada.services.views import PatientPageView, PatientView
+from lemtrada.storage.repository import AlreadyExists, StoredPatient
+
+MAX_PAGE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollmentInput:
+    birth_date: date
+    sex: Sex
+    reproductive_potential: bool
+    diagnosis: Diagnosis
+    prior_dmt_count: int
+    contraindications: frozenset[Contraindication]
+    justification: str | None = None
+    patient_sub: str | None = None
+    external_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PregnancyChange:
+    state: Literal["ongoing", "ended"]
+    on: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProfilePatch:
+    pregnancy: PregnancyChange | None = None
+    active_infection: bool | None = None
+    reproductive_potential: bool | None = None
+    withdrawn: bool | None = None
+
+
+class Patients(UseCase):
+    def enroll(self, actor: Actor, data: EnrollmentInput) -> PatientView:
+        """Judge eligibility on the clinic's today; store the patient (with warnings) only when accepted."""
+        clinic_id = actor.clinician_clinic
+        if clinic_id is None:
+            raise NotFound("no clinic to enroll into")
+        clinic = self.clinic(clinic_id)
+        now = self.clock()
+        today = local_today(clinic, now)
+        if data.birth_date > today:
+            raise ValidationFailed(
+                "birth_date lies in the future",
+                violations=[Violation("invalid", "after the clinic's today", field="birth_date")],
+            )
+        protocol = protocol_for(clinic.clinic.label)
+        enrollment = Enrollment(
+            birth_date=data.birth_date,
+            sex=data.sex,
+            reproductive_potential=data.reproductive_potential,
+            diagnosis=data.diagnosis,
+            prior_dmt_count=data.prior_dmt_count,
+            contraindications=data.contraindications,
+            enrolled_on=today,
+            justification=data.justification or None,
+        )
+        decision = check_eligibility(enrollment, protocol)
+        if not decision.accepted:
+            raise RuleRejected(
+                "the patient is not eligible under the clinic's label",
+                [Violation(f.code, f.detail, source=f.source) for f in decision.rejections],
+            )
+        profile = PatientProfile(
+            patient_id=uuid.uuid4().hex,
+            clinic_id=clinic_id,
+            enrollment=enrollment,
+            warnings=tuple(f.code for f in decision.warnings),
+        )
+        record = PatientRecord(profile=profile)
+        stored = StoredPatient(
+            record=record,
+            version=1,
+            enrolled_at=now,
+            patient_sub=data.patient_sub,
+            external_ref=data.external_ref,
+            next_check=next_check(record, frozenset(), protocol, after=None),
+        )
+        audit = self.audit(actor, Role.CLINICIANS, "patient.enrolled", "PROFILE")
+        try:
+            self.repository.create_patient(stored, audit)
+        except AlreadyExists as error:
+            if error.what == "patient_sub":
+                raise Conflict("this user is already linked to a patient", code="patient_sub_taken") from error
+            raise Conflict("the patient exists already", code="conflict") from error
+        return patient_view(stored, clinic, today)
+
+    def list_patients(self, actor: Actor, limit: int, cursor: str | None) -> PatientPageView:
+        """The caller's clinic's patients, ``limit`` at a time; ``cursor`` continues a previous page."""
+        clinic_id = actor.clinician_clinic
+        if clinic_id is None:
+            raise NotFound("no clinic")
+        try:
+            page = self.repository.list_clinic_patients(clinic_id, min(max(limit, 1), MAX_PAGE), cursor)
+        except ValueError as error:
+            raise ValidationFailed(
+                "invalid page cursor", violations=[Violation("invalid", str(error), field="cursor")]
+            ) from error
+        return PatientPageView(patients=[patient_summary(p) for p in page.patients], next_cursor=page.cursor)
+
+    def patch_profile(
+        self, actor: Actor, patient_id: str, patch: ProfilePatch, if_match: int | None = None
+    ) -> PatientView:
+        """Apply the changes to a fresh read; with ``if_match`` a stale version is a 409 instead of a retry."""
+
+        def attempt() -> PatientView:
+            context = self.patient(actor, patient_id, write=True)
+            if if_match is not None and context.stored.version != if_match:
+                raise Conflict(
+                    f"the patient is at version {context.stored.version}, not {if_match}", code="version_conflict"
+                )
+            profile = _patched(context, patch)
+            protocol = protocol_for(context.clinic.clinic.label)
+            record = replace(context.record, profile=profile)
+            upcoming = next_check(record, context.stored.sent_notices, protocol, after=context.stored.swept_through)
+            audit = self.audit(actor, context.role, "profile.updated", "PROFILE")
+            version = self.repository.update_profile(profile, context.stored.version, upcoming, audit)
+            stored = replace(context.stored, record=record, version=version, next_check=upcoming)
+            return patient_view(stored, context.clinic, context.today)
+
+        return retry_on_conflict(attempt, attempts=1 if if_match is not None else WRITE_ATTEMPTS)
+
+
+def _patched(context: PatientContext, patch: ProfilePatch) -> PatientProfile:
+    profile = context.record.profile
+    today = context.today
+    if patch.pregnancy is not None:
+        profile = replace(profile, pregnancies=_pregnancies(profile, patch.pregnancy, today))
+    if patch.active_infection is not None:
+        profile = replace(profile, active_infection=patch.active_infection)
+    if patch.reproductive_potential is not None:
+        enrollment = replace(profile.enrollment, reproductive_potential=patch.reproductive_potential)
+        profile = replace(profile, enrollment=enrollment)
+    if patch.withdrawn is not None:
+        withdrawn_on = (profile.withdrawn_on or today) if patch.withdrawn else None
+        profile = replace(profile, withdrawn_on=withdrawn_on)
+    return profile
+
+
+def _pregnancies(profile: PatientProfile, change: PregnancyChange, today: date) -> tuple[PregnancyEpisode, ...]:
+    """An ``ongoing`` report opens an episode (unless one is open); ``ended`` closes the open one."""
+    on = change.on or today
+    if on > today:
+        raise ValidationFailed(
+            "a pregnancy date cannot lie after the clinic's today",
+            violations=[Violation("invalid", "after the clinic's today", field="pregnancy.date")],
+        )
+    episodes = list(profile.pregnancies)
+    open_index = next((i for i, e in enumerate(episodes) if e.ended_on is None), None)
+    if change.state == "ongoing":
+        if open_index is None:
+            episodes.append(PregnancyEpisode(reported_on=on))
+        return tuple(episodes)
+    if open_index is None:
+        raise ValidationFailed(
+            "no ongoing pregnancy to end",
+            violations=[Violation("no_ongoing_pregnancy", "no pregnancy is ongoing", field="pregnancy.state")],
+        )
+    episode = episodes[open_index]
+    if on < episode.reported_on:
+        raise ValidationFailed(
+            "a pregnancy cannot end before it was reported",
+            violations=[Violation("invalid", f"before {episode.reported_on.isoformat()}", field="pregnancy.date")],
+        )
+    episodes[open_index] = replace(episode, ended_on=on)
+    return tuple(episodes)

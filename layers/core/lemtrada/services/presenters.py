@@ -1,0 +1,127 @@
+"""Turn stored records and the engine's answers into the API's views (one place, so every route agrees)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from lemtrada.regimen import build_schedule, protocol_for, summarize_courses
+from lemtrada.regimen.records import Infusion, PatientProfile
+from lemtrada.regimen.schedule import Schedule
+from lemtrada.services.views import (
+    CourseView,
+    DeviationView,
+    InfusionView,
+    MilestoneView,
+    OccurrenceView,
+    PatientSummaryView,
+    PatientView,
+    PregnancyView,
+    ProfileView,
+    ScheduleView,
+)
+from lemtrada.storage.repository import StoredClinic, StoredPatient
+
+
+def profile_view(profile: PatientProfile, today: date) -> ProfileView:
+    enrollment = profile.enrollment
+    return ProfileView(
+        birth_date=enrollment.birth_date,
+        sex=enrollment.sex,
+        reproductive_potential=enrollment.reproductive_potential,
+        diagnosis=enrollment.diagnosis,
+        prior_dmt_count=enrollment.prior_dmt_count,
+        contraindications=sorted(enrollment.contraindications),
+        justification=enrollment.justification,
+        enrolled_on=enrollment.enrolled_on,
+        warnings=list(profile.warnings),
+        pregnancies=[PregnancyView(reported_on=p.reported_on, ended_on=p.ended_on) for p in profile.pregnancies],
+        pregnant=profile.pregnant_on(today),
+        active_infection=profile.active_infection,
+        withdrawn_on=profile.withdrawn_on,
+    )
+
+
+def infusion_view(infusion: Infusion) -> InfusionView:
+    return InfusionView(
+        date=infusion.date,
+        course=infusion.course,
+        day=infusion.day,
+        dose_mg=infusion.dose_mg,
+        route=infusion.route,
+        diluted_at=infusion.diluted_at,
+        started_at=infusion.started_at,
+        ended_at=infusion.ended_at,
+        co_infused=infusion.co_infused,
+        methylprednisolone_mg=infusion.methylprednisolone_mg,
+        antiviral_prophylaxis=infusion.antiviral_prophylaxis,
+        observation_minutes=infusion.observation_minutes,
+        batch_number=infusion.batch_number,
+        deviations=[DeviationView(code=d.code, severity=d.severity, detail=d.detail) for d in infusion.deviations],
+    )
+
+
+def milestone_views(schedule: Schedule) -> list[MilestoneView]:
+    return [MilestoneView(code=m.code, date=m.date, reached=m.reached) for m in schedule.milestones]
+
+
+def patient_view(stored: StoredPatient, clinic: StoredClinic, today: date) -> PatientView:
+    """Profile, courses, status and key dates, all as of the clinic's today."""
+    protocol = protocol_for(clinic.clinic.label)
+    record = stored.record
+    schedule = build_schedule(record, today, protocol)
+    courses = [
+        CourseView(
+            course=summary.course,
+            first_date=summary.first_date,
+            last_date=summary.last_date,
+            infusion_count=summary.infusions,
+            required=summary.required,
+            complete=summary.complete,
+            infusions=[infusion_view(i) for i in record.infusions if i.course == summary.course],
+        )
+        for summary in summarize_courses(record, protocol)
+    ]
+    return PatientView(
+        patient_id=stored.patient_id,
+        clinic_id=stored.clinic_id,
+        external_ref=stored.external_ref,
+        status=schedule.status,
+        profile=profile_view(record.profile, today),
+        courses=courses,
+        key_dates=milestone_views(schedule),
+        monitoring_ends=schedule.monitoring_ends,
+        enrolled_at=stored.enrolled_at,
+        version=stored.version,
+    )
+
+
+def schedule_view(stored: StoredPatient, schedule: Schedule, as_of: date) -> ScheduleView:
+    return ScheduleView(
+        patient_id=stored.patient_id,
+        as_of=as_of,
+        occurrences=[
+            OccurrenceView(
+                item=o.item,
+                k=o.k,
+                due_date=o.due_date,
+                window_opens=o.window_opens,
+                status=o.status.value,
+                satisfied_by=o.satisfied_by,
+            )
+            for o in schedule.occurrences
+        ],
+        milestones=milestone_views(schedule),
+        monitoring_ends=schedule.monitoring_ends,
+    )
+
+
+def patient_summary(stored: StoredPatient) -> PatientSummaryView:
+    profile = stored.record.profile
+    return PatientSummaryView(
+        patient_id=stored.patient_id,
+        external_ref=stored.external_ref,
+        enrolled_on=profile.enrollment.enrolled_on,
+        enrolled_at=stored.enrolled_at,
+        withdrawn=profile.withdrawn_on is not None,
+        next_check=stored.next_check,
+    )

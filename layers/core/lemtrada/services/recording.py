@@ -1,0 +1,145 @@
+"""Recording what happened: infusions (course, day and deviations decided once, stored with the fact) and results."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import date
+
+from lemtrada.regimen import (
+    InfusionOnSameDate,
+    InfusionRejected,
+    is_replay,
+    next_check,
+    plan_infusion,
+    protocol_for,
+    satisfied_occurrence,
+)
+from lemtrada.regimen.records import InfusionRequest, PatientRecord, Result, ResultItem, TbStatus, VzvStatus
+from lemtrada.services.actor import Actor
+from lemtrada.services.base import UseCase, retry_on_conflict
+from lemtrada.services.errors import Conflict, RuleRejected, ValidationFailed, Violation
+from lemtrada.services.presenters import infusion_view
+from lemtrada.services.views import InfusionView, OccurrenceRef, ResultView
+from lemtrada.storage.repository import AlreadyExists, VersionConflict
+
+_STATUS_VALUES: dict[ResultItem, frozenset[str]] = {
+    ResultItem.VZV: frozenset(VzvStatus),
+    ResultItem.TB_SCREENING: frozenset(TbStatus),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ResultInput:
+    item: ResultItem
+    date: date
+    value: float | None = None
+    unit: str | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InfusionRecorded:
+    view: InfusionView
+    created: bool  # False: an identical replay of the infusion stored on that date
+
+
+class Recording(UseCase):
+    def record_result(self, actor: Actor, patient_id: str, data: ResultInput) -> ResultView:
+        """Store a result and answer which monitoring occurrence (if any) it satisfied."""
+        result = Result(
+            result_id=uuid.uuid4().hex,
+            item=data.item,
+            date=data.date,
+            value=data.value,
+            unit=data.unit,
+            status=_checked_status(data),
+        )
+
+        def attempt() -> ResultView:
+            context = self.patient(actor, patient_id, write=True)
+            if data.date > context.today:
+                raise ValidationFailed(
+                    "a result cannot be dated after the clinic's today",
+                    code="date_in_future",
+                    violations=[Violation("date_in_future", f"after {context.today.isoformat()}", field="date")],
+                )
+            protocol = protocol_for(context.clinic.clinic.label)
+            record = _with_result(context.record, result)
+            upcoming = next_check(record, context.stored.sent_notices, protocol, after=context.stored.swept_through)
+            audit = self.audit(
+                actor, context.role, "result.recorded", f"RESULT#{data.date.isoformat()}#{result.result_id}"
+            )
+            self.repository.add_result(patient_id, result, context.stored.version, upcoming, audit)
+            occurrence = satisfied_occurrence(record, result.result_id, context.today, protocol)
+            satisfied = (
+                OccurrenceRef(item=occurrence.item, k=occurrence.k, due_date=occurrence.due_date)
+                if occurrence is not None
+                else None
+            )
+            return ResultView(
+                result_id=result.result_id,
+                item=result.item,
+                date=result.date,
+                value=result.value,
+                unit=result.unit,
+                status=result.status,
+                satisfied=satisfied,
+            )
+
+        return retry_on_conflict(attempt)
+
+    def record_infusion(self, actor: Actor, patient_id: str, request: InfusionRequest) -> InfusionRecorded:
+        """Plan with the rules (422 / 409 / replay), then append; a concurrent write makes it re-plan."""
+
+        def attempt() -> InfusionRecorded:
+            context = self.patient(actor, patient_id, write=True)
+            protocol = protocol_for(context.clinic.clinic.label)
+            try:
+                infusion = plan_infusion(context.record, request, context.today, protocol)
+            except InfusionRejected as rejected:
+                raise RuleRejected(
+                    "the infusion cannot be recorded as sent",
+                    [Violation(f.code, f.detail, source=f.source) for f in rejected.errors],
+                ) from rejected
+            except InfusionOnSameDate as same_day:
+                if is_replay(same_day.existing, request):
+                    return InfusionRecorded(infusion_view(same_day.existing), created=False)
+                raise Conflict(
+                    f"an infusion is already recorded on {request.date.isoformat()}", code="duplicate_infusion"
+                ) from same_day
+            infusions = tuple(sorted((*context.record.infusions, infusion), key=lambda i: i.date))
+            record = replace(context.record, infusions=infusions)
+            upcoming = next_check(record, context.stored.sent_notices, protocol, after=context.stored.swept_through)
+            audit = self.audit(actor, context.role, "infusion.recorded", f"INFUSION#{request.date.isoformat()}")
+            try:
+                self.repository.add_infusion(patient_id, infusion, context.stored.version, upcoming, audit)
+            except AlreadyExists as error:
+                # Another device stored that date in between: re-read and judge again (replay or 409).
+                raise VersionConflict("infusion date taken meanwhile") from error
+            return InfusionRecorded(infusion_view(infusion), created=True)
+
+        return retry_on_conflict(attempt)
+
+
+def _with_result(record: PatientRecord, result: Result) -> PatientRecord:
+    results = tuple(sorted((*record.results, result), key=lambda r: (r.date, r.result_id)))
+    return replace(record, results=results)
+
+
+def _checked_status(data: ResultInput) -> str | None:
+    """vzv and tb_screening need a categorical ``status``; other items take none."""
+    allowed = _STATUS_VALUES.get(data.item)
+    if allowed is None:
+        if data.status is not None:
+            raise ValidationFailed(
+                f"{data.item.value} takes no status",
+                violations=[Violation("invalid", "only vzv and tb_screening take a status", field="status")],
+            )
+        return None
+    if data.status not in allowed:
+        raise ValidationFailed(
+            f"{data.item.value} needs a status",
+            violations=[Violation("invalid", "one of " + ", ".join(sorted(allowed)), field="status")],
+        )
+    return data.status

@@ -1,0 +1,215 @@
+"""What the use cases answer: the API's response shapes (pydantic, so the OpenAPI document shows them).
+
+No names and no free text beyond what the caller is entitled to: the patient appears by ``patient_id`` and the
+clinic's own ``external_ref``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from lemtrada.regimen.records import (
+    Contraindication,
+    Diagnosis,
+    InfusionRoute,
+    Label,
+    PatientStatus,
+    ResultItem,
+    Severity,
+    Sex,
+)
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ClinicView(_View):
+    clinic_id: str
+    name: str
+    timezone: str
+    label: Label
+    version: int
+
+
+class FindingView(_View):
+    """A rule's answer: ``code`` for machines, ``detail`` for people, ``source`` for the label section."""
+
+    code: str
+    detail: str
+    source: str | None = None
+
+
+class DeviationView(_View):
+    code: str
+    severity: Severity
+    detail: str | None = None
+
+
+class PregnancyView(_View):
+    reported_on: date
+    ended_on: date | None = None
+
+
+class ProfileView(_View):
+    birth_date: date
+    sex: Sex
+    reproductive_potential: bool
+    diagnosis: Diagnosis
+    prior_dmt_count: int
+    contraindications: list[Contraindication]
+    justification: str | None
+    enrolled_on: date
+    warnings: list[str]
+    pregnancies: list[PregnancyView]
+    pregnant: bool
+    active_infection: bool
+    withdrawn_on: date | None
+
+
+class InfusionView(_View):
+    date: date
+    course: int
+    day: int
+    dose_mg: float
+    route: InfusionRoute
+    diluted_at: datetime
+    started_at: datetime
+    ended_at: datetime
+    co_infused: bool
+    methylprednisolone_mg: float
+    antiviral_prophylaxis: bool
+    observation_minutes: int | None
+    batch_number: str | None
+    deviations: list[DeviationView]
+
+
+class CourseView(_View):
+    course: int
+    first_date: date
+    last_date: date
+    infusion_count: int
+    required: int
+    complete: bool
+    infusions: list[InfusionView]
+
+
+class MilestoneView(_View):
+    """A key date of the regimen; ``reached`` once the date has come (as of the answer's date)."""
+
+    code: str
+    date: date
+    reached: bool
+
+
+class PatientView(_View):
+    patient_id: str
+    clinic_id: str
+    external_ref: str | None
+    status: PatientStatus
+    profile: ProfileView
+    courses: list[CourseView]
+    key_dates: list[MilestoneView]
+    monitoring_ends: date | None
+    enrolled_at: datetime
+    version: int
+
+
+class PatientSummaryView(_View):
+    """A row of the clinic's patient list (read from the clinic index: the profile, not the whole record)."""
+
+    patient_id: str
+    external_ref: str | None
+    enrolled_on: date
+    enrolled_at: datetime
+    withdrawn: bool
+    next_check: date | None
+
+
+class PatientPageView(_View):
+    patients: list[PatientSummaryView]
+    next_cursor: str | None
+
+
+class OccurrenceRef(_View):
+    item: ResultItem
+    k: int
+    due_date: date
+
+
+class ResultView(_View):
+    result_id: str
+    item: ResultItem
+    date: date
+    value: float | None
+    unit: str | None
+    status: str | None
+    satisfied: OccurrenceRef | None
+
+
+class ReadinessView(_View):
+    start: date
+    course: int
+    ready: bool
+    blockers: list[FindingView]
+    earliest_start: date | None
+
+
+class OccurrenceView(_View):
+    item: ResultItem
+    k: int
+    due_date: date
+    window_opens: date
+    status: str
+    satisfied_by: str | None  # the result_id that satisfied it
+
+
+class ScheduleView(_View):
+    patient_id: str
+    as_of: date
+    occurrences: list[OccurrenceView]
+    milestones: list[MilestoneView]
+    monitoring_ends: date | None
+
+
+class WorklistOccurrence(_View):
+    patient_id: str
+    external_ref: str | None
+    item: ResultItem
+    k: int
+    due_date: date
+    window_opens: date
+    status: str
+
+
+class WorklistMilestone(_View):
+    patient_id: str
+    external_ref: str | None
+    code: str
+    date: date
+
+
+class WorklistDeviation(_View):
+    patient_id: str
+    external_ref: str | None
+    infusion_date: date
+    course: int
+    day: int
+    code: str
+    severity: Severity
+    detail: str | None
+
+
+class WorklistView(_View):
+    clinic_id: str
+    date: date
+    occurrences: list[WorklistOccurrence]
+    milestones: list[WorklistMilestone]
+    deviations: list[WorklistDeviation]
+
+
+class MeView(_View):
+    patient: PatientView
+    schedule: ScheduleView

@@ -1,0 +1,1 @@
+"""What every HTTP handler shares: the caller from JWT claims, problem+json errors, request models."""

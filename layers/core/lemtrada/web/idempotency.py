@@ -1,0 +1,97 @@
+"""``Idempotency-Key`` on writes: a phone that retries gets the first answer back and nothing is stored twice.
+
+Powertools idempotency keeps the records in ``IDEMPOTENCY_TABLE_NAME``. The key is scoped by the caller's
+``sub``, the method and the concrete path, so two users (or two patients' routes) never share a key. The request
+body is the validation payload: the same key with a different body is refused (422, ``idempotency_key_reused``).
+Only successful answers are kept; a failed attempt may be retried with the same key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+from aws_lambda_powertools.utilities.idempotency.base import IdempotencyHandler
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lemtrada.services.errors import Conflict, ValidationFailed, Violation
+
+HEADER = "idempotency-key"
+EXPIRES_AFTER_SECONDS = 24 * 3600
+_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
+
+WriteAnswer = dict[str, Any]
+"""What a write returns and what a replay gives back: ``{"status": int, "body": ..., "headers": {...}}``."""
+
+
+@cache
+def _persistence() -> DynamoDBPersistenceLayer:
+    return DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE_NAME"])
+
+
+@cache
+def _config() -> IdempotencyConfig:
+    return IdempotencyConfig(
+        event_key_jmespath="scope",
+        payload_validation_jmespath="body",
+        expires_after_seconds=EXPIRES_AFTER_SECONDS,
+        raise_on_no_idempotency_key=True,
+    )
+
+
+def reset() -> None:
+    """Forget the cached client (tests start a fresh moto account per test)."""
+    _persistence.cache_clear()
+    _config.cache_clear()
+
+
+def register_context(context: LambdaContext | None) -> None:
+    """Lets an in-progress record expire with the invocation, so a timed-out attempt can be retried."""
+    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+        _config().register_lambda_context(context)
+
+
+def run_idempotent(
+    headers: Mapping[str, str],
+    scope: str,
+    body: Any,
+    write: Callable[[], WriteAnswer],
+) -> WriteAnswer:
+    """Run ``write`` once per (scope, key); without a key, just run it."""
+    key = next((value for name, value in headers.items() if name.lower() == HEADER), None)
+    if key is None:
+        return write()
+    if not _KEY.match(key):
+        raise ValidationFailed(
+            "Idempotency-Key must be 1 to 128 visible ASCII characters",
+            violations=[Violation(code="invalid", field="Idempotency-Key", detail="1-128 visible ASCII characters")],
+        )
+    handler = IdempotencyHandler(
+        function=lambda **_: write(),
+        function_payload={"scope": f"{scope} {key}", "body": body},
+        config=_config(),
+        persistence_store=_persistence(),
+        key_prefix="write",
+        function_kwargs={},
+    )
+    try:
+        answer: WriteAnswer = handler.handle()
+    except IdempotencyValidationError as error:
+        raise ValidationFailed(
+            "this Idempotency-Key was already used with a different request body",
+            code="idempotency_key_reused",
+        ) from error
+    except IdempotencyAlreadyInProgressError as error:
+        raise Conflict(
+            "a request with this Idempotency-Key is still being processed; retry shortly",
+            code="idempotency_in_progress",
+        ) from error
+    return answer

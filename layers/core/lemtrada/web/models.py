@@ -1,0 +1,145 @@
+"""Request models: strict shapes for every body the API takes (unknown fields rejected, bounded strings).
+
+Dates are ``YYYY-MM-DD`` exactly; times are ISO 8601 with an explicit offset (a time without one is ambiguous
+across a clinic's time zone and the phone's). Range rules that belong to the regimen (dose, infusion times) are
+left to the rules engine so its rule codes come back.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date, datetime
+from typing import Annotated, Any, Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, model_validator
+
+from lemtrada.regimen.records import (
+    Contraindication,
+    Diagnosis,
+    InfusionRoute,
+    Label,
+    ResultItem,
+    Sex,
+)
+
+MAX_BODY_BYTES = 16 * 1024
+"""Largest request body accepted; the biggest real body (an enrollment with a justification) is ~3 KB."""
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+
+
+def _iso_date(value: Any) -> Any:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _DATE.match(value):
+        raise ValueError("a date is written YYYY-MM-DD")
+    return date.fromisoformat(value)
+
+
+def _iso_datetime(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value
+    if not isinstance(value, str) or not _DATETIME.match(value):
+        raise ValueError("a time is ISO 8601 with an offset, e.g. 2026-03-02T09:30:00+01:00")
+    return datetime.fromisoformat(value)
+
+
+def _timezone(value: Any) -> Any:
+    if not isinstance(value, str) or not 1 <= len(value) <= 64:
+        raise ValueError("an IANA time zone name, e.g. Europe/Berlin")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ValueError(f"unknown IANA time zone {value!r}") from error
+    return value
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("a number")
+    if not math.isfinite(value):
+        raise ValueError("a finite number")
+    return float(value)
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime)]
+Timezone = Annotated[str, BeforeValidator(_timezone)]
+Number = Annotated[float, BeforeValidator(_finite)]
+ShortText = Annotated[str, Field(min_length=1, max_length=64, strict=True)]
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=_ID.pattern, strict=True)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class ClinicIn(_Request):
+    name: Annotated[str, Field(min_length=1, max_length=200, strict=True)]
+    timezone: Timezone
+    label: Label
+
+
+class EnrollmentIn(_Request):
+    birth_date: IsoDate
+    sex: Sex
+    reproductive_potential: StrictBool
+    diagnosis: Diagnosis
+    prior_dmt_count: Annotated[StrictInt, Field(ge=0, le=50)]
+    contraindications: Annotated[list[Contraindication], Field(max_length=len(Contraindication))]
+    justification: Annotated[str | None, Field(max_length=2000, strict=True)] = None
+    patient_sub: Identifier | None = None
+    external_ref: Identifier | None = None
+
+
+class PregnancyIn(_Request):
+    """``ongoing`` from ``date`` (default: the clinic's today), or ``ended`` on ``date`` (required)."""
+
+    state: Literal["ongoing", "ended"]
+    date: IsoDate | None = None
+
+    @model_validator(mode="after")
+    def _ended_needs_date(self) -> Self:
+        if self.state == "ended" and self.date is None:
+            raise ValueError("an ended pregnancy needs its end date")
+        return self
+
+
+class ProfilePatchIn(_Request):
+    pregnancy: PregnancyIn | None = None
+    active_infection: StrictBool | None = None
+    reproductive_potential: StrictBool | None = None
+    withdrawn: StrictBool | None = None
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> Self:
+        if all(getattr(self, name) is None for name in type(self).model_fields):
+            raise ValueError("nothing to change: send at least one field")
+        return self
+
+
+class ResultIn(_Request):
+    item: ResultItem
+    date: IsoDate
+    value: Number | None = None
+    unit: ShortText | None = None
+    status: ShortText | None = None
+
+
+class InfusionIn(_Request):
+    date: IsoDate
+    dose_mg: Number
+    diluted_at: IsoDateTime
+    started_at: IsoDateTime
+    ended_at: IsoDateTime
+    route: InfusionRoute
+    co_infused: StrictBool
+    methylprednisolone_mg: Annotated[Number, Field(ge=0, le=10_000)]
+    antiviral_prophylaxis: StrictBool
+    observation_minutes: Annotated[StrictInt | None, Field(ge=0, le=24 * 60)] = None
+    batch_number: ShortText | None = None
+    course: Annotated[StrictInt | None, Field(ge=1, le=20)] = None

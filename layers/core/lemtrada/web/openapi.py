@@ -1,0 +1,67 @@
+"""The API's one OpenAPI document, merged from the resolvers of the HTTP functions (run at development time).
+
+``python -m lemtrada.web.openapi`` rewrites docs/openapi.json and the copy the reading function serves at /docs;
+a test regenerates it and fails when the committed files are stale.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
+from aws_lambda_powertools.event_handler.openapi.models import (
+    HTTPBearer,
+    Server,
+)
+
+HTTP_FUNCTIONS = ("enrollment", "recording", "reading")
+TITLE = "Alemtuzumab regimen service"
+VERSION = "1.0.0"
+DESCRIPTION = (
+    "Runs the alemtuzumab (Lemtrada) regimen for relapsing MS. Every route takes the Cognito ID token as a bearer "
+    "token; clinicians see their clinic's patients, patients only their own record, anything else answers 404. "
+    "Errors are application/problem+json with a machine-readable `code`. Writes take an optional "
+    "`Idempotency-Key` header."
+)
+
+
+def merged_document(root: Path) -> dict[str, Any]:
+    """The merged document of functions/<name>/app.py for every HTTP function."""
+    merge = OpenAPIMerge(
+        title=TITLE,
+        version=VERSION,
+        description=DESCRIPTION,
+        servers=[Server(url="/")],
+        security_schemes={"CognitoIdToken": HTTPBearer(scheme="bearer", bearerFormat="JWT")},
+        security=[{"CognitoIdToken": []}],
+        on_conflict="error",
+    )
+    for name in HTTP_FUNCTIONS:
+        merge.add_file(root / "functions" / name / "app.py", resolver_name="app")
+    document: dict[str, Any] = json.loads(merge.get_openapi_json_schema())
+    return document
+
+
+def render(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def targets(root: Path) -> tuple[Path, ...]:
+    """Where the document lives: the docs, and the reading function's package (served at /docs)."""
+    return root / "docs" / "openapi.json", root / "functions" / "reading" / "openapi.json"
+
+
+def main() -> int:
+    root = Path.cwd()
+    text = render(merged_document(root))
+    for target in targets(root):
+        target.write_text(text, encoding="utf-8")
+        print(f"wrote {target.relative_to(root)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
