@@ -22,10 +22,11 @@ from lemtrada.regimen.records import Infusion, PatientRecord, Result, ResultItem
 from lemtrada.regimen.schedule import (
     Milestone,
     OccurrenceStatus,
-    build_schedule,
     group_results,
-    item_slots,
+    item_dates,
+    match_results,
     milestones_for,
+    occurrence_status,
 )
 
 NoticeKind = Literal["occurrence", "milestone", "deviation"]
@@ -84,18 +85,40 @@ def _superseded(milestone: Milestone, reached: Sequence[Milestone], protocol: Pr
 
 
 def notices_due(record: PatientRecord, on: date, sent: frozenset[str], protocol: Protocol) -> tuple[Notice, ...]:
+    """Notices owed on ``on``: occurrences in date order, then milestones, then deviations."""
     profile = record.profile
     if profile.withdrawn_on is not None and profile.withdrawn_on <= on:
         return ()
+    infusions = infusions_until(record, on)
+    if not infusions:
+        return ()
     pid = profile.patient_id
-    schedule = build_schedule(record, on, protocol)
-    out: list[Notice] = []
-    for occ in schedule.occurrences:
-        if occ.status in _OWED_STATES:
-            key = occurrence_key(pid, occ.item.value, occ.k, occ.status.value)
-            if key not in sent:
-                out.append(Notice(key, pid, "occurrence", occ.item.value, occ.k, occ.status.value, occ.due_date))
-    reached = [m for m in schedule.milestones if m.reached]
+    results = group_results([r for r in record.results if r.date <= on])
+    t0 = infusions[0].date
+    end = add_months(infusions[-1].date, protocol.monitoring_months)
+    grace = timedelta(days=protocol.grace_days)
+    owed: list[tuple[date, int, Notice]] = []
+    for order, spec in enumerate(protocol.monitoring):
+        if not applies_to(spec.who, profile):
+            continue
+        dates = item_dates(t0, end, spec, protocol)
+        if not dates or on < dates[0][1]:
+            continue
+        item = spec.item.value
+        for k, ((due, opens, closes), result) in enumerate(
+            zip(dates, match_results(dates, results.get(spec.item, ())), strict=True), start=1
+        ):
+            if opens > on:
+                break
+            status = occurrence_status(due, opens, closes, result, on, grace)
+            if status in _OWED_STATES:
+                key = occurrence_key(pid, item, k, status.value)
+                if key not in sent:
+                    owed.append((due, order, Notice(key, pid, "occurrence", item, k, status.value, due)))
+    owed.sort(key=lambda entry: (entry[0], entry[1]))
+    out = [notice for _, _, notice in owed]
+    milestones = milestones_for(profile, infusions, results.get(ResultItem.CD4, ()), on, protocol)
+    reached = [m for m in milestones if m.reached]
     horizon = on - timedelta(days=protocol.milestone_catch_up_days)
     for milestone in reached:
         if milestone.date < horizon or _superseded(milestone, reached, protocol):
@@ -103,7 +126,7 @@ def notices_due(record: PatientRecord, on: date, sent: frozenset[str], protocol:
         key = milestone_key(pid, milestone.code, milestone.date)
         if key not in sent:
             out.append(Notice(key, pid, "milestone", milestone.code, date=milestone.date))
-    for infusion in infusions_until(record, on):
+    for infusion in infusions:
         for deviation in infusion.deviations:
             key = deviation_key(pid, deviation.code, infusion.date)
             if key not in sent:
@@ -127,6 +150,10 @@ class _Earliest:
         if first <= last and (self.best is None or first < self.best):
             self.best = first
 
+    def could_improve(self, first: date, last: date) -> bool:
+        first = max(first, self.low)
+        return first <= min(last, self.high) and (self.best is None or first < self.best)
+
     def beaten_by(self, day: date) -> bool:
         return self.best is not None and self.best <= day
 
@@ -149,7 +176,7 @@ def next_check(
         for deviation in infusion.deviations:
             if deviation_key(pid, deviation.code, infusion.date) not in sent:
                 earliest.offer(infusion.date, date.max)
-    results = group_results(sorted(record.results, key=lambda r: (r.date, r.result_id)))
+    results = group_results(record.results)
     _occurrence_windows(record, infusions, results, sent, protocol=protocol, earliest=earliest)
     _milestone_windows(record, infusions, results, sent, protocol=protocol, earliest=earliest)
     return earliest.best
@@ -173,23 +200,35 @@ def _occurrence_windows(
     for spec in protocol.monitoring:
         if not applies_to(spec.who, record.profile):
             continue
+        dates = item_dates(t0, ends[-1][0], spec, protocol)
+        matched = match_results(dates, results.get(spec.item, ()))
         pointer = 0
-        for slot in item_slots(t0, ends[-1][0], spec, results.get(spec.item, ()), protocol):
-            if earliest.beaten_by(slot.window_opens):
+        item = spec.item.value
+        low = earliest.low
+        for index, (due, opens, closes) in enumerate(dates):
+            if earliest.beaten_by(opens):
                 break
-            while ends[pointer][0] < slot.due_date:
+            result = matched[index]
+            if result is not None and result.date <= low:
+                continue  # done before the first day that matters
+            while ends[pointer][0] < due:
                 pointer += 1
             exists = ends[pointer][1]
-            stop = date.max if slot.result is None else slot.result.date - ONE_DAY
-            item = spec.item.value
-            windows = (
-                ("due", slot.window_opens, slot.due_date + grace),
-                ("overdue", slot.due_date + grace + ONE_DAY, slot.period_ends - ONE_DAY),
-                ("missed", slot.period_ends, date.max),
-            )
-            for state, first, last in windows:
-                if occurrence_key(pid, item, slot.k, state) not in sent:
-                    earliest.offer(max(first, exists), min(last, stop))
+            stop = date.max if result is None else result.date - ONE_DAY
+            late = due + grace
+            if low <= late:
+                _offer(earliest, sent, occurrence_key(pid, item, index + 1, "due"), max(opens, exists), min(late, stop))
+            if low < closes:
+                first = max(late + ONE_DAY, exists)
+                _offer(
+                    earliest, sent, occurrence_key(pid, item, index + 1, "overdue"), first, min(closes - ONE_DAY, stop)
+                )
+            _offer(earliest, sent, occurrence_key(pid, item, index + 1, "missed"), max(closes, exists), stop)
+
+
+def _offer(earliest: _Earliest, sent: frozenset[str], key: str, first: date, last: date) -> None:
+    if earliest.could_improve(first, last) and key not in sent:
+        earliest.offer(first, last)
 
 
 def _milestone_windows(

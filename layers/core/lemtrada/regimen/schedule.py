@@ -7,12 +7,14 @@ result satisfies it: the first result dated inside the period, never a result fr
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
+from functools import lru_cache
+from operator import attrgetter
 
-from lemtrada.regimen.courses import infusions_until, results_until
+from lemtrada.regimen.courses import infusions_until
 from lemtrada.regimen.dates import add_months
 from lemtrada.regimen.protocol import Audience, MonitoringItem, Protocol
 from lemtrada.regimen.readiness import applies_to
@@ -56,64 +58,68 @@ class Schedule:
     status: PatientStatus
 
 
-@dataclass(frozen=True, slots=True)
-class Slot:
-    """One occurrence's dates and the result (from the given results) that satisfies it."""
-
-    item: ResultItem
-    k: int
-    due_date: date
-    window_opens: date
-    period_ends: date
-    result: Result | None
+SlotDates = tuple[date, date, date]  # (D_k, O_k, O_(k+1)) for k = 1, 2, ...
 
 
-def monitoring_end(infusions: Sequence[Infusion], protocol: Protocol) -> date | None:
-    return add_months(infusions[-1].date, protocol.monitoring_months) if infusions else None
-
-
-def item_slots(
-    t0: date, end: date, spec: MonitoringItem, results: Sequence[Result], protocol: Protocol
-) -> Iterator[Slot]:
-    """Occurrences of one item up to ``end`` (M); ``results`` are that item's results in date order."""
-    lead = timedelta(days=protocol.lead_days)
-    k = 1
-    offset = spec.first_due_months
+@lru_cache(maxsize=1 << 14)
+def slot_dates(t0: date, first_due: int, cadence: int, lead_days: int, end: date) -> tuple[SlotDates, ...]:
+    """Due date, window opening and period end of every occurrence up to M (cached: one patient's
+    monthly items, schedule, notices and next_check all ask for the same dates)."""
+    lead = timedelta(days=lead_days)
+    out = []
+    offset = first_due
     due = add_months(t0, offset)
-    pointer = 0
     while due <= end:
-        following = add_months(t0, offset + spec.cadence_months)
-        opens = due - lead
-        closes = following - lead
-        while pointer < len(results) and results[pointer].date < opens:
-            pointer += 1
-        satisfied = None
-        if pointer < len(results) and results[pointer].date < closes:
-            satisfied = results[pointer]
-            while pointer < len(results) and results[pointer].date < closes:
-                pointer += 1
-        yield Slot(spec.item, k, due, opens, closes, satisfied)
-        k += 1
-        offset += spec.cadence_months
+        following = add_months(t0, offset + cadence)
+        out.append((due, due - lead, following - lead))
+        offset += cadence
         due = following
+    return tuple(out)
 
 
-def occurrence_status(slot: Slot, on: date, protocol: Protocol) -> OccurrenceStatus:
-    if slot.result is not None and slot.result.date <= on:
+def item_dates(t0: date, end: date, spec: MonitoringItem, protocol: Protocol) -> tuple[SlotDates, ...]:
+    return slot_dates(t0, spec.first_due_months, spec.cadence_months, protocol.lead_days, end)
+
+
+def match_results(dates: Sequence[SlotDates], results: Sequence[Result]) -> list[Result | None]:
+    """For each occurrence, the first result dated inside its period (results in date order)."""
+    matched: list[Result | None] = []
+    pointer = 0
+    count = len(results)
+    for _, opens, closes in dates:
+        while pointer < count and results[pointer].date < opens:
+            pointer += 1
+        if pointer < count and results[pointer].date < closes:
+            matched.append(results[pointer])
+            while pointer < count and results[pointer].date < closes:
+                pointer += 1
+        else:
+            matched.append(None)
+    return matched
+
+
+def occurrence_status(  # noqa: PLR0917 - hot path, called once per occurrence
+    due: date, opens: date, closes: date, result: Result | None, on: date, grace: timedelta
+) -> OccurrenceStatus:
+    if result is not None and result.date <= on:
         return OccurrenceStatus.DONE
-    if on < slot.window_opens:
+    if on < opens:
         return OccurrenceStatus.UPCOMING
-    if on <= slot.due_date + timedelta(days=protocol.grace_days):
+    if on <= due + grace:
         return OccurrenceStatus.DUE
-    if on < slot.period_ends:
+    if on < closes:
         return OccurrenceStatus.OVERDUE
     return OccurrenceStatus.MISSED
 
 
 def group_results(results: Sequence[Result]) -> dict[ResultItem, list[Result]]:
+    """Results per item in date order (the record keeps them sorted; out-of-order input is sorted here)."""
     grouped: dict[ResultItem, list[Result]] = {}
     for result in results:
         grouped.setdefault(result.item, []).append(result)
+    for items in grouped.values():
+        if any(items[i].date > items[i + 1].date for i in range(len(items) - 1)):
+            items.sort(key=lambda r: (r.date, r.result_id))
     return grouped
 
 
@@ -198,31 +204,32 @@ def build_schedule(record: PatientRecord, as_of: date, protocol: Protocol) -> Sc
     status = status_of(record.profile, infusions, as_of, protocol)
     if not infusions:
         return Schedule((), (), None, status)
-    results = group_results(results_until(record, as_of))
+    results = group_results([r for r in record.results if r.date <= as_of])
     t0 = infusions[0].date
     end = add_months(infusions[-1].date, protocol.monitoring_months)
+    grace = timedelta(days=protocol.grace_days)
     occurrences = []
     for spec in protocol.monitoring:
         if not applies_to(spec.who, record.profile):
             continue
-        for slot in item_slots(t0, end, spec, results.get(spec.item, ()), protocol):
+        dates = item_dates(t0, end, spec, protocol)
+        for k, ((due, opens, closes), result) in enumerate(
+            zip(dates, match_results(dates, results.get(spec.item, ())), strict=True), start=1
+        ):
             occurrences.append(
                 Occurrence(
-                    slot.item,
-                    slot.k,
-                    slot.due_date,
-                    slot.window_opens,
-                    slot.period_ends,
-                    occurrence_status(slot, as_of, protocol),
-                    slot.result.result_id if slot.result is not None else None,
+                    spec.item,
+                    k,
+                    due,
+                    opens,
+                    closes,
+                    occurrence_status(due, opens, closes, result, as_of, grace),
+                    result.result_id if result is not None else None,
                 )
             )
-    occurrences.sort(key=lambda o: (o.due_date, _ITEM_ORDER[o.item], o.k))
+    occurrences.sort(key=attrgetter("due_date"))  # stable: protocol order, then k, on equal dates
     milestones = milestones_for(record.profile, infusions, results.get(ResultItem.CD4, ()), as_of, protocol)
     return Schedule(tuple(occurrences), tuple(milestones), end, status)
-
-
-_ITEM_ORDER = {item: index for index, item in enumerate(ResultItem)}
 
 
 def satisfied_occurrence(record: PatientRecord, result_id: str, as_of: date, protocol: Protocol) -> Occurrence | None:
