@@ -265,7 +265,7 @@ def test_function_policy_names_only_the_resources_it_needs(name: str) -> None:
         assert statement["Resource"] != "*", f"{name}: Resource '*'"
         named |= references(statement["Resource"])
     assert named <= DATA_RESOURCES, f"{name} names {named - DATA_RESOURCES}"
-    assert named == POLICY_RESOURCES.get(name, set())
+    assert named == POLICY_RESOURCES.get(name, set()), f"{name} names {sorted(named)}"
 
 
 def test_health_may_only_describe_the_regimen_table() -> None:
