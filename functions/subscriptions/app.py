@@ -1,0 +1,78 @@
+"""POST /clinics/{clinic_id}/subscriptions: a clinician subscribes an e-mail to the clinic's daily digest."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Annotated, Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+from lemtrada.services.sweep_subscriptions import DigestSubscriptions, SubscriptionView
+from lemtrada.web import idempotency, runtime
+from lemtrada.web.api import (
+    answer,
+    current_actor,
+    idempotent_write,
+    new_resolver,
+    oversized,
+    problem_responses,
+    serialized,
+)
+from pydantic import BaseModel, ConfigDict, Field
+
+logger = Logger()
+metrics = Metrics()
+app = new_resolver()
+
+ClinicId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description="Retry-safe write key")]
+
+
+class SubscriptionIn(BaseModel):
+    """The address that receives the digest (a clinic mailbox is best: it outlives staff changes)."""
+
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(
+        max_length=254, pattern=r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
+    )
+
+
+@cache
+def _sns() -> Any:
+    return boto3.client("sns", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+
+
+@app.post(
+    "/clinics/<clinic_id>/subscriptions",
+    tags=["clinics"],
+    responses=problem_responses(404, 409, 422),
+    status_code=202,
+)
+def subscribe(
+    clinic_id: ClinicId, data: Annotated[SubscriptionIn, Body()], key: IdempotencyKey = None
+) -> Response[SubscriptionView]:
+    """Subscribe an e-mail to this clinic's digest (202: SNS sends a confirmation e-mail). Its clinicians only."""
+    actor = current_actor(app)
+
+    def write() -> idempotency.WriteAnswer:
+        view = DigestSubscriptions(runtime.repository(), _sns).subscribe(actor, clinic_id, data.email)
+        metrics.add_metric(name="DigestSubscriptions", unit=MetricUnit.Count, value=1)
+        return answer(202, view)
+
+    return idempotent_write(app, data, write)  # type: ignore[return-value]
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    idempotency.register_context(context)
+    too_big = oversized(event)
+    if too_big is not None:
+        return serialized(too_big)
+    return app.resolve(event, context)

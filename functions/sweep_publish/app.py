@@ -1,0 +1,28 @@
+"""Sweep step 3 (publish): one digest per clinic and local date from the outbox, each part marked sent at once.
+
+Publishes leftovers of earlier failed runs too. Raises when a clinic's digest was not accepted, so the state
+machine retries (only what is still pending goes out) and, past its retries, the run fails loudly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from lemtrada.services import sweep_runtime
+
+logger = Logger()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    report = sweep_runtime.service().publish()
+    metrics.add_metric(name="DigestsSent", unit=MetricUnit.Count, value=len(report.sent))
+    metrics.add_metric(name="DigestItemsSent", unit=MetricUnit.Count, value=sum(d.items for d in report.sent))
+    result = report.to_json()
+    logger.info("digests published", extra={"digests": len(report.sent)})
+    return result

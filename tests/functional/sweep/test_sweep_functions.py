@@ -1,0 +1,199 @@
+"""The three sweep functions chained as the state machine does, on moto: outbox in DynamoDB, digests on SNS."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse, HTTPHeaders
+from botocore.config import Config
+from lemtrada.regimen import next_check, plan_infusion, protocol_for
+from lemtrada.regimen.records import InfusionRequest, InfusionRoute, Label
+from lemtrada.services import sweep_runtime
+from lemtrada.services.sweep import SweepError
+from lemtrada.storage.outbox import DynamoOutbox, OutboxError
+
+from tests.functional.conftest import load_event
+from tests.functional.sweep.conftest import SweepAws, load_function
+from tests.unit.sweep.fakes import AUDIT, add_patient
+
+
+@pytest.fixture(autouse=True)
+def _fresh_functions(function_env: dict[str, str]) -> None:
+    global plan_fn, worker_fn, publish_fn  # noqa: PLW0603
+    plan_fn = load_function("sweep_plan")
+    worker_fn = load_function("sweep_worker")
+    publish_fn = load_function("sweep_publish")
+
+
+plan_fn: Any = None
+worker_fn: Any = None
+publish_fn: Any = None
+
+
+def _infused_patient(sweep_aws: SweepAws, pid: str, clinic: str, day: date) -> None:
+    """A patient with one infusion given at 10 mg (a `dose_not_12mg` deviation owed from that day)."""
+    add_patient(sweep_aws.repo, pid, clinic, None)
+    stored = sweep_aws.repo.get_patient(pid)
+    assert stored is not None
+    start = datetime(day.year, day.month, day.day, 9, tzinfo=UTC)
+    request = InfusionRequest(
+        date=day,
+        dose_mg=10.0,
+        diluted_at=start - timedelta(hours=1),
+        started_at=start,
+        ended_at=start + timedelta(hours=5),
+        route=InfusionRoute.IV_INFUSION,
+        co_infused=False,
+        methylprednisolone_mg=1000.0,
+        antiviral_prophylaxis=True,
+        observation_minutes=120,
+        batch_number="B1",
+    )
+    protocol = protocol_for(Label.US)
+    infusion = plan_infusion(stored.record, request, day, protocol)
+    record = stored.record.__class__(profile=stored.record.profile, infusions=(infusion,))
+    sweep_aws.repo.add_infusion(pid, infusion, stored.version, next_check(record, frozenset(), protocol), AUDIT)
+
+
+def _run(event: dict[str, Any], lambda_context: Any) -> dict[str, Any]:
+    """plan -> Map(worker) -> publish, passing data as the state machine definition does."""
+    plan = plan_fn.handler(event, lambda_context)
+    results = [worker_fn.handler({"shard": s, "clinics": plan["clinics"]}, lambda_context) for s in plan["shards"]]
+    result: dict[str, Any] = publish_fn.handler({**plan, "results": results}, lambda_context)
+    return result
+
+
+def test_scheduler_event_plans_every_clinic_in_its_own_time_zone(sweep_aws: SweepAws, lambda_context: Any) -> None:
+    plan = plan_fn.handler(load_event("sweep/scheduler"), lambda_context)
+    assert plan["clinics"]["kiritimati-ms"]["date"] == "2026-11-24"
+    assert plan["clinics"]["pago-pago-ms"]["date"] == "2026-11-23"
+    assert plan["shards"] == list(range(16))
+    assert plan["through"] == "2026-11-24"
+
+
+def test_sample_events_run(sweep_aws: SweepAws, lambda_context: Any) -> None:
+    assert worker_fn.handler(load_event("sweep/worker"), lambda_context)["shard"] == 3
+    assert publish_fn.handler(load_event("sweep/publish"), lambda_context) == {"digests": [], "failed": []}
+
+
+def test_digests_reach_only_their_clinic_once(sweep_aws: SweepAws, lambda_context: Any) -> None:
+    _infused_patient(sweep_aws, "pt-k1", "kiritimati-ms", date(2026, 11, 20))
+    _infused_patient(sweep_aws, "pt-p1", "pago-pago-ms", date(2026, 11, 20))
+    result = _run({"now": "2026-11-24T02:00:00Z"}, lambda_context)
+    assert {(d["clinic_id"], d["date"]) for d in result["digests"]} == {
+        ("kiritimati-ms", "2026-11-24"),
+        ("pago-pago-ms", "2026-11-23"),
+    }
+    east, west = sweep_aws.received("kiritimati-ms"), sweep_aws.received("pago-pago-ms")
+    assert [d["clinic_id"] for d in east] == ["kiritimati-ms"]
+    assert [d["clinic_id"] for d in west] == ["pago-pago-ms"]
+    assert {i["patient_id"] for i in east[0]["items"]} == {"pt-k1"}
+    assert {"kind": "deviation", "code": "dose_not_12mg", "patient_id": "pt-k1"}.items() <= next(
+        i for i in east[0]["items"] if i["code"] == "dose_not_12mg"
+    ).items()
+    # A re-run of the same instant sends nothing new.
+    assert _run({"now": "2026-11-24T02:00:00Z"}, lambda_context)["digests"] == []
+    assert sweep_aws.received("kiritimati-ms") == []
+
+
+def test_sns_rejecting_fails_the_run_and_the_retry_delivers(sweep_aws: SweepAws, lambda_context: Any) -> None:
+    _infused_patient(sweep_aws, "pt-k1", "kiritimati-ms", date(2026, 11, 20))
+    sweep_aws.sns.delete_topic(TopicArn=sweep_aws.topic_arn)
+    with pytest.raises(SweepError):
+        _run({"now": "2026-11-24T02:00:00Z"}, lambda_context)
+    pending = DynamoOutbox().pending("kiritimati-ms")
+    assert pending, "nothing may be lost while SNS is down"
+    # The topic is back (new subscriptions); Step Functions retries only the publish step.
+    topic = sweep_aws.sns.create_topic(Name="digest-test")["TopicArn"]
+    url = sweep_aws.queues["kiritimati-ms"]
+    arn = sweep_aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sweep_aws.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    result = publish_fn.handler({}, lambda_context)
+    assert len(result["digests"]) == 1
+    assert len(sweep_aws.received("kiritimati-ms")) == 1
+    assert DynamoOutbox().pending("kiritimati-ms") == []
+
+
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, **_: Any) -> Any:
+        yield self.data
+
+
+def _throttle(client: Any, operation: str, times: int) -> list[int]:
+    """Answer the next `times` calls of `operation` with HTTP 400 ThrottlingException before they reach moto."""
+    seen = [0]
+
+    def before_send(request: Any, **_: Any) -> AWSResponse | None:
+        if request.headers.get("X-Amz-Target", b"").decode().endswith(operation) and seen[0] < times:
+            seen[0] += 1
+            body = json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException", "message": "slow"})
+            headers = HTTPHeaders()
+            headers["Content-Type"] = "application/x-amz-json-1.0"
+            return AWSResponse(request.url, 400, headers, _Body(body.encode()))
+        return None
+
+    client.meta.events.register("before-send.dynamodb.*", before_send)
+    return seen
+
+
+def test_dynamodb_throttling_is_retried_and_the_notice_goes_out(sweep_aws: SweepAws, lambda_context: Any) -> None:
+    _infused_patient(sweep_aws, "pt-k1", "kiritimati-ms", date(2026, 11, 20))
+    outbox = DynamoOutbox()
+    seen = _throttle(outbox.client, "TransactWriteItems", 3)
+    sweep_runtime.use(repository=sweep_aws.repo, outbox=outbox)
+    result = _run({"now": "2026-11-24T02:00:00Z"}, lambda_context)
+    assert seen[0] == 3
+    assert len(result["digests"]) == 1
+
+
+def test_throttling_past_the_retries_fails_loudly_and_loses_nothing(sweep_aws: SweepAws, lambda_context: Any) -> None:
+    _infused_patient(sweep_aws, "pt-k1", "kiritimati-ms", date(2026, 11, 20))
+    outbox = DynamoOutbox(
+        client=boto3.client("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 2}))
+    )
+    _throttle(outbox.client, "TransactWriteItems", 1000)
+    sweep_runtime.use(repository=sweep_aws.repo, outbox=outbox)
+    with pytest.raises(OutboxError):
+        _run({"now": "2026-11-24T02:00:00Z"}, lambda_context)
+    stored = sweep_aws.repo.get_patient("pt-k1")
+    assert stored is not None
+    assert stored.sent_notices == frozenset()  # nothing marked: the patient is still due
+    sweep_runtime.use(repository=sweep_aws.repo)  # DynamoDB answers again
+    result = _run({"now": "2026-11-24T02:00:00Z"}, lambda_context)
+    assert len(result["digests"]) == 1
+
+
+def test_transaction_conflicts_are_retried(sweep_aws: SweepAws) -> None:
+    outbox = DynamoOutbox(backoff=0.001)
+    real = outbox.client.transact_write_items
+    calls = [0]
+
+    def conflicting(**kwargs: Any) -> Any:
+        calls[0] += 1
+        if calls[0] <= 2:
+            from botocore.exceptions import ClientError
+
+            raise ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "x"},
+                    "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}],
+                },
+                "TransactWriteItems",
+            )
+        return real(**kwargs)
+
+    outbox.client.transact_write_items = conflicting
+    from lemtrada.storage.outbox import QueuedNotice
+
+    notice = QueuedNotice("k1", {"patient_id": "p", "kind": "milestone", "code": "x", "date": "2026-11-24"})
+    assert outbox.enqueue("c", date(2026, 11, 24), "p", [notice]) == ["k1"]
+    assert calls[0] == 3
+    assert outbox.enqueue("c", date(2026, 11, 25), "p", [notice]) == []
+    assert [e.key for e in outbox.pending("c")] == ["k1"]
