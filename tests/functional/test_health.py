@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import socket
+import time
 from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
@@ -114,3 +116,25 @@ def test_emits_table_metric(
     emf = [record for record in records if "_aws" in record and "TableAvailable" in record]
     assert emf
     assert emf[-1]["TableAvailable"] in (1.0, [1.0])
+
+
+def test_a_table_endpoint_that_hangs_answers_503_within_seconds(
+    function_env: dict[str, str], lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DescribeTable has a 1 s read timeout and no retries: a hung endpoint costs seconds, not the Lambda timeout."""
+    health = importlib.import_module("functions.health.app")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)  # connections complete in the backlog, no byte is ever answered
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{silent.getsockname()[1]}")
+        health._dynamodb.cache_clear()
+        try:
+            started = time.monotonic()
+            status, headers, body = _call(health, lambda_context)
+            elapsed = time.monotonic() - started
+        finally:
+            health._dynamodb.cache_clear()
+    assert status == 503
+    assert headers["content-type"] == "application/problem+json"
+    assert "Timeout" in body["detail"]
+    assert elapsed < 4
