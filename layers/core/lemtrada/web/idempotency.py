@@ -75,11 +75,12 @@ def run_idempotent(
             violations=[Violation(code="invalid", field="Idempotency-Key", detail="1-128 visible ASCII characters")],
         )
     handler = IdempotencyHandler(
-        function=lambda **_: write(),
+        function=lambda *_, **__: write(),
         function_payload={"scope": f"{scope} {key}", "body": body},
         config=_config(),
         persistence_store=_persistence(),
         key_prefix="write",
+        function_args=(),
         function_kwargs={},
     )
     try:
