@@ -33,6 +33,11 @@ SHARED_ENV = {
 # What each function may name in its policies. A new function declares its needs here, so a review sees them.
 POLICY_RESOURCES: dict[str, set[str]] = {
     "HealthFunction": {"RegimenTable"},
+    # The nightly sweep (issue 5): DynamoDB tables are encrypted with RegimenKey, the topic too.
+    "SweepPlanFunction": {"RegimenTable", "RegimenKey"},
+    "SweepWorkerFunction": {"RegimenTable", "RegimenKey"},
+    "SweepPublishFunction": {"RegimenTable", "DigestTopic", "RegimenKey"},
+    "SubscriptionsFunction": {"RegimenTable", "IdempotencyTable", "DigestTopic", "RegimenKey"},
 }
 # Resources a policy may point at at all: the data stores, the topic and the key that encrypts them.
 DATA_RESOURCES = {"RegimenTable", "IdempotencyTable", "DigestTopic", "RegimenKey"}
