@@ -10,7 +10,7 @@ CHECKOV_VENV := $(TOOLS_VENV)/checkov
 PY          := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help setup run test test-unit test-functional test-integration test-e2e lint build validate bench clean java
+.PHONY: help setup run test test-unit test-functional test-integration test-e2e lint build validate bench clean java sweep
 
 help:
 	@echo "make run     start the local stack (DynamoDB Local, moto SNS, HTTP front on 127.0.0.1:3000)"
@@ -81,6 +81,12 @@ test-integration: setup
 
 test-e2e: setup
 	$(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
+
+# ---- the nightly sweep, by hand -------------------------------------------------------------------------------------
+# make sweep DATE=2026-11-24 (or DATE=2026-11-24T02:00:00Z): plan, every shard, publish on the running local stack.
+sweep: $(VENV)/.installed
+	@[ -n "$(DATE)" ] || { echo "usage: make sweep DATE=YYYY-MM-DD"; exit 2; }
+	$(PY) -m local.sweep $(DATE)
 
 # ---- benchmarks -----------------------------------------------------------------------------------
 bench: setup

@@ -26,7 +26,7 @@ DIGEST_TOPIC = "DigestTopic"
 
 # Modules that add local-only routes: each has `register(routes: LocalRoutes, stack: LocalStack)`.
 # The sweep adds its module here for `POST /_local/sweep`.
-LOCAL_ROUTE_MODULES: tuple[str, ...] = ("local.local_routes",)
+LOCAL_ROUTE_MODULES: tuple[str, ...] = ("local.local_routes", "local.sweep")
 
 # Variables that could point a handler at a real account; the stack removes them from its environment.
 _REAL_AWS_VARIABLES = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_DEFAULT_PROFILE")
