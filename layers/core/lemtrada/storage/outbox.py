@@ -143,6 +143,7 @@ class DynamoOutbox:
         self._client = client
         self._attempts = attempts
         self._backoff = backoff
+        self.read_units = 0.0  # what the pending queries cost (ReturnConsumedCapacity), for measurements
 
     @property
     def table_name(self) -> str:
@@ -271,9 +272,11 @@ class DynamoOutbox:
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
             "ExpressionAttributeValues": {":pk": {"S": _pk(clinic_id)}, ":prefix": {"S": "PENDING#"}},
             "ConsistentRead": True,
+            "ReturnConsumedCapacity": "TOTAL",
         }
         while True:
             response = self.client.query(**request)
+            self.read_units += float((response.get("ConsumedCapacity") or {}).get("CapacityUnits", 0.0))
             for row in response.get("Items", []):
                 entries.append(
                     OutboxEntry(
