@@ -33,6 +33,10 @@ SHARED_ENV = {
 # What each function may name in its policies. A new function declares its needs here, so a review sees them.
 POLICY_RESOURCES: dict[str, set[str]] = {
     "HealthFunction": {"RegimenTable"},
+    # The patient API (issue 4): writers keep idempotency records; everyone reads through RegimenKey.
+    "EnrollmentFunction": {"RegimenTable", "IdempotencyTable", "RegimenKey"},
+    "RecordingFunction": {"RegimenTable", "IdempotencyTable", "RegimenKey"},
+    "ReadingFunction": {"RegimenTable", "RegimenKey"},
     # The nightly sweep (issue 5): DynamoDB tables are encrypted with RegimenKey, the topic too.
     "SweepPlanFunction": {"RegimenTable", "RegimenKey"},
     "SweepWorkerFunction": {"RegimenTable", "RegimenKey"},
