@@ -22,9 +22,9 @@ from lemtrada.web.api import (
     if_match,
     new_resolver,
     ok,
-    oversized,
     problem_responses,
     serialized,
+    unreadable_body,
 )
 from lemtrada.web.models import ClinicIn, EnrollmentIn, ProfilePatchIn
 
@@ -38,7 +38,11 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", descripti
 IfMatch = Annotated[str | None, Header(alias="If-Match", description="ETag of the version this change is based on")]
 
 
-@app.put("/clinics/<clinic_id>", tags=["clinics"], responses=problem_responses(404, 409, 422))
+@app.put(
+    "/clinics/<clinic_id>",
+    tags=["clinics"],
+    responses=problem_responses(404, 409, 413, 415, ok={200: "Updated", 201: "Created"}),
+)
 def put_clinic(
     clinic_id: ClinicId, clinic: Annotated[ClinicIn, Body()], key: IdempotencyKey = None, match: IfMatch = None
 ) -> Response[ClinicView]:
@@ -55,7 +59,7 @@ def put_clinic(
     return idempotent_write(app, clinic, write)  # type: ignore[return-value]
 
 
-@app.post("/patients", tags=["patients"], responses=problem_responses(404, 409, 422))
+@app.post("/patients", tags=["patients"], responses=problem_responses(404, 409, 413, 415, ok={201: "Enrolled"}))
 def enroll(data: Annotated[EnrollmentIn, Body()], key: IdempotencyKey = None) -> Response[PatientView]:
     """Enroll a patient in the caller's clinic: 201, or 422 with the eligibility rule codes (nothing stored)."""
     actor = current_actor(app)
@@ -80,7 +84,7 @@ def enroll(data: Annotated[EnrollmentIn, Body()], key: IdempotencyKey = None) ->
     return idempotent_write(app, data, write)  # type: ignore[return-value]
 
 
-@app.get("/patients", tags=["patients"], responses=problem_responses(404, 422))
+@app.get("/patients", tags=["patients"], responses=problem_responses(404))
 def list_patients(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
@@ -90,7 +94,7 @@ def list_patients(
     return ok(page)  # type: ignore[return-value]
 
 
-@app.patch("/patients/<patient_id>", tags=["patients"], responses=problem_responses(404, 409, 422))
+@app.patch("/patients/<patient_id>", tags=["patients"], responses=problem_responses(404, 409, 413, 415))
 def patch_patient(
     patient_id: PatientId,
     patch: Annotated[ProfilePatchIn, Body()],
@@ -116,8 +120,8 @@ def patch_patient(
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Lambda entry point: refuse oversized bodies, then route the HTTP API v2 event."""
-    too_big = oversized(event)
+    """Lambda entry point: refuse oversized or non-JSON bodies, then route the HTTP API v2 event."""
+    too_big = unreadable_body(event)
     if too_big is not None:
         return serialized(too_big)
     idempotency.register_context(context)

@@ -37,19 +37,23 @@ def get_patient(patient_id: PatientId) -> Response[PatientView]:
     return ok(_reading().get_patient(current_actor(app), patient_id))  # type: ignore[return-value]
 
 
-@app.get("/patients/<patient_id>/readiness", tags=["patients"], responses=problem_responses(404, 422))
+@app.get("/patients/<patient_id>/readiness", tags=["patients"], responses=problem_responses(404))
 def get_readiness(patient_id: PatientId, start: Annotated[IsoDate | None, Query()] = None) -> Response[ReadinessView]:
     """Whether the next course may start on ``start`` (default today), its blockers and the earliest start."""
     return ok(_reading().readiness(current_actor(app), patient_id, start))  # type: ignore[return-value]
 
 
-@app.get("/patients/<patient_id>/schedule", tags=["patients"], responses=problem_responses(404, 422))
+@app.get("/patients/<patient_id>/schedule", tags=["patients"], responses=problem_responses(404))
 def get_schedule(patient_id: PatientId, as_of: Annotated[IsoDate | None, Query()] = None) -> Response[ScheduleView]:
     """Monitoring occurrences with their status, milestones and the end of monitoring, as of a date."""
     return ok(_reading().schedule(current_actor(app), patient_id, as_of))  # type: ignore[return-value]
 
 
-@app.get("/patients/<patient_id>/schedule.ics", tags=["patients"], responses=problem_responses(404))
+@app.get(
+    "/patients/<patient_id>/schedule.ics",
+    tags=["patients"],
+    responses=problem_responses(404, media="text/calendar"),
+)
 def get_schedule_ics(patient_id: PatientId) -> Response[str]:
     """The schedule as iCalendar (RFC 5545): one all-day event per occurrence and milestone, stable UIDs."""
     from lemtrada.services.calendar import schedule_ics  # noqa: PLC0415 - icalendar loads only for this route
@@ -65,7 +69,7 @@ def get_schedule_ics(patient_id: PatientId) -> Response[str]:
     )
 
 
-@app.get("/clinics/<clinic_id>/worklist", tags=["clinics"], responses=problem_responses(404, 422))
+@app.get("/clinics/<clinic_id>/worklist", tags=["clinics"], responses=problem_responses(404))
 def get_worklist(clinic_id: ClinicId, date: Annotated[IsoDate | None, Query()] = None) -> Response[WorklistView]:
     """Every occurrence due, overdue or missed, milestones reached and deviations recorded lately, for a date."""
     return ok(_reading().worklist(current_actor(app), clinic_id, date))  # type: ignore[return-value]

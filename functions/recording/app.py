@@ -14,7 +14,7 @@ from lemtrada.regimen.records import InfusionRequest
 from lemtrada.services.recording import Recording, ResultInput
 from lemtrada.services.views import InfusionView, ResultView
 from lemtrada.web import idempotency, runtime
-from lemtrada.web.api import answer, idempotent_write, new_resolver, oversized, problem_responses, serialized
+from lemtrada.web.api import answer, idempotent_write, new_resolver, problem_responses, serialized, unreadable_body
 from lemtrada.web.api import current_actor as caller
 from lemtrada.web.models import InfusionIn, ResultIn
 
@@ -30,7 +30,11 @@ def _recording() -> Recording:
     return Recording(runtime.repository(), runtime.clock())
 
 
-@app.post("/patients/<patient_id>/infusions", tags=["recording"], responses=problem_responses(404, 409, 422))
+@app.post(
+    "/patients/<patient_id>/infusions",
+    tags=["recording"],
+    responses=problem_responses(404, 409, 413, 415, ok={200: "Identical replay: the stored infusion", 201: "Recorded"}),
+)
 def record_infusion(
     patient_id: PatientId, data: Annotated[InfusionIn, Body()], key: IdempotencyKey = None
 ) -> Response[InfusionView]:
@@ -49,7 +53,11 @@ def record_infusion(
     return idempotent_write(app, data, write)  # type: ignore[return-value]
 
 
-@app.post("/patients/<patient_id>/results", tags=["recording"], responses=problem_responses(404, 409, 422))
+@app.post(
+    "/patients/<patient_id>/results",
+    tags=["recording"],
+    responses=problem_responses(404, 409, 413, 415, ok={201: "Recorded"}),
+)
 def record_result(
     patient_id: PatientId, data: Annotated[ResultIn, Body()], key: IdempotencyKey = None
 ) -> Response[ResultView]:
@@ -68,8 +76,8 @@ def record_result(
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Lambda entry point: refuse oversized bodies, then route the HTTP API v2 event."""
-    too_big = oversized(event)
+    """Lambda entry point: refuse oversized or non-JSON bodies, then route the HTTP API v2 event."""
+    too_big = unreadable_body(event)
     if too_big is not None:
         return serialized(too_big)
     idempotency.register_context(context)

@@ -20,9 +20,9 @@ from lemtrada.web.api import (
     current_actor,
     idempotent_write,
     new_resolver,
-    oversized,
     problem_responses,
     serialized,
+    unreadable_body,
 )
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,7 +39,9 @@ class SubscriptionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     email: str = Field(
-        max_length=254, pattern=r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
+        # Visible ASCII before the @ (no control characters or spaces reach SNS), a DNS name after it.
+        max_length=254,
+        pattern=r"^[\x21-\x3f\x41-\x7e]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$",
     )
 
 
@@ -51,7 +53,7 @@ def _sns() -> Any:
 @app.post(
     "/clinics/<clinic_id>/subscriptions",
     tags=["clinics"],
-    responses=problem_responses(404, 409, 422),
+    responses=problem_responses(404, 409, 413, 415, ok={202: "Subscribed: SNS sends a confirmation e-mail"}),
     status_code=202,
 )
 def subscribe(
@@ -72,7 +74,7 @@ def subscribe(
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     idempotency.register_context(context)
-    too_big = oversized(event)
+    too_big = unreadable_body(event)
     if too_big is not None:
         return serialized(too_big)
     return app.resolve(event, context)

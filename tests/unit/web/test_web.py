@@ -97,6 +97,7 @@ def test_openapi_lists_every_route_of_the_patient_api() -> None:
     paths = merged_document(ROOT)["paths"]
     assert set(paths) == {
         "/clinics/{clinic_id}",
+        "/clinics/{clinic_id}/subscriptions",
         "/clinics/{clinic_id}/worklist",
         "/patients",
         "/patients/{patient_id}",

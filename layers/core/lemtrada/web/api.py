@@ -4,6 +4,7 @@ JSON answers with an ETag, idempotent writes and the request-size guard.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -12,7 +13,10 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import ServiceError as RoutingError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from pydantic import BaseModel
 
 from lemtrada.services.actor import Actor
@@ -23,6 +27,7 @@ from lemtrada.web.principal import actor_from_claims, claims_of
 from lemtrada.web.problems import PROBLEM_JSON, from_service_error, problem, validation_problem
 
 JSON = "application/json"
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _ETAG = re.compile(r'^(?:W/)?"?(\d{1,12})"?$')
 
 logger = Logger()
@@ -39,23 +44,33 @@ class Problem(BaseModel):
     errors: list[dict[str, str]] | None = None
 
 
-def problem_responses(*statuses: int) -> dict[int, Any]:
-    """OpenAPI entries for the problem answers a route can give."""
+def problem_responses(*statuses: int, ok: Mapping[int, str] | None = None, media: str | None = None) -> dict[int, Any]:
+    """OpenAPI entries for every answer a route gives: its successes, 422 and the problem answers it lists.
+
+    A success is documented with the route's return model (``application/json``), or as text of type ``media``.
+    422 is always listed: the request models refuse malformed path, query, header and body values on every route.
+    """
     descriptions = {
         404: "Unknown, or not the caller's to see (never 403)",
         409: "Conflict: stale version, duplicate, or an idempotent request still in progress",
         413: "Request body too large",
+        415: "The request body is not application/json",
         422: "Malformed input (validation_error) or a regimen rule refused it (the rule's code)",
     }
-    return {
-        status: {"description": descriptions[status], "content": {PROBLEM_JSON: {"model": Problem}}}
-        for status in statuses
-    }
+    entries: dict[int, Any] = {}
+    for status, description in (ok or {200: "OK"}).items():
+        entries[status] = {"description": description}
+        if media is not None:
+            entries[status]["content"] = {media: {"schema": {"type": "string"}}}
+    for status in sorted({*statuses, 422}):
+        entries[status] = {"description": descriptions[status], "content": {PROBLEM_JSON: {"model": Problem}}}
+    return entries
 
 
 def new_resolver() -> APIGatewayHttpResolver:
     """A resolver that validates requests with the route annotations and answers every error as problem+json."""
     app = APIGatewayHttpResolver(enable_validation=True)
+    app.exception_handler(RequestUnsupportedContentType)(_unsupported_media)
     app.exception_handler(RequestValidationError)(_invalid_request)
     app.exception_handler(ServiceError)(from_service_error)
     app.exception_handler(RoutingError)(_routing_error)
@@ -66,6 +81,10 @@ def new_resolver() -> APIGatewayHttpResolver:
 
 def _invalid_request(error: RequestValidationError) -> Response[str]:
     return validation_problem(error.errors())
+
+
+def _unsupported_media(_: Exception) -> Response[str]:
+    return problem(415, "unsupported_media_type", "Unsupported media type", "request bodies are application/json")
 
 
 def _routing_error(error: RoutingError) -> Response[str]:
@@ -140,6 +159,60 @@ def oversized(event: Mapping[str, Any]) -> Response[str] | None:
     if size > MAX_BODY_BYTES:
         return problem(413, "payload_too_large", "Payload too large", f"bodies are limited to {MAX_BODY_BYTES} bytes")
     return None
+
+
+def unreadable_body(event: Mapping[str, Any]) -> Response[str] | None:
+    """413 for a body past the limit, 415 for a write whose body is declared as anything but JSON.
+
+    Checked before routing: the validating resolver would otherwise try to parse form or multipart bodies (and
+    fail with an error of its own on a multipart type without a boundary).
+    """
+    too_big = oversized(event)
+    if too_big is not None:
+        return too_big
+    method = str(((event.get("requestContext") or {}).get("http") or {}).get("method", "")).upper()
+    headers = {str(name).lower(): str(value) for name, value in (event.get("headers") or {}).items()}
+    media = headers.get("content-type", "").split(";", maxsplit=1)[0].strip().lower()
+    if method in _BODY_METHODS and media and media != JSON:
+        return _unsupported_media(TypeError(media))
+    if not _utf8_text(event):
+        violation = Violation("json_invalid", "the body is not UTF-8 text", field="body")
+        return problem(422, "validation_error", "Validation error", "the body is not UTF-8", violations=[violation])
+    shape = _json_shape_problem(event) if method in _BODY_METHODS else None
+    if shape is not None:
+        violation = Violation("json_invalid", shape, field="body")
+        return problem(422, "validation_error", "Validation error", shape, violations=[violation])
+    return None
+
+
+def _utf8_text(event: Mapping[str, Any]) -> bool:
+    """Whether the body (API Gateway base64-encodes bodies it does not take for text) decodes as UTF-8."""
+    body = event.get("body")
+    if not body or not event.get("isBase64Encoded"):
+        return True
+    try:
+        base64.b64decode(str(body), validate=True).decode("utf-8")
+    except ValueError:
+        return False
+    return True
+
+
+def _json_shape_problem(event: Mapping[str, Any]) -> str | None:
+    """What is wrong with a JSON body's shape before the models see it, or None.
+
+    Every body the API takes is one JSON object: the validating resolver would take the first element of an array
+    for the object, and a few thousand ``[`` (they fit in 16 KB) exhaust the parser's recursion.
+    """
+    body = event.get("body")
+    if not body or event.get("isBase64Encoded"):
+        return None
+    try:
+        document = json.loads(str(body))
+    except RecursionError:
+        return "the body nests too deeply"
+    except ValueError:
+        return None  # malformed JSON: the validating resolver reports it
+    return None if isinstance(document, dict) else "the body must be one JSON object"
 
 
 def serialized(response: Response[str]) -> dict[str, Any]:

@@ -27,25 +27,38 @@ from lemtrada.regimen.records import (
 MAX_BODY_BYTES = 16 * 1024
 """Largest request body accepted; the biggest real body (an enrollment with a justification) is ~3 KB."""
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$")
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2199, 12, 31)
+"""Dates and times outside these bounds are refused: the rules add and subtract years to every date they read."""
+
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_DATETIME = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})$"
+)
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 
 
 def _iso_date(value: Any) -> Any:
     if isinstance(value, date) and not isinstance(value, datetime):
-        return value
+        return _in_range(value)
     if not isinstance(value, str) or not _DATE.match(value):
         raise ValueError("a date is written YYYY-MM-DD")
-    return date.fromisoformat(value)
+    return _in_range(date.fromisoformat(value))
+
+
+def _in_range[T: date](value: T) -> T:
+    day = value.date() if isinstance(value, datetime) else value
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise ValueError(f"a date between {EARLIEST_DATE} and {LATEST_DATE}")
+    return value
 
 
 def _iso_datetime(value: Any) -> Any:
     if isinstance(value, datetime) and value.tzinfo is not None:
-        return value
+        return _in_range(value)
     if not isinstance(value, str) or not _DATETIME.match(value):
         raise ValueError("a time is ISO 8601 with an offset, e.g. 2026-03-02T09:30:00+01:00")
-    return datetime.fromisoformat(value)
+    return _in_range(datetime.fromisoformat(value))
 
 
 def _timezone(value: Any) -> Any:
@@ -70,7 +83,11 @@ IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime)]
 Timezone = Annotated[str, BeforeValidator(_timezone)]
 Number = Annotated[float, BeforeValidator(_finite)]
-ShortText = Annotated[str, Field(min_length=1, max_length=64, strict=True)]
+_NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+"""Single-line text: no control characters (they would reach records, digests and clinicians' screens)."""
+_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+"""Free text: line breaks and tabs, no other control characters."""
+ShortText = Annotated[str, Field(min_length=1, max_length=64, strict=True, pattern=_NO_CONTROL)]
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=_ID.pattern, strict=True)]
 
 
@@ -79,7 +96,7 @@ class _Request(BaseModel):
 
 
 class ClinicIn(_Request):
-    name: Annotated[str, Field(min_length=1, max_length=200, strict=True)]
+    name: Annotated[str, Field(min_length=1, max_length=200, strict=True, pattern=_NO_CONTROL)]
     timezone: Timezone
     label: Label
 
@@ -91,7 +108,7 @@ class EnrollmentIn(_Request):
     diagnosis: Diagnosis
     prior_dmt_count: Annotated[StrictInt, Field(ge=0, le=50)]
     contraindications: Annotated[list[Contraindication], Field(max_length=len(Contraindication))]
-    justification: Annotated[str | None, Field(max_length=2000, strict=True)] = None
+    justification: Annotated[str | None, Field(max_length=2000, strict=True, pattern=_TEXT)] = None
     patient_sub: Identifier | None = None
     external_ref: Identifier | None = None
 
@@ -138,7 +155,8 @@ class InfusionIn(_Request):
     ended_at: IsoDateTime
     route: InfusionRoute
     co_infused: StrictBool
-    methylprednisolone_mg: Annotated[Number, Field(ge=0, le=10_000)]
+    # The bounds come before the validator so that they reach the JSON schema (minimum/maximum) as well.
+    methylprednisolone_mg: Annotated[float, Field(ge=0, le=10_000), BeforeValidator(_finite)]
     antiviral_prophylaxis: StrictBool
     observation_minutes: Annotated[StrictInt | None, Field(ge=0, le=24 * 60)] = None
     batch_number: ShortText | None = None

@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.models import (
     Server,
 )
 
-HTTP_FUNCTIONS = ("enrollment", "recording", "reading")
+HTTP_FUNCTIONS = ("enrollment", "recording", "reading", "subscriptions")
 TITLE = "Alemtuzumab regimen service"
 VERSION = "1.0.0"
 DESCRIPTION = (
@@ -26,6 +26,16 @@ DESCRIPTION = (
     "Errors are application/problem+json with a machine-readable `code`. Writes take an optional "
     "`Idempotency-Key` header."
 )
+
+UNAUTHORIZED: dict[str, Any] = {
+    "description": "No token, or one API Gateway's JWT authorizer refuses (answered before any function runs)",
+    "content": {
+        "application/json": {
+            "schema": {"type": "object", "properties": {"message": {"type": "string"}}, "required": ["message"]}
+        }
+    },
+}
+"""Every route sits behind the JWT authorizer; its refusal is API Gateway's own body, not problem+json."""
 
 
 def merged_document(root: Path) -> dict[str, Any]:
@@ -42,6 +52,9 @@ def merged_document(root: Path) -> dict[str, Any]:
     for name in HTTP_FUNCTIONS:
         merge.add_file(root / "functions" / name / "app.py", resolver_name="app")
     document: dict[str, Any] = json.loads(merge.get_openapi_json_schema())
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            operation.setdefault("responses", {})["401"] = UNAUTHORIZED
     return document
 
 
