@@ -1,0 +1,135 @@
+"""Schemathesis over docs/openapi.json, every operation, through the real handlers under moto.
+
+Each generated case (valid and deliberately invalid: negative mode) is sent as the HTTP request schemathesis
+would put on the wire; ``gateway.send`` turns it into the HTTP API v2 event API Gateway builds and calls the
+handler of the route template.yaml names. Checks: no 5xx, every status, content type and body as the document
+describes them (problem+json answers included), and invalid input refused.
+
+The caller of each case is a real member of the clinic: a clinician (admins for ``PUT /clinics``, the linked
+patient for ``/me``); about half the cases aim at the patient and clinic that exist, so validation and the rules
+run on real records rather than stopping at 404. ``FUZZ_EXAMPLES`` (default 50 per operation and mode) sets
+the depth; ``--run-slow`` runs ``test_fuzz_deep`` at 300.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, reject, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.transport import Response
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests.conftest import ROOT
+from tests.functional.api.conftest import ADMIN, CLINIC, CLINICIAN, PATIENT, Api
+from tests.security.gateway import Answer, send
+
+BASE = "http://127.0.0.1"
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+]
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "50"))
+DEEP_EXAMPLES = 300
+COUNTS: Counter[str] = Counter()
+STATUSES: Counter[int] = Counter()
+
+
+def _schema(examples: int) -> Any:
+    schema = schemathesis.openapi.from_path(ROOT / "docs" / "openapi.json")
+    schema.config.generation.update(
+        modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], max_examples=examples, deterministic=True
+    )
+    return schema
+
+
+def _caller(method: str, path: str) -> dict[str, str]:
+    if method == "PUT" and path == "/clinics/{clinic_id}":
+        return ADMIN
+    if path == "/me":
+        return PATIENT
+    return CLINICIAN
+
+
+def _aim(case: Any, patient_id: str) -> None:
+    """Point about half the cases at the records that exist (decided by the generated value, so reproducible)."""
+    parameters = case.path_parameters or {}
+    for name, real in (("patient_id", patient_id), ("clinic_id", CLINIC)):
+        value = parameters.get(name)
+        if isinstance(value, str) and len(value) % 2 == 0:
+            parameters[name] = real
+
+
+def _as_response(answer: Answer, prepared: requests.PreparedRequest) -> Response:
+    headers = {name: [value] for name, value in answer.headers.items()}
+    return Response(answer.status, headers, answer.body, prepared, elapsed=0.001, verify=False, encoding="utf-8")
+
+
+def run_case(case: Any, patient_id: str) -> None:
+    _aim(case, patient_id)
+    kwargs = case.as_transport_kwargs(base_url=BASE)
+    if not all(_TOKEN.match(str(name)) for name in kwargs.get("headers") or {}):
+        reject()  # a header name no HTTP client can send (API Gateway never sees it)
+    prepared = requests.Request(
+        method=kwargs["method"],
+        url=kwargs["url"],
+        headers=kwargs.get("headers"),
+        params=kwargs.get("params"),
+        json=kwargs.get("json"),
+        data=kwargs.get("data"),
+    ).prepare()
+    body = prepared.body if isinstance(prepared.body, bytes) else str(prepared.body or "").encode()
+    headers = {name: str(value) for name, value in prepared.headers.items()}
+    url = str(prepared.url).removeprefix(BASE)
+    if not any(name.lower() == "authorization" for name in headers):
+        answer = Answer(401, {"content-type": "application/json"}, b'{"message":"Unauthorized"}')  # the authorizer
+    else:
+        answer = send(case.method, url, claims=_caller(case.method, case.path), headers=headers, body=body)
+    COUNTS[f"{case.method} {case.path}"] += 1
+    STATUSES[answer.status] += 1
+    case.validate_response(_as_response(answer, prepared), checks=CHECKS)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report() -> Iterator[None]:
+    """Print how many cases ran per operation and which statuses came back (docs/SECURITY.md quotes them)."""
+    yield
+    if COUNTS:
+        lines = [f"  {count:5d}  {operation}" for operation, count in sorted(COUNTS.items())]
+        sys.stderr.write(f"\nfuzz cases: {sum(COUNTS.values())}\n" + "\n".join(lines) + "\n")
+        sys.stderr.write(f"statuses: {dict(sorted(STATUSES.items()))}\n")
+
+
+def _fuzz(examples: int) -> Callable[..., None]:
+    @_schema(examples).parametrize()  # type: ignore[untyped-decorator]
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+    def test(case: Any, api: Api, patient_id: str, topic: str) -> None:
+        run_case(case, patient_id)
+
+    return test  # type: ignore[no-any-return]
+
+
+test_fuzz = _fuzz(EXAMPLES)
+test_fuzz_deep = pytest.mark.slow(_fuzz(DEEP_EXAMPLES))
