@@ -39,7 +39,6 @@ from tests.functional.api.conftest import ADMIN, CLINIC, CLINICIAN, PATIENT, Api
 from tests.security.gateway import Answer, send
 
 BASE = "http://127.0.0.1"
-_BEARER = re.compile(r"^Bearer [A-Za-z0-9._~+/-]+=*$")  # anything else the authorizer refuses
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 CHECKS = [
     not_a_server_error,
@@ -100,8 +99,7 @@ def run_case(case: Any, patient_id: str) -> None:
     body = prepared.body if isinstance(prepared.body, bytes) else str(prepared.body or "").encode()
     headers = {name: str(value) for name, value in prepared.headers.items()}
     url = str(prepared.url).removeprefix(BASE)
-    token = next((value for name, value in headers.items() if name.lower() == "authorization"), "")
-    if not _BEARER.match(token):
+    if not any(name.lower() == "authorization" for name in headers):
         answer = Answer(401, {"content-type": "application/json"}, b'{"message":"Unauthorized"}')  # the authorizer
     else:
         answer = send(case.method, url, claims=_caller(case.method, case.path), headers=headers, body=body)
