@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# sam build without Docker, then prove the arm64 layer holds aarch64 binaries and report its size.
+# sam build without Docker, prune from the layer what the Lambda runtime provides, then prove the arm64 layer
+# holds aarch64 binaries and report its size.
 #
 # Without a container SAM downloads wheels for the function's architecture (BuildArchitecture: arm64) from PyPI,
 # so native packages such as pydantic-core must come out as AArch64 even on an x86_64 machine. A wrong wheel only
@@ -22,6 +23,14 @@ start=$(date +%s)
 "$TOOLS_VENV/bin/sam" build --template-file template.yaml --parallel ${SAM_BUILD_ARGS:-}
 echo "sam build took $(($(date +%s) - start)) s"
 
+# The python3.13 runtime ships boto3 and botocore (with s3transfer and urllib3). pynamodb still pulls botocore
+# into the layer, where /opt/python would shadow the runtime's copy and add ~25 MB, so the layer keeps none of
+# them (docs/DECISIONS.md, "Benchmarks and size"). Bytecode caches and test folders do not ship either.
+for package in boto3 botocore s3transfer urllib3; do
+  rm -rf "${LAYER_DIR:?}/$package" "$LAYER_DIR/$package"-*.dist-info
+done
+find "$LAYER_DIR" -depth -type d \( -name __pycache__ -o -name tests \) -exec rm -rf {} +
+
 "$PY313" - "$LAYER_DIR" <<'PY'
 """Every shared object in the layer must be a 64-bit little-endian AArch64 ELF; pydantic-core must be there."""
 import os
@@ -36,6 +45,9 @@ NAMES = {3: "x86", 40: "ARM", 62: "x86-64", 183: "AArch64"}
 layer = Path(sys.argv[1])
 if not (layer / "lemtrada" / "__init__.py").is_file():
     sys.exit(f"error: {layer}/lemtrada missing: the layer was not built with BuildMethod python3.13")
+provided = [name for name in ("boto3", "botocore", "s3transfer", "urllib3", "aws_xray_sdk") if (layer / name).exists()]
+if provided:
+    sys.exit(f"error: the layer ships {provided}: the runtime provides them (or nothing uses them)")
 
 shared = sorted(p for p in layer.rglob("*.so*") if p.is_file())
 wrong = []

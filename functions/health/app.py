@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import lemtrada
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.logging import correlation_paths
@@ -35,7 +35,6 @@ _SERVING_STATES = frozenset({"ACTIVE", "UPDATING"})
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
 app = APIGatewayHttpResolver()
 
 
@@ -46,7 +45,6 @@ def _dynamodb() -> DynamoDBClient:
     return boto3.client("dynamodb", config=config)
 
 
-@tracer.capture_method
 def _table_state() -> tuple[bool, str]:
     """Whether the regimen table serves requests, and a short reason (a table status or an AWS error code)."""
     try:
@@ -106,7 +104,6 @@ app.exception_handler(Exception)(_unexpected)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Lambda entry point: route the HTTP API v2 event."""
