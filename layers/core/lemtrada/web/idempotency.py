@@ -4,6 +4,9 @@ Powertools idempotency keeps the records in ``IDEMPOTENCY_TABLE_NAME``. The key 
 ``sub``, the method and the concrete path, so two users (or two patients' routes) never share a key. The request
 body is the validation payload: the same key with a different body is refused (422, ``idempotency_key_reused``).
 Only successful answers are kept; a failed attempt may be retried with the same key.
+
+Powertools' idempotency utility (and boto3 with it) is imported on first use, so a function that imports this
+module only for ``WriteAnswer`` (the reading function, through ``lemtrada.web.api``) does not load it at start.
 """
 
 from __future__ import annotations
@@ -12,17 +15,13 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from functools import cache
-from typing import Any
-
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
-from aws_lambda_powertools.utilities.idempotency.base import IdempotencyHandler
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from lemtrada.services.errors import Conflict, ValidationFailed, Violation
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 HEADER = "idempotency-key"
 EXPIRES_AFTER_SECONDS = 24 * 3600
@@ -34,11 +33,15 @@ WriteAnswer = dict[str, Any]
 
 @cache
 def _persistence() -> DynamoDBPersistenceLayer:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer  # noqa: PLC0415 - writers only
+
     return DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE_NAME"])
 
 
 @cache
 def _config() -> IdempotencyConfig:
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig  # noqa: PLC0415 - writers only
+
     return IdempotencyConfig(
         event_key_jmespath="scope",
         payload_validation_jmespath="body",
@@ -69,6 +72,12 @@ def run_idempotent(
     key = next((value for name, value in headers.items() if name.lower() == HEADER), None)
     if key is None:
         return write()
+    from aws_lambda_powertools.utilities.idempotency.base import IdempotencyHandler  # noqa: PLC0415
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (  # noqa: PLC0415
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
     if not _KEY.match(key):
         raise ValidationFailed(
             "Idempotency-Key must be 1 to 128 visible ASCII characters",
