@@ -89,8 +89,11 @@ sweep: $(VENV)/.installed
 	$(PY) -m local.sweep $(DATE)
 
 # ---- benchmarks -----------------------------------------------------------------------------------
-bench: setup
-	$(PY) -m bench
+# make bench [BENCH_ARGS="--quick" | BENCH_ARGS="--sizes 2000,10000,50000"]: sam build first (layer sizes), then
+# every benchmark in one run on an in-memory DynamoDB Local of its own (docs/PERFORMANCE.md).
+BENCH_ARGS ?=
+bench: setup build
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

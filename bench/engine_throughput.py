@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -27,16 +28,31 @@ TODAY = date(2026, 6, 1)
 _BATCH = 2_000
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--patients", type=int, default=100_000)
-    parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args(argv)
+@dataclass(frozen=True)
+class Throughput:
+    patients: int
+    seconds: float
+    occurrences: int
+    notices: int
 
-    records = synthetic_records(args.patients, args.seed, TODAY)
+    @property
+    def per_second(self) -> float:
+        return self.patients / self.seconds if self.seconds else float("inf")
+
+    def line(self) -> str:
+        return (
+            f"engine: {self.patients} patients in {self.seconds:.2f} s -> {self.per_second:,.0f} patients/s "
+            f"({self.occurrences / max(self.patients, 1):.0f} occurrences and "
+            f"{self.notices / max(self.patients, 1):.1f} notices per patient)"
+        )
+
+
+def measure(patients: int, seed: int = 7) -> Throughput:
+    """Schedule, status, notices owed and next_check for ``patients`` histories; only the engine is timed."""
+    records = synthetic_records(patients, seed, TODAY)
     elapsed = 0.0
     done = notices = occurrences = 0
-    while done < args.patients:
+    while done < patients:
         batch = [record for _, record in zip(range(_BATCH), records, strict=False)]
         if not batch:
             break
@@ -50,11 +66,15 @@ def main(argv: list[str] | None = None) -> None:
             notices += len(owed)
         elapsed += time.perf_counter() - started
         done += len(batch)
-    rate = done / elapsed if elapsed else float("inf")
-    print(
-        f"engine: {done} patients in {elapsed:.2f} s -> {rate:,.0f} patients/s "
-        f"({occurrences / max(done, 1):.0f} occurrences and {notices / max(done, 1):.1f} notices per patient)"
-    )
+    return Throughput(done, elapsed, occurrences, notices)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    print(measure(args.patients, args.seed).line())
 
 
 if __name__ == "__main__":

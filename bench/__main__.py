@@ -1,0 +1,103 @@
+"""``make bench``: every benchmark of the service in one run, ratios measured side by side.
+
+1. the nightly sweep against a full-table scan on DynamoDB Local (started here, in memory, on a free loopback
+   port), at growing enrolled counts; 2. the same with due patients held fixed while enrolled patients grow;
+3. cold import of each function against ``import boto3; boto3.client("dynamodb")``; 4. sizes after sam build;
+5. rules-engine throughput.
+
+    .venv/bin/python -m bench [--quick] [--sizes 2000,10000,50000] [--growth-base N] [--factors 1,3,10] [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+from bench import cold_start, engine_throughput, sizes, sweep_cost
+from bench.localdb import local_dynamodb
+
+
+def machine() -> str:
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.lower().startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    memory = ""
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        kib = int(meminfo.read_text(encoding="utf-8").split("MemTotal:", 1)[1].split()[0])
+        memory = f", {kib / 2**20:.0f} GiB memory"
+    return f"{os.cpu_count()} cores, {model}{memory}, Python {platform.python_version()} ({platform.machine()})"
+
+
+def section(title: str) -> None:
+    print(f"\n== {title}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run for CI")
+    parser.add_argument("--sizes", help="enrolled patients for the sweep against the scan (default 1000,2500,5000)")
+    parser.add_argument("--growth-base", type=int, help="patients whose due ones stay fixed (default 300)")
+    parser.add_argument("--factors", help="enrolled multiples of the growth base (default 1,3,10)")
+    parser.add_argument("--runs", type=int, help="fresh processes per cold-start probe (default 15)")
+    parser.add_argument("--engine-patients", type=int, help="histories for the engine throughput (default 10000)")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    size_list = [int(s) for s in (args.sizes or ("200,400" if quick else "1000,2500,5000")).split(",") if s]
+    base = args.growth_base or (60 if quick else 300)
+    factors = [int(f) for f in (args.factors or ("1,3" if quick else "1,3,10")).split(",") if f]
+    runs = args.runs or (3 if quick else 15)
+    engine_patients = args.engine_patients or (1000 if quick else 10_000)
+
+    started = time.perf_counter()
+    print(f"machine: {machine()}")
+    print(f"command: python -m bench {' '.join(argv if argv is not None else sys.argv[1:])}".rstrip())
+
+    section("rules engine throughput (schedule, status, notices, next_check)")
+    print(engine_throughput.measure(engine_patients).line(), flush=True)
+
+    section("cold import of each function in a fresh process (median), against boto3 + a DynamoDB client")
+    medians = cold_start.measure(runs)
+    print(cold_start.table(medians, runs), flush=True)
+
+    section("sizes after sam build (.aws-sam/build; zipped: deflate, in memory)")
+    built = sizes.measure()
+    print(sizes.table(built), flush=True)
+
+    with local_dynamodb() as db:
+        section("sweep against a full-table scan, realistic patients (due ones grow with enrolled)")
+        by_size = sweep_cost.cost_by_size(db, size_list, log=sys.stderr)
+        print(sweep_cost.table(by_size), flush=True)
+        section(f"cost growth: the same {base} patients' due ones, quiet patients added")
+        growth = sweep_cost.cost_growth(db, base, factors, log=sys.stderr)
+        print(sweep_cost.table(growth), flush=True)
+
+    section("goals")
+    largest = by_size[-1]
+    worst_per_due = max(m.reads_per_due for m in by_size + growth)
+    flat = [m.sweep.read_units for m in growth]
+    spread = (max(flat) - min(flat)) / min(flat) if flat and min(flat) > 0 else float("nan")
+    base_ms = medians[cold_start.BASELINE]
+    worst = max((n for n in medians if n != cold_start.BASELINE), key=lambda n: medians[n])
+    layer = next((s for s in built if s.name == "CoreLayer"), None)
+    print(f"sweep RCU per due patient, worst: {worst_per_due:.2f} (goal <= 2)")
+    print(
+        f"sweep reads as enrolled grow {factors[0]}x..{factors[-1]}x with due fixed: spread {spread:.1%} (goal <= 10%)"
+    )
+    print(f"scan/sweep read units at {largest.enrolled:,} enrolled: {largest.read_ratio:.1f}x (goal >= 20x at 50,000)")
+    print(f"slowest cold import: {worst} {medians[worst] / base_ms:.2f}x boto3 + client (goal <= 1.5x)")
+    if layer is not None:
+        print(f"core layer: {layer.unzipped / 1e6:.1f} MB unzipped, {layer.zipped / 1e6:.1f} MB zipped (goal < 10 MB)")
+    print(f"\nbench run time: {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

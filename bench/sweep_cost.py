@@ -1,0 +1,466 @@
+"""The nightly sweep against a sweep that scans the whole table, on DynamoDB Local, side by side.
+
+Both produce the notices of one date; the real one is the product's code (plan, a worker per due-index shard,
+publish, with the DynamoDB repository and outbox and an in-memory SNS publisher); the scan reads every item of
+the table, rebuilds every record with the same item codec and asks the same engine. Their notices must match key
+by key. What is compared is read capacity (DynamoDB's ``ConsumedCapacity``) and wall time.
+
+Steady state: histories run up to ``TARGET - 2 days``; the load writes each patient as a sweep on that date would
+have left it (notice marks, ``swept_through``, ``next_check``), the real sweep then runs for ``TARGET - 1 day``
+(not measured), and only ``TARGET`` is measured, so the due index holds what one ordinary night finds.
+
+Ids are shaped like the service's (32 hex digits for patients and results), because item sizes are capacity.
+The load itself (BatchWriteItem of the repository's own items) is not measured.
+
+    .venv/bin/python -m bench.sweep_cost [--sizes 1000,3000,10000] [--growth-base 300] [--factors 1,3,10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import random
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+# Run as ``python -m bench...`` from the repository root: the layer's packages live in layers/core.
+_CORE = str(Path(__file__).resolve().parent.parent / "layers" / "core")
+if _CORE not in sys.path:
+    sys.path.insert(0, _CORE)
+
+from lemtrada.notify.publisher import InMemoryDigestPublisher  # noqa: E402
+from lemtrada.regimen.records import Clinic, Label, PatientRecord  # noqa: E402
+from lemtrada.services.sweep import EngineRules, SweepService, run_in_process  # noqa: E402
+from lemtrada.storage import keys  # noqa: E402
+from lemtrada.storage.dynamodb import (  # noqa: E402
+    DynamoPatientRepository,
+    RegimenItem,
+    bind_model,
+    patient_from_items,
+    patient_items,
+)
+from lemtrada.storage.outbox import DynamoOutbox, OutboxEntry, QueuedNotice  # noqa: E402
+from lemtrada.storage.repository import AuditEntry, StoredPatient  # noqa: E402
+
+from bench.localdb import REGION, LocalDynamo, local_dynamodb  # noqa: E402
+from bench.synthetic import synthetic_records  # noqa: E402
+
+TARGET = date(2026, 6, 1)
+SHARDS = 16
+CLINICS = 40  # bench.synthetic spreads patients over clinic-1 .. clinic-40
+ZONES = ("Europe/Berlin", "America/New_York", "Europe/London", "America/Chicago", "Australia/Sydney")
+_RULES = EngineRules()
+
+NoticeId = tuple[str, str, str]  # clinic, patient, notice key
+
+
+# ---- population ------------------------------------------------------------------------------------------------
+def _hex_id(rng: random.Random) -> str:
+    return f"{rng.getrandbits(128):032x}"
+
+
+def with_service_ids(record: PatientRecord, rng: random.Random) -> PatientRecord:
+    """The record with ids shaped like the service's (uuid4().hex), results re-sorted by (date, id)."""
+    profile = replace(record.profile, patient_id=_hex_id(rng))
+    results = sorted((replace(r, result_id=_hex_id(rng)) for r in record.results), key=lambda r: (r.date, r.result_id))
+    return PatientRecord(profile=profile, infusions=record.infusions, results=tuple(results))
+
+
+def settled(record: PatientRecord, day: date) -> StoredPatient:
+    """The patient as a sweep on ``day`` leaves it: what was owed is marked, next_check is the next owed day."""
+    withdrawn = record.profile.withdrawn_on
+    sent: frozenset[str] = frozenset()
+    upcoming: date | None = None
+    if withdrawn is None or withdrawn > day:
+        sent = frozenset(n.key for n in _RULES.notices_due(record, day, frozenset(), Label.US))
+        upcoming = _RULES.next_check(record, sent, Label.US, after=day)
+    enrolled = record.profile.enrollment.enrolled_on
+    return StoredPatient(
+        record=record,
+        version=1 + len(record.infusions) + len(record.results) + 1,
+        enrolled_at=datetime(enrolled.year, enrolled.month, enrolled.day, 9, tzinfo=UTC),
+        next_check=upcoming,
+        swept_through=day,
+        sent_notices=sent,
+    )
+
+
+def records(seed: int) -> Iterator[PatientRecord]:
+    """An endless, deterministic stream of synthetic histories up to ``TARGET - 2 days``, with service ids."""
+    rng = random.Random(seed * 7919 + 1)
+    for record in synthetic_records(10**9, seed, TARGET - timedelta(days=2)):
+        yield with_service_ids(record, rng)
+
+
+def population(count: int, seed: int, settle_on: date, *, quiet_through: date | None = None) -> Iterator[StoredPatient]:
+    """``count`` patients settled on ``settle_on``.
+
+    With ``quiet_through``, only patients owing nothing on or before that date are kept (to grow the table
+    without growing the number of due patients).
+    """
+    made = 0
+    if count <= 0:
+        return
+    for record in records(seed):
+        patient = settled(record, settle_on)
+        if quiet_through is not None and patient.next_check is not None and patient.next_check <= quiet_through:
+            continue
+        yield patient
+        made += 1
+        if made >= count:
+            return
+
+
+# ---- load ------------------------------------------------------------------------------------------------------
+@dataclass
+class Loaded:
+    patients: int = 0
+    items: int = 0
+    seconds: float = 0.0
+
+
+def _audit(day: date) -> AuditEntry:
+    at = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+    return AuditEntry(actor_sub="bench", actor_role="admins", at=at, action="clinic.saved", target="bench")
+
+
+def save_clinics(db: LocalDynamo, table: str) -> None:
+    repository = DynamoPatientRepository(table, host=db.endpoint, region=REGION, due_shards=SHARDS)
+    for n in range(1, CLINICS + 1):
+        clinic = Clinic(f"clinic-{n}", f"MS clinic {n}", ZONES[n % len(ZONES)], Label.US)
+        repository.save_clinic(clinic, None, _audit(TARGET - timedelta(days=400)))
+
+
+def load(db: LocalDynamo, table: str, patients: Iterable[StoredPatient], threads: int = 4) -> Loaded:
+    """BatchWriteItem of each patient's items as the repository's codec makes them (profile with due keys,
+    infusions, results, notice marks). Writers post the JSON straight to DynamoDB Local (which checks no
+    signature) so that this machine's cores go to DynamoDB Local rather than to request building."""
+    model = bind_model(table, db.endpoint, REGION)
+    report = Loaded()
+    started = time.perf_counter()
+    local = threading.local()
+    headers = {
+        "Content-Type": "application/x-amz-json-1.0",
+        "X-Amz-Target": "DynamoDB_20120810.BatchWriteItem",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, "
+        "SignedHeaders=host, Signature=0",
+    }
+
+    def write(batch: list[dict[str, Any]]) -> None:
+        connection = getattr(local, "connection", None)
+        if connection is None:
+            connection = local.connection = http.client.HTTPConnection("127.0.0.1", db.server.port, timeout=60)
+        request: dict[str, Any] = {table: batch}
+        while request:
+            connection.request("POST", "/", json.dumps({"RequestItems": request}), headers)
+            response = connection.getresponse()
+            answer = json.loads(response.read())
+            if response.status != 200:
+                raise RuntimeError(f"BatchWriteItem failed: {answer}")
+            request = answer.get("UnprocessedItems") or {}
+
+    pending: list[Future[None]] = []
+    batch: list[dict[str, Any]] = []
+    with ThreadPoolExecutor(threads) as pool:
+        for patient in patients:
+            report.patients += 1
+            for item in patient_items(model, patient, SHARDS):
+                batch.append({"PutRequest": {"Item": item.serialize()}})
+                if len(batch) == 25:
+                    pending.append(pool.submit(write, batch))
+                    report.items += len(batch)
+                    batch = []
+            if len(pending) > threads * 8:
+                for future in pending:
+                    future.result()
+                pending = []
+        if batch:
+            pending.append(pool.submit(write, batch))
+            report.items += len(batch)
+        for future in pending:
+            future.result()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+# ---- the real sweep --------------------------------------------------------------------------------------------
+class RecordingOutbox:
+    """The DynamoDB outbox, noting which notices the sweep queued (for the key-by-key comparison)."""
+
+    def __init__(self, inner: DynamoOutbox) -> None:
+        self.inner = inner
+        self.queued: set[NoticeId] = set()
+
+    def enqueue(self, clinic_id: str, day: date, patient_id: str, notices: Sequence[QueuedNotice]) -> list[str]:
+        queued = self.inner.enqueue(clinic_id, day, patient_id, notices)
+        self.queued.update((clinic_id, patient_id, key) for key in queued)
+        return queued
+
+    def retract(self, clinic_id: str, day: date, patient_id: str, keys: Iterable[str]) -> None:
+        keys = list(keys)
+        self.inner.retract(clinic_id, day, patient_id, keys)
+        self.queued.difference_update((clinic_id, patient_id, key) for key in keys)
+
+    def pending(self, clinic_id: str) -> list[OutboxEntry]:
+        return self.inner.pending(clinic_id)
+
+    def mark_sent(self, entries: Sequence[OutboxEntry], message_id: str) -> None:
+        self.inner.mark_sent(entries, message_id)
+
+
+@dataclass
+class SweepRun:
+    seconds: float
+    read_units: float
+    write_units: float
+    index_rows: int
+    due: int
+    notices: set[NoticeId]
+    digest_items: Counter[str]
+    reads_by_operation: dict[str, float]
+
+
+def _canonical(clinic_id: str, item: Any) -> str:
+    return json.dumps({"clinic_id": clinic_id, **dict(item)}, sort_keys=True)
+
+
+def real_sweep(db: LocalDynamo, table: str, day: date) -> SweepRun:
+    """plan -> every shard's worker -> publish, in process (as ``make sweep`` and the local stack run it)."""
+    repository = DynamoPatientRepository(table, host=db.endpoint, region=REGION, due_shards=SHARDS)
+    outbox = RecordingOutbox(DynamoOutbox(table, client=db.new_client()))
+    publisher = InMemoryDigestPublisher()
+    service = SweepService(repository, outbox, publisher)
+    started = time.perf_counter()
+    _, reports, _ = run_in_process(service, {"date": day.isoformat()})
+    seconds = time.perf_counter() - started
+    digest_items: Counter[str] = Counter()
+    for message in publisher.sent:
+        for item in message.digest["items"]:
+            digest_items[_canonical(message.digest["clinic_id"], item)] += 1
+    by_operation = dict(repository.capacity.by_operation)
+    by_operation["outbox_pending"] = outbox.inner.read_units
+    reads = {op: units for op, units in by_operation.items() if op in _READ_OPERATIONS}
+    return SweepRun(
+        seconds=seconds,
+        read_units=repository.capacity.read_units + outbox.inner.read_units,
+        write_units=repository.capacity.write_units,
+        index_rows=sum(r.index_rows for r in reports),
+        due=sum(r.examined for r in reports),
+        notices=outbox.queued,
+        digest_items=digest_items,
+        reads_by_operation=reads,
+    )
+
+
+_READ_OPERATIONS = ("list_clinics", "due_patients", "get_patient", "record_sweep", "outbox_pending")
+
+
+# ---- the scan ----------------------------------------------------------------------------------------------------
+@dataclass
+class ScanRun:
+    seconds: float
+    read_units: float
+    items: int
+    patients: int
+    notices: set[NoticeId] = field(default_factory=set)
+    digest_items: Counter[str] = field(default_factory=Counter)
+
+
+def scan_sweep(db: LocalDynamo, table: str, day: date) -> ScanRun:
+    """Every item of the table (Scan, eventually consistent: the cheaper kind), every record rebuilt, the
+    engine asked for each patient's notices on ``day``. Reads only: the notices are returned, not stored."""
+    model = bind_model(table, db.endpoint, REGION)
+    client = db.new_client()
+    run = ScanRun(seconds=0.0, read_units=0.0, items=0, patients=0)
+    labels: dict[str, Label] = {}
+    records: list[StoredPatient] = []
+    done: set[str] = set()
+    group: list[dict[str, Any]] = []
+    group_pk: str | None = None
+
+    def finish() -> None:
+        if group_pk is None:
+            return
+        if group_pk in done:
+            raise RuntimeError(f"the scan returned {group_pk} in two runs: records would be split")
+        done.add(group_pk)
+        items = [model.from_raw_data(raw) for raw in group]
+        if group_pk == keys.CLINIC_PK:
+            labels.update((item.sk, Label(item.label)) for item in items if item.label)
+        elif group_pk.startswith("PATIENT#"):
+            stored = patient_from_items(sorted(items, key=_by_sk))
+            if stored is not None:
+                records.append(stored)
+
+    started = time.perf_counter()
+    request: dict[str, Any] = {"TableName": table, "ReturnConsumedCapacity": "TOTAL"}
+    while True:
+        page = client.scan(**request)
+        run.read_units += float((page.get("ConsumedCapacity") or {}).get("CapacityUnits", 0.0))
+        for raw in page.get("Items", []):
+            run.items += 1
+            pk = raw["pk"]["S"]
+            if pk != group_pk:
+                finish()
+                group, group_pk = [], pk
+            group.append(raw)
+        # Records are decided a page at a time, so memory stays bounded by a page and its records.
+        _decide(records, labels, day, run)
+        records.clear()
+        if "LastEvaluatedKey" not in page:
+            break
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    finish()
+    _decide(records, labels, day, run)
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+def _by_sk(item: RegimenItem) -> str:
+    return item.sk
+
+
+def _decide(records: list[StoredPatient], labels: dict[str, Label], day: date, run: ScanRun) -> None:
+    for stored in records:
+        run.patients += 1
+        clinic_id = stored.clinic_id
+        label = labels.get(clinic_id, Label.US)
+        for notice in _RULES.notices_due(stored.record, day, stored.sent_notices, label):
+            run.notices.add((clinic_id, stored.patient_id, notice.key))
+            run.digest_items[_canonical(clinic_id, notice.to_digest_item())] += 1
+
+
+# ---- one measurement ---------------------------------------------------------------------------------------------
+@dataclass
+class Measurement:
+    enrolled: int
+    day: date
+    sweep: SweepRun
+    scan: ScanRun
+
+    @property
+    def read_ratio(self) -> float:
+        return self.scan.read_units / self.sweep.read_units if self.sweep.read_units else float("inf")
+
+    @property
+    def time_ratio(self) -> float:
+        return self.scan.seconds / self.sweep.seconds if self.sweep.seconds else float("inf")
+
+    @property
+    def reads_per_due(self) -> float:
+        return self.sweep.read_units / self.sweep.due if self.sweep.due else float("nan")
+
+
+def measure(db: LocalDynamo, table: str, enrolled: int, day: date) -> Measurement:
+    """The sweep for ``day - 1`` (not measured), then the scan and the real sweep for ``day``; notices compared."""
+    real_sweep(db, table, day - timedelta(days=1))
+    scan = scan_sweep(db, table, day)
+    sweep = real_sweep(db, table, day)
+    if scan.patients != enrolled:
+        raise AssertionError(f"the scan rebuilt {scan.patients} records, {enrolled} are enrolled")
+    if sweep.notices != scan.notices:
+        missing, extra = scan.notices - sweep.notices, sweep.notices - scan.notices
+        raise AssertionError(f"notices differ: {len(missing)} only from the scan, {len(extra)} only from the sweep")
+    if sweep.digest_items != scan.digest_items:
+        raise AssertionError("the digests' items differ from the scan's notices")
+    return Measurement(enrolled=enrolled, day=day, sweep=sweep, scan=scan)
+
+
+# ---- experiments -------------------------------------------------------------------------------------------------
+def cost_by_size(db: LocalDynamo, sizes: Sequence[int], seed: int = 11, log: Any = None) -> list[Measurement]:
+    """One table growing through ``sizes`` (realistic patients, so due patients grow with it); each size is
+    measured on the next date, after a day-before sweep, so every measurement starts from a steady state."""
+    table = db.regimen_table("bench-size")
+    save_clinics(db, table)
+    results: list[Measurement] = []
+    stream = records(seed)
+    loaded = 0
+    try:
+        for stage, size in enumerate(sorted(sizes)):
+            day = TARGET + timedelta(days=stage)
+            settle_on = day - timedelta(days=2)
+            # Patients added at this stage join settled two days before its date, like the first ones.
+            report = load(db, table, (settled(record, settle_on) for record in islice(stream, size - loaded)))
+            loaded += report.patients
+            _note(log, f"  loaded {report.patients} patients ({report.items} items) in {report.seconds:.0f} s")
+            results.append(measure(db, table, loaded, day))
+            _note(log, "  " + row(results[-1]))
+    finally:
+        db.drop(table)
+    return results
+
+
+def cost_growth(
+    db: LocalDynamo, base: int, factors: Sequence[int], seed: int = 23, log: Any = None
+) -> list[Measurement]:
+    """The same ``base`` patients (so the same due ones) plus quiet patients up to ``factor * base`` enrolled."""
+    results: list[Measurement] = []
+    settle_on = TARGET - timedelta(days=2)
+    for factor in sorted(factors):
+        table = db.regimen_table("bench-growth")
+        try:
+            save_clinics(db, table)
+            quiet = population(base * (factor - 1), seed + 1, settle_on, quiet_through=TARGET)
+            report = load(db, table, _chain(population(base, seed, settle_on), quiet))
+            _note(log, f"  {factor}x: loaded {report.patients} patients ({report.items} items), {report.seconds:.0f} s")
+            results.append(measure(db, table, report.patients, TARGET))
+            _note(log, "  " + row(results[-1]))
+        finally:
+            db.drop(table)
+    return results
+
+
+def _chain(*streams: Iterable[StoredPatient]) -> Iterator[StoredPatient]:
+    for stream in streams:
+        yield from stream
+
+
+def _note(log: Any, text: str) -> None:
+    if log is not None:
+        print(text, file=log, flush=True)
+
+
+# ---- printing ----------------------------------------------------------------------------------------------------
+HEADER = (
+    f"{'enrolled':>9} {'due':>6} {'notices':>8} | {'sweep RCU':>10} {'RCU/due':>8} {'sweep s':>8} | "
+    f"{'scan RCU':>10} {'scan s':>8} | {'RCU ratio':>9} {'time ratio':>10}"
+)
+
+
+def row(m: Measurement) -> str:
+    return (
+        f"{m.enrolled:>9,} {m.sweep.due:>6,} {len(m.sweep.notices):>8,} | {m.sweep.read_units:>10,.1f} "
+        f"{m.reads_per_due:>8.2f} {m.sweep.seconds:>8.1f} | {m.scan.read_units:>10,.1f} {m.scan.seconds:>8.1f} | "
+        f"{m.read_ratio:>8.1f}x {m.time_ratio:>9.1f}x"
+    )
+
+
+def table(results: Sequence[Measurement]) -> str:
+    return "\n".join([HEADER, *(row(m) for m in results)])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--sizes", default="1000,3000,10000")
+    parser.add_argument("--growth-base", type=int, default=300)
+    parser.add_argument("--factors", default="1,3,10")
+    args = parser.parse_args(argv)
+    with local_dynamodb() as db:
+        sizes = [int(s) for s in args.sizes.split(",") if s]
+        print(table(cost_by_size(db, sizes, log=sys.stderr)))
+        factors = [int(f) for f in args.factors.split(",") if f]
+        print(table(cost_growth(db, args.growth_base, factors, log=sys.stderr)))
+
+
+if __name__ == "__main__":
+    main()
