@@ -26,6 +26,7 @@ import schemathesis
 from hypothesis import HealthCheck, reject, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.core.transport import Response
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -40,6 +41,10 @@ from tests.security.gateway import Answer, send
 
 BASE = "http://127.0.0.1"
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+# Tokens are sent as presence: "Bearer <anything>" stands for a valid token of the caller. A value that is not a
+# bearer token at all (what schemathesis sends to violate the security scheme) cannot be one: the authorizer
+# answers 401.
+_BEARER = re.compile(r"^Bearer ")
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -69,8 +74,20 @@ def _caller(method: str, path: str) -> dict[str, str]:
     return CLINICIAN
 
 
+def _negative(case: Any, location: ParameterLocation) -> bool:
+    """Whether schemathesis generated this part of the case to violate the schema."""
+    info = case.meta.components.get(location) if case.meta is not None else None
+    return info is not None and info.mode == GenerationMode.NEGATIVE
+
+
 def _aim(case: Any, patient_id: str) -> None:
-    """Point about half the cases at the records that exist (decided by the generated value, so reproducible)."""
+    """Point about half the cases at the records that exist (decided by the generated value, so reproducible).
+
+    Path parameters generated to violate the schema are sent as generated: replacing them with a real id would
+    turn an invalid request into a valid one that schemathesis still expects to be refused.
+    """
+    if _negative(case, ParameterLocation.PATH):
+        return
     parameters = case.path_parameters or {}
     for name, real in (("patient_id", patient_id), ("clinic_id", CLINIC)):
         value = parameters.get(name)
@@ -99,8 +116,10 @@ def run_case(case: Any, patient_id: str) -> None:
     body = prepared.body if isinstance(prepared.body, bytes) else str(prepared.body or "").encode()
     headers = {name: str(value) for name, value in prepared.headers.items()}
     url = str(prepared.url).removeprefix(BASE)
-    if not any(name.lower() == "authorization" for name in headers):
-        answer = Answer(401, {"content-type": "application/json"}, b'{"message":"Unauthorized"}')  # the authorizer
+    token = next((value for name, value in headers.items() if name.lower() == "authorization"), None)
+    if token is None or not _BEARER.match(token):
+        # The JWT authorizer: no token, or a value that cannot be a bearer token, never reaches the function.
+        answer = Answer(401, {"content-type": "application/json"}, b'{"message":"Unauthorized"}')
     else:
         answer = send(case.method, url, claims=_caller(case.method, case.path), headers=headers, body=body)
     COUNTS[f"{case.method} {case.path}"] += 1
