@@ -44,15 +44,15 @@ def section(title: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run for CI")
-    parser.add_argument("--sizes", help="enrolled patients for the sweep against the scan (default 1000,2500,5000)")
-    parser.add_argument("--growth-base", type=int, help="patients whose due ones stay fixed (default 300)")
+    parser.add_argument("--sizes", help="enrolled patients for the sweep against the scan (default 1000,2500)")
+    parser.add_argument("--growth-base", type=int, help="patients whose due ones stay fixed (default 250)")
     parser.add_argument("--factors", help="enrolled multiples of the growth base (default 1,3,10)")
     parser.add_argument("--runs", type=int, help="fresh processes per cold-start probe (default 15)")
     parser.add_argument("--engine-patients", type=int, help="histories for the engine throughput (default 10000)")
     args = parser.parse_args(argv)
     quick = args.quick
-    size_list = [int(s) for s in (args.sizes or ("200,400" if quick else "1000,2500,5000")).split(",") if s]
-    base = args.growth_base or (60 if quick else 300)
+    size_list = [int(s) for s in (args.sizes or ("200,400" if quick else "1000,2500")).split(",") if s]
+    base = args.growth_base or (60 if quick else 250)
     factors = [int(f) for f in (args.factors or ("1,3" if quick else "1,3,10")).split(",") if f]
     runs = args.runs or (3 if quick else 15)
     engine_patients = args.engine_patients or (1000 if quick else 10_000)
