@@ -52,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     """Start, serve, stop; a start failure is one line on stderr and exit code 1."""
     config = parse_args(sys.argv[1:] if argv is None else argv)
     signal.signal(signal.SIGTERM, _on_sigterm)
+    # A shell starts background jobs with SIGINT ignored; Ctrl-C and `kill -INT` must stop the stack anyway.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     stack = LocalStack(config)
     try:
         stack.start()

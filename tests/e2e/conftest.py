@@ -71,7 +71,14 @@ class RunningStack:
         return self.process.returncode
 
 
-def start_stack(data_dir: Path, port: int | None = None, extra_args: tuple[str, ...] = ()) -> RunningStack:
+def _ignore_sigint() -> None:
+    """In the child: what a shell does to a background job (SIGINT ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def start_stack(
+    data_dir: Path, port: int | None = None, extra_args: tuple[str, ...] = (), *, as_background_job: bool = False
+) -> RunningStack:
     """Start `python -m local` on free ports with data in data_dir; return once it prints that it is ready."""
     port = port or free_port()
     dynamodb_port, sns_port = free_port(), free_port()
@@ -100,6 +107,7 @@ def start_stack(data_dir: Path, port: int | None = None, extra_args: tuple[str, 
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=_ignore_sigint if as_background_job else None,  # noqa: PLW1509 - one signal call
     )
     lines: queue.Queue[str | None] = queue.Queue()
 

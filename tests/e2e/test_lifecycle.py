@@ -67,6 +67,12 @@ def test_stopping_the_stack_leaves_no_child_process(tmp_path: Path, sig: int) ->
         requests.get(f"{stack.base_url}/health", timeout=2)
 
 
+def test_ctrl_c_stops_the_stack_even_started_as_a_background_job(tmp_path: Path) -> None:
+    stack = start_stack(tmp_path, extra_args=("--in-memory",), as_background_job=True)
+
+    assert stack.stop(signal.SIGINT, timeout=20) == 0, "".join(stack.output)
+
+
 @pytestmark_linux
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux-only")
 def test_java_stops_even_when_the_stack_is_killed(tmp_path: Path) -> None:
@@ -95,12 +101,14 @@ def test_data_persists_across_restarts_in_the_data_folder(tmp_path: Path) -> Non
         assert second.stop() == 0
 
 
-def test_a_busy_port_gives_one_clear_line_and_a_non_zero_exit(tmp_path: Path) -> None:
+@pytest.mark.parametrize("busy_part", ["front", "dynamodb", "sns"])
+def test_a_busy_port_gives_one_clear_line_and_a_non_zero_exit(tmp_path: Path, busy_part: str) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        env = {**os.environ, "PORT": str(port)}
+        ports = {"front": free_port(), "dynamodb": free_port(), "sns": free_port(), busy_part: port}
+        env = {**os.environ, "PORT": str(ports["front"])}
 
         result = subprocess.run(
             [
@@ -110,9 +118,9 @@ def test_a_busy_port_gives_one_clear_line_and_a_non_zero_exit(tmp_path: Path) ->
                 "--data-dir",
                 str(tmp_path),
                 "--dynamodb-port",
-                str(free_port()),
+                str(ports["dynamodb"]),
                 "--sns-port",
-                str(free_port()),
+                str(ports["sns"]),
             ],
             cwd=ROOT,
             env=env,
