@@ -1,16 +1,28 @@
 """No PHI in logs: a whole clinic day through the real handlers under moto (enroll, subscribe, infusions,
-results, readiness, schedule, worklist, a failed write), with every line the functions log captured and searched
-for the birth date, the external reference, the patient's Cognito sub, the e-mail address and request bodies.
+results, readiness, schedule, worklist, a failed write) and the nightly sweep that follows (plan, every shard,
+publish of the clinic's digest), with every line the functions log captured and searched for the birth date,
+the external reference, the patient's Cognito sub, the subscribed e-mail address and request bodies.
+
+The day runs twice: at INFO (the production level) and with every logger at DEBUG (the level the template
+gives other stages). At DEBUG botocore and PynamoDB would log request and response bodies, whole items; the
+layer pins them to WARNING when it is imported (``lemtrada.LIBRARY_LOGGERS``), whatever POWERTOOLS_LOG_LEVEL says.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 
+import lemtrada
 import pytest
+from lemtrada.services import sweep_runtime
 
-from tests.functional.api.conftest import CLINIC, CLINICIAN, Api
+from tests.conftest import ROOT
+from tests.functional.api.conftest import CLINIC, CLINICIAN, Api, load_function
+from tests.functional.conftest import FUNCTION_ENV, FakeLambdaContext
 from tests.security.gateway import send
 
 BIRTH_DATE = "1979-03-14"
@@ -21,10 +33,8 @@ JUSTIFICATION = "intolerant-of-natalizumab-PHI"
 SENSITIVE = [BIRTH_DATE, "1979", EXTERNAL_REF, PATIENT_SUB, EMAIL, JUSTIFICATION, "LMT-PHI-0193"]
 
 
-def test_a_clinic_day_logs_no_phi(
-    api: Api, clinic: str, topic: str, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.INFO)  # every logger at the level the template gives the functions (INFO)
+def clinic_day(api: Api) -> None:
+    """Enrollment to digest: everything a clinic does in a day, then the night's sweep."""
     enrolled = api.enroll(
         birth_date=BIRTH_DATE,
         external_ref=EXTERNAL_REF,
@@ -35,14 +45,15 @@ def test_a_clinic_day_logs_no_phi(
     assert enrolled.status == 201, enrolled.raw
     patient = enrolled.body["patient_id"]
     for day in ("2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20"):
-        assert api.infusion(patient, day, batch_number="LMT-PHI-0193").status == 201
+        dose = 10 if day == "2026-11-20" else 12  # a deviation the night's digest reports
+        assert api.infusion(patient, day, batch_number="LMT-PHI-0193", dose_mg=dose).status == 201
     assert api.result(patient, "cbc", "2026-11-23", value=5.1, unit="g/L").status == 201
     body = json.dumps({"email": EMAIL}).encode()
     answer = send(
         "POST",
         f"/clinics/{CLINIC}/subscriptions",
         claims=CLINICIAN,
-        headers={"content-type": "application/json"},
+        headers={"content-type": "application/json", "idempotency-key": "phi-sub-1"},
         body=body,
     )
     assert answer.status == 202, answer.body
@@ -60,8 +71,75 @@ def test_a_clinic_day_logs_no_phi(
         send("POST", "/patients", claims=CLINICIAN, headers={"content-type": "application/json"}, body=refused).status
         == 422
     )
+    # the night: plan, every shard, publish (DynamoDB repository and outbox, SNS digest)
+    sweep_runtime.use()
+    try:
+        context = FakeLambdaContext()
+        plan = load_function("sweep_plan").handler({"date": "2026-11-24"}, context)
+        worker = load_function("sweep_worker")
+        results = [worker.handler({"shard": n, "clinics": plan["clinics"]}, context) for n in plan["shards"]]
+        published = load_function("sweep_publish").handler({**plan, "results": results}, context)
+    finally:
+        sweep_runtime.use()
+    assert [digest["clinic_id"] for digest in published["digests"]] == [CLINIC]
+
+
+def _logged(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> str:
     logged = capsys.readouterr()
-    text = logged.out + logged.err + "\n".join(record.getMessage() for record in caplog.records)
+    return logged.out + logged.err + "\n".join(record.getMessage() for record in caplog.records)
+
+
+def test_a_clinic_day_logs_no_phi(
+    api: Api, clinic: str, topic: str, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)  # every logger at the level the template gives the functions (INFO)
+    clinic_day(api)
+    text = _logged(capsys, caplog)
     assert "lemtrada-regimen" in text  # the functions wrote their log and metric lines
+    assert "shard swept" in text  # the sweep's lines are in the capture too
     leaked = [value for value in SENSITIVE if value in text]
     assert leaked == []
+
+
+def test_at_debug_the_libraries_stay_quiet_and_nothing_leaks(
+    api: Api, clinic: str, topic: str, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # the root logger at DEBUG
+    service = logging.getLogger("lemtrada-regimen")
+    level = service.level
+    service.setLevel(logging.DEBUG)  # what POWERTOOLS_LOG_LEVEL=DEBUG gives the functions' own logger
+    try:
+        clinic_day(api)
+    finally:
+        service.setLevel(level)
+    text = _logged(capsys, caplog)
+    assert not [r for r in caplog.records if r.name.split(".")[0] in lemtrada.LIBRARY_LOGGERS and r.levelno < 30]
+    leaked = [value for value in SENSITIVE if value in text]
+    assert leaked == []
+
+
+_PROBE = """
+import importlib.util, json, logging, sys
+logging.getLogger().setLevel(logging.DEBUG)  # a root logger at DEBUG (Lambda's log level control, basicConfig)
+spec = importlib.util.spec_from_file_location("app", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+names = sys.argv[2:]
+print(json.dumps({name: logging.getLogger(name).getEffectiveLevel() for name in names}))
+"""
+
+
+@pytest.mark.parametrize("function", sorted(p.name for p in (ROOT / "functions").iterdir() if (p / "app.py").is_file()))
+def test_library_loggers_are_pinned_to_warning_whatever_the_powertools_level(function: str) -> None:
+    """A fresh interpreter (a new execution environment) imports the function with every level at DEBUG."""
+    names = [*lemtrada.LIBRARY_LOGGERS, "botocore.endpoint", "botocore.parsers", "pynamodb.connection.base"]
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_"))},
+        **FUNCTION_ENV,
+        "POWERTOOLS_LOG_LEVEL": "DEBUG",
+        "PYTHONPATH": str(ROOT / "layers" / "core"),
+    }
+    probe = [sys.executable, "-c", _PROBE, str(ROOT / "functions" / function / "app.py"), "lemtrada-regimen", *names]
+    levels = json.loads(subprocess.run(probe, env=env, capture_output=True, text=True, check=True).stdout)
+    assert levels.pop("lemtrada-regimen") == logging.DEBUG  # the service's own logger follows the setting
+    assert levels == dict.fromkeys(names, logging.WARNING)
