@@ -239,11 +239,15 @@ class SweepService:
     def _sweep_patient(self, patient_id: str, clinic_id: str, clinic: ClinicDay, report: ShardReport) -> None:
         day = clinic.date
         queued_before: set[str] = set()
+        strong = False
         for _ in range(_PATIENT_ATTEMPTS):
-            stored = self.repository.get_patient(patient_id)
-            if stored is None:
-                return
-            if stored.next_check is None or stored.next_check > day:
+            # The first read is eventually consistent (half the read capacity): record_sweep is conditioned on
+            # the version read, so a stale record fails it, and every later attempt reads strongly consistent.
+            stored = self.repository.get_patient(patient_id, consistent_read=strong)
+            if stored is None or stored.next_check is None or stored.next_check > day:
+                if not strong:
+                    strong = True  # a stale copy may predate the write that made the patient due: make sure
+                    continue
                 return  # already swept (a retried shard or a concurrent run)
             report.examined += 1
             record, sent = stored.record, stored.sent_notices
@@ -277,7 +281,8 @@ class SweepService:
                 )
             except (VersionConflict, AlreadyExists):
                 report.conflicts += 1
-                continue  # someone wrote meanwhile: read again and recompute
+                strong = True
+                continue  # someone wrote meanwhile, or the read was stale: read again and recompute
             for notice in notices:
                 report.notices[str(notice.to_digest_item().get("kind", "other"))] += 1
             return

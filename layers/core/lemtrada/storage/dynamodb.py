@@ -599,10 +599,13 @@ class DynamoPatientRepository:
             if start is None or limit is not None:
                 return
 
-    def _items(self, operation: str, hash_key: str, condition: Condition | None = None) -> list[RegimenItem]:
+    def _items(
+        self, operation: str, hash_key: str, condition: Condition | None = None, *, consistent: bool | None = None
+    ) -> list[RegimenItem]:
+        strong = self._consistent if consistent is None else consistent
         return [
             self._model.from_raw_data(raw)
-            for page in self._pages(operation, hash_key, condition, consistent=self._consistent)
+            for page in self._pages(operation, hash_key, condition, consistent=strong)
             for raw in page.get("Items", [])
         ]
 
@@ -666,9 +669,11 @@ class DynamoPatientRepository:
         return tuple(audit_from_item(item) for item in items)
 
     # -- patients: reads -----------------------------------------------------------------------------------
-    def get_patient(self, patient_id: str) -> StoredPatient | None:
+    def get_patient(self, patient_id: str, *, consistent_read: bool = True) -> StoredPatient | None:
         condition = self._model.sk > keys.RECORD_AFTER
-        return patient_from_items(self._items("get_patient", keys.patient_pk(patient_id), condition))
+        consistent = self._consistent and consistent_read
+        items = self._items("get_patient", keys.patient_pk(patient_id), condition, consistent=consistent)
+        return patient_from_items(items)
 
     def patient_id_for_user(self, sub: str) -> str | None:
         response = self._model._get_connection().get_item(

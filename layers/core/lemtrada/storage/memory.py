@@ -102,7 +102,8 @@ class InMemoryPatientRepository:
             return tuple(entry for _, entry in sorted(self._clinic_audit.get(clinic_id, []), key=lambda e: e[0]))
 
     # -- patients: reads ---------------------------------------------------------------------------
-    def get_patient(self, patient_id: str) -> StoredPatient | None:
+    def get_patient(self, patient_id: str, *, consistent_read: bool = True) -> StoredPatient | None:
+        """Always the latest version (a stale read is a DynamoDB behaviour; tests inject it around this)."""
         with self._lock:
             state = self._patients.get(patient_id)
             return None if state is None else self._stored(state)

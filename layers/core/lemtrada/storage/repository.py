@@ -124,8 +124,12 @@ class PatientRepository(Protocol):
         ...
 
     # -- patients: reads ---------------------------------------------------------------------------
-    def get_patient(self, patient_id: str) -> StoredPatient | None:
-        """The whole record in one read (profile, infusions, results, notice marks; not the audit trail)."""
+    def get_patient(self, patient_id: str, *, consistent_read: bool = True) -> StoredPatient | None:
+        """The whole record in one read (profile, infusions, results, notice marks; not the audit trail).
+
+        ``consistent_read=False`` may return an older version of the record at half the read cost; only a
+        caller whose write is conditioned on the version it read (the sweep worker) may use it.
+        """
         ...
 
     def patient_id_for_user(self, sub: str) -> str | None: ...
