@@ -59,7 +59,15 @@ def put_clinic(
     return idempotent_write(app, clinic, write)  # type: ignore[return-value]
 
 
-@app.post("/patients", tags=["patients"], responses=problem_responses(404, 409, 413, 415, ok={201: "Enrolled"}))
+@app.post(
+    "/patients",
+    tags=["patients"],
+    description=(
+        "Enroll a patient in the caller's clinic: 201, or 422 with the eligibility rule codes (nothing stored). "
+        "A `birth_date` after the clinic's today is 422 `date_in_future`, like any date after it."
+    ),
+    responses=problem_responses(404, 409, 413, 415, ok={201: "Enrolled"}),
+)
 def enroll(data: Annotated[EnrollmentIn, Body()], key: IdempotencyKey = None) -> Response[PatientView]:
     """Enroll a patient in the caller's clinic: 201, or 422 with the eligibility rule codes (nothing stored)."""
     actor = current_actor(app)
@@ -94,7 +102,15 @@ def list_patients(
     return ok(page)  # type: ignore[return-value]
 
 
-@app.patch("/patients/<patient_id>", tags=["patients"], responses=problem_responses(404, 409, 413, 415))
+@app.patch(
+    "/patients/<patient_id>",
+    tags=["patients"],
+    description=(
+        "Change pregnancy, active infection, reproductive potential or withdrawal; `If-Match` guards the version. "
+        "A `pregnancy.date` after the clinic's today is 422 `date_in_future`."
+    ),
+    responses=problem_responses(404, 409, 413, 415),
+)
 def patch_patient(
     patient_id: PatientId,
     patch: Annotated[ProfilePatchIn, Body()],

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import pytest
 from lemtrada.web import runtime
 
 from tests.functional.api.conftest import CLINIC, CLINICIAN, PATIENT, SAMPLE_PATIENT, Api
@@ -148,6 +150,38 @@ def test_record_infusion_then_replay_then_conflict(api: Api, patient_id: str) ->
     different = api.infusion(patient_id, "2026-11-23", dose_mg=10)
     assert different.status == 409
     assert different.body["code"] == "duplicate_infusion"
+
+
+@pytest.mark.parametrize(
+    ("sample", "body", "field"),
+    [
+        ("infusion", None, None),  # a rule finding: code, detail and the label section, no field
+        ("result", {"item": "cbc", "date": "2026-11-25"}, "date"),
+        ("birth", None, "birth_date"),
+        ("pregnancy", {"pregnancy": {"state": "ongoing", "date": "2026-11-25"}}, "pregnancy.date"),
+        ("pregnancy-end", {"pregnancy": {"state": "ended", "date": "2026-11-25"}}, "pregnancy.date"),
+    ],
+)
+def test_any_date_after_the_clinics_today_is_date_in_future(
+    api: Api, patient_id: str, sample: str, body: dict[str, Any] | None, field: str | None
+) -> None:
+    """Clinic today is 2026-11-24 (Europe/Paris); the 25th is refused with one code whichever field carries it."""
+    path = f"/patients/{patient_id}"
+    if sample == "pregnancy-end":
+        ongoing = {"pregnancy": {"state": "ongoing", "date": "2026-11-01"}}
+        assert api.call("patch_patient", path=path, body=ongoing).status == 200
+    if sample == "infusion":
+        reply = api.infusion(patient_id, "2026-11-25")
+    elif sample == "result":
+        reply = api.call("post_result", path=f"{path}/results", body=body)
+    elif sample == "birth":
+        reply = api.enroll(birth_date="2026-11-25")
+    else:
+        reply = api.call("patch_patient", path=path, body=body)
+    assert reply.status == 422, reply.raw
+    assert reply.body["code"] == "date_in_future"
+    assert reply.body["errors"][0]["code"] == "date_in_future"
+    assert reply.body["errors"][0].get("field") == field
 
 
 def test_infusion_rule_rejections_are_422_and_store_nothing(api: Api, patient_id: str) -> None:

@@ -65,8 +65,9 @@ class Patients(UseCase):
         today = local_today(clinic, now)
         if data.birth_date > today:
             raise ValidationFailed(
-                "birth_date lies in the future",
-                violations=[Violation("invalid", "after the clinic's today", field="birth_date")],
+                "birth_date lies after the clinic's today",
+                code="date_in_future",
+                violations=[Violation("date_in_future", f"after {today.isoformat()}", field="birth_date")],
             )
         protocol = protocol_for(clinic.clinic.label)
         enrollment = Enrollment(
@@ -167,7 +168,8 @@ def _pregnancies(profile: PatientProfile, change: PregnancyChange, today: date) 
     if on > today:
         raise ValidationFailed(
             "a pregnancy date cannot lie after the clinic's today",
-            violations=[Violation("invalid", "after the clinic's today", field="pregnancy.date")],
+            code="date_in_future",
+            violations=[Violation("date_in_future", f"after {today.isoformat()}", field="pregnancy.date")],
         )
     episodes = list(profile.pregnancies)
     open_index = next((i for i, e in enumerate(episodes) if e.ended_on is None), None)
