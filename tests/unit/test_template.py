@@ -6,6 +6,8 @@ checkov on top.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -294,3 +296,72 @@ def test_every_checkov_skip_gives_its_reason() -> None:
         for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
             assert skip["id"].startswith("CKV"), name
             assert len(skip.get("comment", "")) > 20, f"{name}: {skip['id']} skipped without a reason"
+
+
+# What each checkov skip claims, checked against the template and the state machine definition.
+ASL: dict[str, Any] = json.loads((ROOT / "statemachine" / "sweep.asl.json").read_text(encoding="utf-8"))
+_API_NAMES = {"dynamodb": "DynamoDB", "sns": "SNS", "sqs": "SQS", "s3": "S3", "lambda": "Lambda"}
+
+
+def _asl_tasks(states: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any] | None]]:
+    """Every Task state with the Map state around it (None at the top level)."""
+    for state in states.values():
+        if state["Type"] == "Task":
+            yield state, None
+        if state["Type"] == "Map":
+            for task, _ in _asl_tasks(state["ItemProcessor"]["States"]):
+                yield task, state
+
+
+def _state_machine_invocations(function: str) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+    substitutions = _props("SweepStateMachine")["DefinitionSubstitutions"]
+    names = [k for k, v in substitutions.items() if v == {"Fn::GetAtt": [function, "Arn"]}]
+    return [
+        (task, around)
+        for task, around in _asl_tasks(ASL["States"])
+        if any(task.get("Parameters", {}).get("FunctionName") == f"${{{name}}}" for name in names)
+    ]
+
+
+def _skips(function: str) -> dict[str, str]:
+    skips = FUNCTIONS[function].get("Metadata", {}).get("checkov", {}).get("skip", [])
+    return {skip["id"]: skip["comment"] for skip in skips}
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_checkov_skip_reasons_are_true_for_the_function(name: str) -> None:
+    skips = _skips(name)
+    events = FUNCTIONS[name]["Properties"].get("Events", {})
+    http = [e for e in events.values() if e["Type"] == "HttpApi"]
+    invocations = _state_machine_invocations(name)
+    if "CKV_AWS_116" in skips:  # no dead-letter queue: only synchronous callers
+        assert all(e["Type"] == "HttpApi" for e in events.values()), f"{name} has an asynchronous event source"
+        assert http or invocations, f"{name}: who calls it?"
+        for task, _ in invocations:
+            assert task["Resource"].endswith(":states:::lambda:invoke"), name
+            assert task["Parameters"].get("InvocationType", "RequestResponse") == "RequestResponse", name
+            assert task.get("Retry"), f"{name}: the skip says Step Functions retries it"
+        assert ("HTTP API" in skips["CKV_AWS_116"]) == bool(http), skips["CKV_AWS_116"]
+    if "CKV_AWS_117" in skips:  # no VPC: it reaches public AWS APIs only, and says which
+        statements = _statements(FUNCTIONS[name]["Properties"].get("Policies", []), name)
+        actions = [a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])]
+        services = {str(a).split(":")[0] for a in actions} - {"kms"}  # the key is used through those services
+        named = {key for key, api in _API_NAMES.items() if api in skips["CKV_AWS_117"]}
+        assert named == services, f"{name}: the skip names {named}, the policy calls {services}"
+    if "CKV_AWS_115" in skips:  # no reserved concurrency: something else bounds it
+        reason = skips["CKV_AWS_115"]
+        if http:
+            settings = _props("HttpApi")["DefaultRouteSettings"]
+            assert "HTTP API stage throttling" in reason
+            assert settings["ThrottlingRateLimit"] > 0
+            assert settings["ThrottlingBurstLimit"] > 0
+        else:
+            assert invocations, f"{name}: the skip says the state machine starts it"
+            for _, around in invocations:
+                if around is not None:
+                    assert f"MaxConcurrency ({around['MaxConcurrency']}" in reason, reason
+    if "CKV_AWS_173" in skips:  # environment not encrypted with a customer key: it holds no secret
+        env = {**GLOBAL_FUNCTION["Environment"]["Variables"]}
+        env.update(FUNCTIONS[name]["Properties"].get("Environment", {}).get("Variables", {}))
+        secret_like = [k for k in env if any(w in k.upper() for w in ("SECRET", "PASSWORD", "TOKEN", "PRIVATE"))]
+        assert secret_like == [], f"{name}: {secret_like}"
