@@ -31,6 +31,42 @@ for package in boto3 botocore s3transfer urllib3; do
 done
 find "$LAYER_DIR" -depth -type d \( -name __pycache__ -o -name tests \) -exec rm -rf {} +
 
+# What no handler uses (issue 7: core layer under 10 MB unzipped). Each step below was checked by importing every
+# built handler from the built layer alone and running every sample event of events/ through it
+# (tests/integration/test_built_artifacts.py, which also lists the modules each cold process loads); the check
+# further down fails the build if a remaining file still imports something pruned here.
+POWERTOOLS="$LAYER_DIR/aws_lambda_powertools"
+# Swagger UI's script and style sheet (1.7 MB): /docs loads the same files (swagger-ui-dist 5.31.0) from a CDN,
+# pinned and locked by Subresource Integrity (lemtrada/web/swagger.py); nothing calls enable_swagger.
+rm -f "$POWERTOOLS"/event_handler/openapi/swagger_ui/swagger-ui-bundle.min.js \
+  "$POWERTOOLS"/event_handler/openapi/swagger_ui/swagger-ui.min.css
+# Powertools utilities no handler imports, and that no module a handler loads imports (0.65 MB). The event
+# handler's schema_validation middleware is the only retained module that imported one (validation); it needs
+# fastjsonschema, which the layer never had, and no route uses it.
+for utility in parser parameters auth_alpha feature_flags circuit_breaker kafka batch data_masking streaming \
+  validation metadata; do
+  rm -rf "${POWERTOOLS:?}/utilities/$utility"
+done
+rm -f "$POWERTOOLS"/event_handler/middlewares/schema_validation.py
+# Back ends for libraries the layer does not ship (redis, datadog): importing them could only fail.
+rm -f "$POWERTOOLS"/utilities/idempotency/persistence/redis.py "$POWERTOOLS"/utilities/idempotency/persistence/cache.py
+rm -rf "$POWERTOOLS"/metrics/provider/datadog
+# pydantic's v1 compatibility package and its mypy plugin (0.53 MB): the service's models are pydantic 2, and
+# pydantic imports pydantic.v1 only for a type that defines __get_validators__ (none does) or for a v1-era name.
+rm -rf "$LAYER_DIR"/pydantic/v1 "$LAYER_DIR"/pydantic/mypy.py
+# tzdata's text tables (tzdata.zi, *.tab, leapseconds: 0.16 MB): Python's zoneinfo reads only the compiled zone
+# files and tzdata/zones, which stay. Type stubs and py.typed markers serve type checkers only.
+rm -f "$LAYER_DIR"/tzdata/zoneinfo/tzdata.zi "$LAYER_DIR"/tzdata/zoneinfo/*.tab "$LAYER_DIR"/tzdata/zoneinfo/leapseconds
+find "$LAYER_DIR" \( -name '*.pyi' -o -name py.typed \) -type f -delete
+# Installer bookkeeping: RECORD (read by pip uninstall only), console scripts, and each METADATA's long description
+# (pydantic's changelog alone is 0.14 MB). The METADATA headers stay, so importlib.metadata still answers names,
+# versions and requirements; licence files and pydantic-core's SBOM stay.
+rm -f "$LAYER_DIR"/*.dist-info/RECORD
+rm -rf "$LAYER_DIR"/*.data
+for metadata in "$LAYER_DIR"/*.dist-info/METADATA; do
+  sed -i '/^$/,$d' "$metadata"
+done
+
 "$PY313" - "$LAYER_DIR" <<'PY'
 """Every shared object in the layer must be a 64-bit little-endian AArch64 ELF; pydantic-core must be there."""
 import os
@@ -48,6 +84,24 @@ if not (layer / "lemtrada" / "__init__.py").is_file():
 provided = [name for name in ("boto3", "botocore", "s3transfer", "urllib3", "aws_xray_sdk") if (layer / name).exists()]
 if provided:
     sys.exit(f"error: the layer ships {provided}: the runtime provides them (or nothing uses them)")
+
+# Nothing left in the layer may import what the build pruned (the comments above say why each is unused).
+import re
+
+pruned = re.compile(
+    r"^\s*(?:from|import)\s+(?:aws_lambda_powertools\.utilities\.(?:parser|parameters|auth_alpha|feature_flags"
+    r"|circuit_breaker|kafka|batch|data_masking|streaming|validation|metadata)"
+    r"|aws_lambda_powertools\.event_handler\.middlewares\.schema_validation"
+    r"|aws_lambda_powertools\.utilities\.idempotency\.persistence\.(?:redis|cache)"
+    r"|aws_lambda_powertools\.metrics\.provider\.datadog|pydantic\.mypy)\b",
+    re.MULTILINE,
+)
+sources = [*layer.rglob("*.py"), *Path("functions").rglob("*.py")]
+importers = [str(path) for path in sources if pruned.search(path.read_text(encoding="utf-8", errors="replace"))]
+if importers:
+    sys.exit("error: these files import what scripts/sam-build.sh pruned:\n  " + "\n  ".join(importers))
+if any("enable_swagger" in path.read_text(encoding="utf-8", errors="replace") for path in Path("functions").rglob("*.py")):
+    sys.exit("error: a function enables Powertools' Swagger UI, whose assets the build prunes")
 
 shared = sorted(p for p in layer.rglob("*.so*") if p.is_file())
 wrong = []
@@ -74,5 +128,8 @@ with tempfile.TemporaryDirectory() as tmp:
             if p.is_file():
                 zf.write(p, p.relative_to(layer.parent))
     zipped = os.path.getsize(archive)
-print(f"layer size: {unzipped / 1e6:.1f} MB unzipped (Lambda limit 250 MB with the function), {zipped / 1e6:.1f} MB zipped")
+print(f"layer size: {unzipped / 1e6:.2f} MB unzipped (Lambda limit 250 MB with the function), {zipped / 1e6:.2f} MB zipped")
+budget = float(os.environ.get("LAYER_BUDGET_MB", "10"))
+if unzipped > budget * 1e6:
+    sys.exit(f"error: the core layer is {unzipped / 1e6:.2f} MB unzipped, over its {budget:g} MB budget (docs/PERFORMANCE.md)")
 PY
