@@ -5,14 +5,12 @@ from __future__ import annotations
 from functools import cache
 from typing import Annotated, Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 from lemtrada.services.sweep_subscriptions import DigestSubscriptions, SubscriptionView
 from lemtrada.web import idempotency, runtime
 from lemtrada.web.api import (
@@ -47,6 +45,11 @@ class SubscriptionIn(BaseModel):
 
 @cache
 def _sns() -> Any:
+    # boto3 is imported on the first subscription, not at start: importing it is most of this function's cold
+    # start (docs/PERFORMANCE.md), and Powertools' idempotency utility is loaded on first write likewise.
+    import boto3  # noqa: PLC0415
+    from botocore.config import Config  # noqa: PLC0415
+
     return boto3.client("sns", config=Config(retries={"mode": "standard", "max_attempts": 5}))
 
 
