@@ -9,8 +9,10 @@ Steady state: histories run up to ``TARGET - 2 days``; the load writes each pati
 have left it (notice marks, ``swept_through``, ``next_check``), the real sweep then runs for ``TARGET - 1 day``
 (not measured), and only ``TARGET`` is measured, so the due index holds what one ordinary night finds.
 
-Ids are shaped like the service's (32 hex digits for patients and results), because item sizes are capacity.
-The load itself (BatchWriteItem of the repository's own items) is not measured.
+Ids are shaped like the service's (32 hex digits for patients, 12 base32 characters for results), because item
+sizes are capacity. The load writes each patient as the repository stores it, with one audit entry per write the
+patient's version counts (the scan reads them; the sweep's record read does not). The load itself (BatchWriteItem
+of the repository's own items) is not measured.
 
     .venv/bin/python -m bench.sweep_cost [--sizes 1000,3000,10000] [--growth-base 300] [--factors 1,3,10]
 """
@@ -45,6 +47,7 @@ from lemtrada.storage import keys  # noqa: E402
 from lemtrada.storage.dynamodb import (  # noqa: E402
     DynamoPatientRepository,
     RegimenItem,
+    audit_item,
     bind_model,
     patient_from_items,
     patient_items,
@@ -65,14 +68,24 @@ NoticeId = tuple[str, str, str]  # clinic, patient, notice key
 
 
 # ---- population ------------------------------------------------------------------------------------------------
+_BASE32 = "abcdefghijklmnopqrstuvwxyz234567"
+
+
 def _hex_id(rng: random.Random) -> str:
     return f"{rng.getrandbits(128):032x}"
 
 
+def _result_id(rng: random.Random) -> str:
+    """Shaped like ``recording.new_result_id`` (12 base32 characters), from the seeded generator."""
+    return "".join(rng.choice(_BASE32) for _ in range(12))
+
+
 def with_service_ids(record: PatientRecord, rng: random.Random) -> PatientRecord:
-    """The record with ids shaped like the service's (uuid4().hex), results re-sorted by (date, id)."""
+    """The record with ids shaped like the service's, results re-sorted by (date, id)."""
     profile = replace(record.profile, patient_id=_hex_id(rng))
-    results = sorted((replace(r, result_id=_hex_id(rng)) for r in record.results), key=lambda r: (r.date, r.result_id))
+    results = sorted(
+        (replace(r, result_id=_result_id(rng)) for r in record.results), key=lambda r: (r.date, r.result_id)
+    )
     return PatientRecord(profile=profile, infusions=record.infusions, results=tuple(results))
 
 
@@ -141,10 +154,42 @@ def save_clinics(db: LocalDynamo, table: str) -> None:
         repository.save_clinic(clinic, None, _audit(TARGET - timedelta(days=400)))
 
 
+def audit_items(model: type[RegimenItem], patient: StoredPatient) -> Iterator[dict[str, Any]]:
+    """One audit entry per write that made the patient's version (enrolment, each infusion and result, the
+    sweeps), as the service appends them: the same actor, action and target shapes, spread over the history."""
+    pk = keys.patient_pk(patient.patient_id)
+    record = patient.record
+    enrolled = patient.enrolled_at
+    writes: list[tuple[datetime, str, str]] = [(enrolled, "patient.enrolled", "PROFILE")]
+    for infusion in record.infusions:
+        at = datetime(infusion.date.year, infusion.date.month, infusion.date.day, 14, tzinfo=UTC)
+        writes.append((at, "infusion.recorded", f"{keys.INFUSION_PREFIX}{infusion.date.isoformat()}"))
+    for result in record.results:
+        at = datetime(result.date.year, result.date.month, result.date.day, 16, tzinfo=UTC)
+        writes.append((at, "result.recorded", f"{keys.RESULT_PREFIX}{result.date.isoformat()}#{result.result_id}"))
+    sweeps = max(patient.version - len(writes), 0)
+    last = patient.swept_through or enrolled.date()
+    for n in range(sweeps):
+        day = last - timedelta(days=n)
+        at = datetime(day.year, day.month, day.day, 2, tzinfo=UTC)
+        writes.append((at, "notices.recorded", f"{keys.NOTICE_PREFIX}{day.isoformat()}"))
+    for at, action, target in writes:
+        system = action == "notices.recorded"
+        entry = AuditEntry(
+            actor_sub="system:sweep" if system else "3c1f9a52-7d2e-4b8a-9f61-0e5d2c7b4a18",
+            actor_role="system" if system else "clinicians",
+            at=at,
+            action=action,
+            target=target,
+        )
+        yield audit_item(model, pk, entry).serialize()
+
+
 def load(db: LocalDynamo, table: str, patients: Iterable[StoredPatient], threads: int = 4) -> Loaded:
     """BatchWriteItem of each patient's items as the repository's codec makes them (profile with due keys,
-    infusions, results, notice marks). Writers post the JSON straight to DynamoDB Local (which checks no
-    signature) so that this machine's cores go to DynamoDB Local rather than to request building."""
+    infusions, results by year, notice marks) and its audit entries. Writers post the JSON straight to DynamoDB
+    Local (which checks no signature) so that this machine's cores go to DynamoDB Local rather than to request
+    building."""
     model = bind_model(table, db.endpoint, REGION)
     report = Loaded()
     started = time.perf_counter()
@@ -174,8 +219,8 @@ def load(db: LocalDynamo, table: str, patients: Iterable[StoredPatient], threads
     with ThreadPoolExecutor(threads) as pool:
         for patient in patients:
             report.patients += 1
-            for item in patient_items(model, patient, SHARDS):
-                batch.append({"PutRequest": {"Item": item.serialize()}})
+            for item in [*patient_items(model, patient, SHARDS), *audit_items(model, patient)]:
+                batch.append({"PutRequest": {"Item": item}})
                 if len(batch) == 25:
                     pending.append(pool.submit(write, batch))
                     report.items += len(batch)
@@ -294,11 +339,11 @@ def scan_sweep(db: LocalDynamo, table: str, day: date) -> ScanRun:
         if group_pk in done:
             raise RuntimeError(f"the scan returned {group_pk} in two runs: records would be split")
         done.add(group_pk)
-        items = [model.from_raw_data(raw) for raw in group]
         if group_pk == keys.CLINIC_PK:
+            items = [model.from_raw_data(raw) for raw in group]
             labels.update((item.sk, Label(item.label)) for item in items if item.label)
         elif group_pk.startswith("PATIENT#"):
-            stored = patient_from_items(sorted(items, key=_by_sk))
+            stored = patient_from_items(model, sorted(group, key=_by_sk))
             if stored is not None:
                 records.append(stored)
 
@@ -326,8 +371,8 @@ def scan_sweep(db: LocalDynamo, table: str, day: date) -> ScanRun:
     return run
 
 
-def _by_sk(item: RegimenItem) -> str:
-    return item.sk
+def _by_sk(raw: dict[str, Any]) -> str:
+    return str(raw["sk"]["S"])
 
 
 def _decide(records: list[StoredPatient], labels: dict[str, Label], day: date, run: ScanRun) -> None:

@@ -5,8 +5,9 @@ Ids are unique per test so the suite also runs against a shared table (DynamoDB 
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from lemtrada.regimen.records import PregnancyEpisode, ResultItem
@@ -341,3 +342,30 @@ class RepositoryContract:
         repo.create_patient(patient, f.audit())
         with pytest.raises(ValueError, match="at most 100"):
             repo.record_sweep(patient.patient_id, date(2026, 2, 1), [f"n{i}" for i in range(99)], 1, None)
+
+    def test_a_long_dense_history_reads_back_whole(self, repo: PatientRepository) -> None:
+        """Ten years of results three times a week and a thousand notice marks: far inside DynamoDB's 400 KB per
+        item (one item per year of results, one for the marks), read back in one record."""
+        pid = f.uid("dense")
+        first = date(2016, 1, 4)
+        results = tuple(
+            replace(f.result(first + timedelta(days=n * 7 // 3)), result_id=f"{n:012x}") for n in range(3 * 52 * 10)
+        )
+        patient = f.stored(f.profile(pid), next_check=date(2026, 2, 1), results=results)
+        repo.create_patient(patient, f.audit())
+        version = 1
+        keys_written = [f"{pid}#occurrence#cbc#{n}#{state}" for n in range(250) for state in ("due", "overdue")]
+        keys_written += [f"{pid}#milestone#m{n}#2026-01-01" for n in range(500)]
+        for start in range(0, len(keys_written), 98):
+            chunk = keys_written[start : start + 98]
+            version = repo.record_sweep(pid, date(2026, 2, 1), chunk, version, date(2026, 2, 2), clinic_id="clinic-a")
+        repo.mark_notices_sent(pid, keys_written[:500])
+        version = repo.add_result(pid, replace(f.result(date(2026, 1, 30)), result_id="late"), version, None, f.audit())
+        got = repo.get_patient(pid, consistent_read=False)
+        assert got is not None
+        assert got.version == version
+        assert len(got.record.results) == len(results) + 1
+        assert set(got.record.results) >= set(results)
+        assert got.sent_notices == frozenset(keys_written)
+        statuses = Counter(mark.status for mark in repo.notice_marks(pid))
+        assert statuses == {NoticeStatus.SENT: 500, NoticeStatus.PENDING: 500}

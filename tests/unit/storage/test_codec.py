@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 
 from hypothesis import given, settings
@@ -21,6 +22,7 @@ from lemtrada.regimen.records import (
     Severity,
     Sex,
 )
+from lemtrada.storage import keys
 from lemtrada.storage.dynamodb import bind_model, patient_from_items, patient_items
 from lemtrada.storage.repository import StoredPatient
 
@@ -120,10 +122,10 @@ patients = st.builds(
 @settings(max_examples=300, deadline=None)
 @given(patients)
 def test_record_to_items_to_record_is_identity(patient: StoredPatient) -> None:
-    raw = [item.serialize() for item in patient_items(MODEL, patient, 16)]
+    raw = patient_items(MODEL, patient, 16)
     # DynamoDB returns a partition's items ordered by sort key; a Query would hand them back so.
     raw.sort(key=lambda data: data["sk"]["S"].encode("utf-8"))
-    back = patient_from_items([MODEL.from_raw_data(data) for data in raw])
+    back = patient_from_items(MODEL, raw)
     assert back == patient
     assert back is not None
     assert [type(i.dose_mg) for i in back.record.infusions] == [float] * len(back.record.infusions)
@@ -132,6 +134,45 @@ def test_record_to_items_to_record_is_identity(patient: StoredPatient) -> None:
 
 def test_profile_item_is_compact() -> None:
     patient = f.stored(next_check=date(2026, 2, 1), sub="user-1")
-    data = patient_items(MODEL, patient, 16)[0].serialize()
+    data = patient_items(MODEL, patient, 16)[0]
     long_names = {name for name in data if len(name) > 3}
     assert long_names <= {"version", "patient_id", "clinic_id", "clinic_key", "due_shard", "next_check"}
+
+
+def test_engine_notice_keys_are_stored_without_the_patient_id() -> None:
+    pid = "0123456789abcdef0123456789abcdef"
+    engine_keys = [
+        f"{pid}#occurrence#cbc#3#due",
+        f"{pid}#milestone#course_1_complete#2026-01-12",
+        f"{pid}#deviation#late#2026-01-10",
+        "someone-else#occurrence#cbc#1#due",
+        f"{pid}#other#x",
+        f"{pid}#occurrence",
+    ]
+    names = [keys.notice_name(pid, key) for key in engine_keys]
+    assert names[:3] == ["o#cbc#3#due", "m#course_1_complete#2026-01-12", "d#late#2026-01-10"]
+    assert all(name.startswith("=") for name in names[3:])
+    assert [keys.notice_key(pid, name) for name in names] == engine_keys
+
+
+def test_results_and_marks_are_packed_into_few_small_items() -> None:
+    pid = "0123456789abcdef0123456789abcdef"
+    results = tuple(
+        Result(f"r{n:011d}", ResultItem.CBC, date(2024, 1, 1) + timedelta(days=7 * n), 4.5, "10^9/L", None)
+        for n in range(150)
+    )
+    sent = frozenset(f"{pid}#occurrence#cbc#{n}#due" for n in range(20))
+    patient = replace(f.stored(f.profile(pid), next_check=date(2026, 2, 1)), sent_notices=sent)
+    patient = replace(patient, record=replace(patient.record, results=results))
+    items = patient_items(MODEL, patient, 16)
+    results_items = [i for i in items if i["sk"]["S"].startswith(keys.RESULTS_PREFIX)]
+    assert [i["sk"]["S"] for i in results_items] == ["RESULTS#2024", "RESULTS#2025", "RESULTS#2026"]
+    entry = results_items[0]["0101r00000000000"]["S"]
+    assert entry == "cbc|4.5|10^9/L"
+    notices = [i for i in items if i["sk"]["S"] == keys.NOTICES]
+    assert len(notices) == 1
+    assert set(notices[0]) - {"pk", "sk"} == {f"o#cbc#{n}#due" for n in range(20)}
+    back = patient_from_items(MODEL, sorted(items, key=lambda i: i["sk"]["S"]))
+    assert back is not None
+    assert back.record.results == results
+    assert back.sent_notices == sent

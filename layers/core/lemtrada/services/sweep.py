@@ -27,7 +27,13 @@ from lemtrada.notify.digest import DigestItem, build_digest
 from lemtrada.notify.publisher import DigestPublisher, PublishError
 from lemtrada.regimen.records import Clinic, Label, PatientRecord
 from lemtrada.storage.outbox import Outbox, OutboxEntry, QueuedNotice
-from lemtrada.storage.repository import MAX_TRANSACTION_ITEMS, AlreadyExists, PatientRepository, VersionConflict
+from lemtrada.storage.repository import (
+    MAX_TRANSACTION_ITEMS,
+    AlreadyExists,
+    PatientRepository,
+    StoredPatient,
+    VersionConflict,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -276,9 +282,7 @@ class SweepService:
             )
             queued_before |= set(queued)
             try:
-                self._record(
-                    patient_id, day, keys, version=stored.version, current=stored.next_check, upcoming=upcoming
-                )
+                self._record(stored, day, keys, upcoming=upcoming)
             except (VersionConflict, AlreadyExists):
                 report.conflicts += 1
                 strong = True
@@ -288,14 +292,18 @@ class SweepService:
             return
         raise SweepError(f"patient {patient_id} kept changing during the sweep")
 
-    def _record(
-        self, patient_id: str, day: date, keys: list[str], *, version: int, current: date, upcoming: date | None
-    ) -> None:
-        """record_sweep in transactions of bounded size: all but the last keep the patient due (next_check)."""
+    def _record(self, stored: StoredPatient, day: date, keys: list[str], *, upcoming: date | None) -> None:
+        """record_sweep in transactions of bounded size: all but the last keep the patient due (next_check).
+
+        The marks name the clinic of the record read (the write is conditioned on its version), which spares the
+        repository a read of its own."""
         chunks = [keys[i : i + _MARKS_PER_WRITE] for i in range(0, len(keys), _MARKS_PER_WRITE)] or [[]]
+        version, current = stored.version, stored.next_check
         for index, chunk in enumerate(chunks):
             last = index == len(chunks) - 1
-            version = self.repository.record_sweep(patient_id, day, chunk, version, upcoming if last else current)
+            version = self.repository.record_sweep(
+                stored.patient_id, day, chunk, version, upcoming if last else current, clinic_id=stored.clinic_id
+            )
 
     # -- publish -----------------------------------------------------------------------------------------------
     def publish(self) -> PublishReport:

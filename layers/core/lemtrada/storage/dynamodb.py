@@ -1,14 +1,18 @@
 """The patient repository on one DynamoDB table (PynamoDB): one Query per record, one transaction per write.
 
-One wide PynamoDB model, ``RegimenItem``, describes every item of the single table (an item only carries the
-attributes of its kind; PynamoDB stores no attribute for None). Non-key attributes have short stored names to keep
-items small, because the sweep's cost is the size of the records it reads; docs/ARCHITECTURE.md lists them.
+One wide PynamoDB model, ``RegimenItem``, describes the profile, infusion, audit and clinic items of the single
+table (an item only carries the attributes of its kind; PynamoDB stores no attribute for None). Non-key attributes
+have short stored names to keep items small, because the sweep's cost is the size of the records it reads.
+Results and notice marks are packed (``RESULTS#<year>``: one attribute per result; ``NOTICES``: one attribute per
+mark), so their attribute names are data and those two items are read and written as raw DynamoDB maps;
+docs/ARCHITECTURE.md lists the layout.
 Reads go through the model's low-level connection so every response's ``ConsumedCapacity`` is counted in
 ``CapacityMeter``; benchmarks read it from ``repository.capacity``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -16,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
 from pynamodb.attributes import (
     BooleanAttribute,
     ListAttribute,
@@ -23,12 +28,11 @@ from pynamodb.attributes import (
     NumberAttribute,
     UnicodeAttribute,
 )
-from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
-from pynamodb.transactions import TransactWrite
 
 from lemtrada.regimen.records import (
     Clinic,
@@ -62,6 +66,17 @@ from lemtrada.storage.repository import (
 )
 
 DUE_INDEX = "DueIndex"
+_SENT_PER_UPDATE = 50
+"""Keys per ``mark_notices_sent`` UpdateItem: its condition names each one, and expressions are limited to 4 KB."""
+
+
+def _error_code(error: Exception) -> str | None:
+    code = getattr(error, "cause_response_code", None)
+    if code is None and isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code")
+    return None if code is None else str(code)
+
+
 CLINIC_INDEX = "ClinicIndex"
 
 
@@ -148,14 +163,6 @@ class RegimenItem(Model):
     observation_minutes = NumberAttribute(attr_name="om", null=True)
     batch_number = UnicodeAttribute(attr_name="bn", null=True)
     deviations = ListAttribute[DeviationMap](attr_name="dv", of=DeviationMap, null=True)
-    # result (date and id in the sort key)
-    item = UnicodeAttribute(attr_name="it", null=True)
-    value = NumberAttribute(attr_name="val", null=True)
-    unit = UnicodeAttribute(attr_name="un", null=True)
-    status = UnicodeAttribute(attr_name="rs", null=True)
-    # notice mark (key in the sort key)
-    notice_status = UnicodeAttribute(attr_name="ns", null=True)
-    notice_on = UnicodeAttribute(attr_name="nd", null=True)
     # audit entry
     actor_sub = UnicodeAttribute(attr_name="as", null=True)
     actor_role = UnicodeAttribute(attr_name="ar", null=True)
@@ -337,42 +344,105 @@ def infusion_from_item(item: RegimenItem) -> Infusion:
     )
 
 
-def result_item(model: type[RegimenItem], patient_id: str, result: Result) -> RegimenItem:
-    item = model(keys.patient_pk(patient_id), keys.result_sk(result.date, result.result_id))
-    item.item = result.item.value
-    item.value = result.value
-    item.unit = result.unit
-    item.status = result.status
-    return item
+Raw = dict[str, Any]
+"""One item as DynamoDB's wire format has it: attribute name -> typed value (``{"S": "..."}``)."""
+
+_KEY_NAMES = frozenset({"pk", "sk"})
 
 
-def result_from_item(item: RegimenItem) -> Result:
-    day, result_id = item.sk.removeprefix(keys.RESULT_PREFIX).split("#", 1)
+def _number(value: float | None) -> str:
+    if value is None:
+        return ""
+    if value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return repr(float(value))
+
+
+def result_entry(result: Result) -> str:
+    """A result's value in its year's item: ``item|value|unit|status`` with trailing empty fields cut; a unit or
+    status that is empty or holds ``|`` makes it a JSON list instead (an item code never starts with ``[``)."""
+    texts = (result.unit, result.status)
+    if any(text is not None and (not text or "|" in text) for text in texts):
+        return json.dumps([result.item.value, result.value, result.unit, result.status], separators=(",", ":"))
+    return "|".join((result.item.value, _number(result.value), result.unit or "", result.status or "")).rstrip("|")
+
+
+def result_from_entry(day: date, result_id: str, entry: str) -> Result:
+    if entry.startswith("["):
+        item, value, unit, status = json.loads(entry)
+    else:
+        item, value, unit, status = (*entry.split("|"), "", "", "")[:4]
+        value, unit, status = (float(value) if value else None), (unit or None), (status or None)
     return Result(
         result_id=result_id,
-        item=ResultItem(_req(item.item, "item")),
-        date=date.fromisoformat(day),
-        value=None if item.value is None else float(item.value),
-        unit=item.unit,
-        status=item.status,
+        item=ResultItem(item),
+        date=day,
+        value=None if value is None else float(value),
+        unit=unit,
+        status=status,
     )
 
 
-def notice_item(model: type[RegimenItem], patient_id: str, mark: NoticeMark) -> RegimenItem:
-    item = model(keys.patient_pk(patient_id), keys.notice_sk(mark.key))
-    item.notice_status = mark.status.value
-    item.notice_on = mark.on.isoformat()
-    item.clinic_id = mark.clinic_id
+def results_items(patient_id: str, results: Sequence[Result]) -> list[Raw]:
+    """A patient's results as one item per calendar year, each result one attribute (``MMDD<id>``)."""
+    by_year: dict[int, Raw] = {}
+    for result in results:
+        item = by_year.setdefault(
+            result.date.year,
+            {"pk": {"S": keys.patient_pk(patient_id)}, "sk": {"S": keys.results_sk(result.date.year)}},
+        )
+        item[keys.result_name(result.date, result.result_id)] = {"S": result_entry(result)}
+    return [by_year[year] for year in sorted(by_year)]
+
+
+def results_from_item(raw: Raw) -> list[Result]:
+    year = int(raw["sk"]["S"].removeprefix(keys.RESULTS_PREFIX))
+    out = []
+    for name, value in raw.items():
+        if name not in _KEY_NAMES:
+            day, result_id = keys.result_day_and_id(year, name)
+            out.append(result_from_entry(day, result_id, value["S"]))
+    return out
+
+
+def mark_value(on: date, clinic_id: str) -> str:
+    """A notice mark's value: the sweep's date (``YYYYMMDD``) then the clinic it was owed to."""
+    return f"{on.year:04d}{on.month:02d}{on.day:02d}{clinic_id}"
+
+
+def notices_item(patient_id: str, marks: Sequence[NoticeMark]) -> Raw | None:
+    """A patient's notice marks as one item: an attribute per mark (its key without the patient id), and the
+    string set ``sent`` of the delivered ones."""
+    if not marks:
+        return None
+    item: Raw = {"pk": {"S": keys.patient_pk(patient_id)}, "sk": {"S": keys.NOTICES}}
+    sent = []
+    for mark in marks:
+        name = keys.notice_name(patient_id, mark.key)
+        item[name] = {"S": mark_value(mark.on, mark.clinic_id)}
+        if mark.status is NoticeStatus.SENT:
+            sent.append(name)
+    if sent:
+        item[keys.SENT_NOTICES] = {"SS": sorted(sent)}
     return item
 
 
-def notice_from_item(item: RegimenItem) -> NoticeMark:
-    return NoticeMark(
-        key=item.sk.removeprefix(keys.NOTICE_PREFIX),
-        status=NoticeStatus(_req(item.notice_status, "notice status")),
-        on=_req_day(item.notice_on),
-        clinic_id=_req(item.clinic_id, "clinic_id"),
-    )
+def marks_from_item(patient_id: str, raw: Raw) -> list[NoticeMark]:
+    sent = set(raw.get(keys.SENT_NOTICES, {}).get("SS", ()))
+    marks = []
+    for name, value in raw.items():
+        if name in _KEY_NAMES or name == keys.SENT_NOTICES:
+            continue
+        text = value["S"]
+        marks.append(
+            NoticeMark(
+                key=keys.notice_key(patient_id, name),
+                status=NoticeStatus.SENT if name in sent else NoticeStatus.PENDING,
+                on=date(int(text[:4]), int(text[4:6]), int(text[6:8])),
+                clinic_id=text[8:],
+            )
+        )
+    return sorted(marks, key=lambda mark: mark.key)
 
 
 def audit_item(model: type[RegimenItem], pk: str, entry: AuditEntry) -> RegimenItem:
@@ -414,41 +484,43 @@ def clinic_from_item(item: RegimenItem) -> StoredClinic:
     return StoredClinic(clinic=clinic, version=int(_req(item.version, "version")))
 
 
-def patient_items(model: type[RegimenItem], patient: StoredPatient, shards: int) -> list[RegimenItem]:
-    """The items a stored patient is made of (profile, infusions, results, notice marks as pending)."""
+def patient_items(model: type[RegimenItem], patient: StoredPatient, shards: int) -> list[Raw]:
+    """The items a stored patient is made of, raw (profile first, infusions, results by year, notice marks as
+    pending on ``swept_through``)."""
     pid = patient.patient_id
-    items = [profile_item(model, patient, patient.version, shards)]
-    items += [infusion_item(model, pid, infusion) for infusion in patient.record.infusions]
-    items += [result_item(model, pid, result) for result in patient.record.results]
-    items += [
-        notice_item(
-            model,
-            pid,
-            NoticeMark(key, NoticeStatus.PENDING, on=patient.swept_through or date.min, clinic_id=patient.clinic_id),
-        )
-        for key in sorted(patient.sent_notices)
-    ]
+    items: list[Raw] = [profile_item(model, patient, patient.version, shards).serialize()]
+    items += [infusion_item(model, pid, infusion).serialize() for infusion in patient.record.infusions]
+    items += results_items(pid, patient.record.results)
+    on = patient.swept_through or date.min
+    marks = [NoticeMark(key, NoticeStatus.PENDING, on, patient.clinic_id) for key in sorted(patient.sent_notices)]
+    notices = notices_item(pid, marks)
+    if notices is not None:
+        items.append(notices)
     return items
 
 
-def patient_from_items(items: Sequence[RegimenItem]) -> StoredPatient | None:
-    """Assemble a record from one Query's items (already in sort-key order: infusions and results by date)."""
+def patient_from_items(model: type[RegimenItem], items: Sequence[Raw]) -> StoredPatient | None:
+    """Assemble a record from one Query's raw items (infusions come in sort-key order, results are sorted)."""
     profile: RegimenItem | None = None
     infusions: list[Infusion] = []
     results: list[Result] = []
     notices: set[str] = set()
-    for item in items:
-        sk = item.sk
+    for raw in items:
+        sk = raw["sk"]["S"]
         if sk == keys.PROFILE:
-            profile = item
+            profile = model.from_raw_data(raw)
         elif sk.startswith(keys.INFUSION_PREFIX):
-            infusions.append(infusion_from_item(item))
-        elif sk.startswith(keys.RESULT_PREFIX):
-            results.append(result_from_item(item))
-        elif sk.startswith(keys.NOTICE_PREFIX):
-            notices.add(sk.removeprefix(keys.NOTICE_PREFIX))
+            infusions.append(infusion_from_item(model.from_raw_data(raw)))
+        elif sk.startswith(keys.RESULTS_PREFIX):
+            results += results_from_item(raw)
+        elif sk == keys.NOTICES:
+            pid = raw["pk"]["S"].removeprefix(keys.patient_pk(""))
+            notices.update(
+                keys.notice_key(pid, name) for name in raw if name not in _KEY_NAMES and name != keys.SENT_NOTICES
+            )
     if profile is None:
         return None
+    results.sort(key=lambda result: (result.date, result.result_id))
     record = PatientRecord(profile=profile_from_item(profile), infusions=tuple(infusions), results=tuple(results))
     return StoredPatient(
         record=record,
@@ -496,35 +568,50 @@ class CapacityMeter:
 
 
 # -- transactions ------------------------------------------------------------------------------------------
-class _CapturingTransactWrite(TransactWrite):
-    """TransactWrite that keeps DynamoDB's response (for its ConsumedCapacity)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.response: dict[str, Any] | None = None
-
-    def _commit(self) -> Any:
-        response = super()._commit()
-        self.response = response
-        return response
-
-
 @dataclass(slots=True)
 class _Write:
-    """One transaction being assembled; ``labels`` follow PynamoDB's item order (puts, then updates)."""
+    """One transaction being assembled as TransactWriteItems entries; ``labels`` follow the request's order
+    (puts, then updates), which is the order of DynamoDB's cancellation reasons."""
 
-    puts: list[tuple[str, RegimenItem, Condition | None]] = field(default_factory=list)
-    updates: list[tuple[str, RegimenItem, list[Action], Condition]] = field(default_factory=list)
+    table: str
+    puts: list[tuple[str, Raw]] = field(default_factory=list)
+    updates: list[tuple[str, Raw]] = field(default_factory=list)
 
     def put(self, label: str, item: RegimenItem, condition: Condition | None = None) -> None:
-        self.puts.append((label, item, condition))
+        self.puts.append((label, item.get_save_kwargs_from_instance(condition=condition)))
+
+    def put_raw(self, label: str, item: Raw, condition: str | None = None) -> None:
+        entry: Raw = {"TableName": self.table, "Item": item}
+        if condition is not None:
+            entry["ConditionExpression"] = condition
+        self.puts.append((label, entry))
 
     def update(self, label: str, item: RegimenItem, actions: list[Action], condition: Condition) -> None:
-        self.updates.append((label, item, actions, condition))
+        self.updates.append((label, item.get_update_kwargs_from_instance(actions=actions, condition=condition)))
+
+    def update_raw(self, label: str, key: tuple[str, str], expression: str, condition: str, values: Raw) -> None:
+        """An update of the item ``key`` (pk, sk); ``values`` holds ExpressionAttributeNames under ``#``-keys and
+        ExpressionAttributeValues under ``:``-keys."""
+        pk, sk = key
+        names = {k: v for k, v in values.items() if k.startswith("#")}
+        values = {k: v for k, v in values.items() if k.startswith(":")}
+        self.updates.append(
+            (
+                label,
+                {
+                    "TableName": self.table,
+                    "Key": {"pk": {"S": pk}, "sk": {"S": sk}},
+                    "UpdateExpression": expression,
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": values,
+                },
+            )
+        )
 
     @property
     def labels(self) -> list[str]:
-        return [label for label, *_ in self.puts] + [label for label, *_ in self.updates]
+        return [label for label, _ in self.puts] + [label for label, _ in self.updates]
 
 
 def failure_from_reasons(labels: Sequence[str], codes: Sequence[str | None]) -> Exception | None:
@@ -599,33 +686,40 @@ class DynamoPatientRepository:
             if start is None or limit is not None:
                 return
 
-    def _items(
+    def _raw_items(
         self, operation: str, hash_key: str, condition: Condition | None = None, *, consistent: bool | None = None
-    ) -> list[RegimenItem]:
+    ) -> list[Raw]:
         strong = self._consistent if consistent is None else consistent
         return [
-            self._model.from_raw_data(raw)
+            raw
             for page in self._pages(operation, hash_key, condition, consistent=strong)
             for raw in page.get("Items", [])
         ]
 
+    def _items(self, operation: str, hash_key: str, condition: Condition | None = None) -> list[RegimenItem]:
+        return [self._model.from_raw_data(raw) for raw in self._raw_items(operation, hash_key, condition)]
+
     def _commit(self, operation: str, write: _Write) -> None:
         check_transaction_size(len(write.puts) + len(write.updates))
         connection = self._model._get_connection().connection
-        transaction = _CapturingTransactWrite(connection=connection, return_consumed_capacity="TOTAL")
-        for _, item, condition in write.puts:
-            transaction.save(item, condition=condition)
-        for _, item, actions, condition in write.updates:
-            transaction.update(item, actions, condition=condition)
         try:
-            transaction._commit()
+            response = connection.transact_write_items(
+                condition_check_items=[],
+                delete_items=[],
+                put_items=[entry for _, entry in write.puts],
+                update_items=[entry for _, entry in write.updates],
+                return_consumed_capacity="TOTAL",
+            )
         except TransactWriteError as error:
             codes = [None if reason is None else reason.code for reason in error.cancellation_reasons]
             failure = failure_from_reasons(write.labels, codes)
             if failure is not None:
                 raise failure from error
             raise
-        self.capacity.add_response(operation, transaction.response, write=True)
+        self.capacity.add_response(operation, response, write=True)
+
+    def _new_write(self) -> _Write:
+        return _Write(table=self._model.Meta.table_name)
 
     def _profile_update(
         self, write: _Write, patient_id: str, expected_version: int, next_check: date | None, extra: list[Action]
@@ -652,7 +746,7 @@ class DynamoPatientRepository:
 
     def save_clinic(self, clinic: Clinic, expected_version: int | None, audit: AuditEntry) -> int:
         model = self._model
-        write = _Write()
+        write = self._new_write()
         if expected_version is None:
             version = 1
             write.put("clinic", clinic_item(model, clinic, version), model.pk.does_not_exist())
@@ -672,8 +766,8 @@ class DynamoPatientRepository:
     def get_patient(self, patient_id: str, *, consistent_read: bool = True) -> StoredPatient | None:
         condition = self._model.sk > keys.RECORD_AFTER
         consistent = self._consistent and consistent_read
-        items = self._items("get_patient", keys.patient_pk(patient_id), condition, consistent=consistent)
-        return patient_from_items(items)
+        items = self._raw_items("get_patient", keys.patient_pk(patient_id), condition, consistent=consistent)
+        return patient_from_items(self._model, items)
 
     def patient_id_for_user(self, sub: str) -> str | None:
         response = self._model._get_connection().get_item(
@@ -715,14 +809,18 @@ class DynamoPatientRepository:
         return tuple(audit_from_item(i) for i in self._items("audit_trail", keys.patient_pk(patient_id), condition))
 
     def notice_marks(self, patient_id: str) -> tuple[NoticeMark, ...]:
-        condition = self._model.sk.startswith(keys.NOTICE_PREFIX)
-        return tuple(notice_from_item(i) for i in self._items("notice_marks", keys.patient_pk(patient_id), condition))
+        response = self._model._get_connection().get_item(
+            keys.patient_pk(patient_id), keys.NOTICES, consistent_read=self._consistent
+        )
+        self.capacity.add_response("notice_marks", response)
+        raw = response.get("Item")
+        return () if raw is None else tuple(marks_from_item(patient_id, raw))
 
     # -- patients: writes ----------------------------------------------------------------------------------
     def create_patient(self, patient: StoredPatient, audit: AuditEntry) -> None:
         model = self._model
         pid = patient.patient_id
-        write = _Write()
+        write = self._new_write()
         fresh = StoredPatient(
             record=patient.record,
             version=1,
@@ -733,9 +831,9 @@ class DynamoPatientRepository:
             swept_through=patient.swept_through,
         )
         items = patient_items(model, fresh, self._shards)
-        write.put("patient", items[0], model.pk.does_not_exist())
+        write.put_raw("patient", items[0], "attribute_not_exists(pk)")
         for item in items[1:]:
-            write.put("fact", item)
+            write.put_raw("fact", item)
         if patient.patient_sub is not None:
             link = model(keys.user_pk(patient.patient_sub), keys.LINK)
             link.patient_id = pid
@@ -754,7 +852,7 @@ class DynamoPatientRepository:
             attribute = getattr(model, name)
             value = getattr(body, name)
             actions.append(attribute.remove() if value is None else attribute.set(value))
-        write = _Write()
+        write = self._new_write()
         self._profile_update(write, profile.patient_id, expected_version, next_check, actions)
         write.put("audit", audit_item(model, keys.patient_pk(profile.patient_id), audit))
         self._commit("update_profile", write)
@@ -769,7 +867,7 @@ class DynamoPatientRepository:
         audit: AuditEntry,
     ) -> int:
         model = self._model
-        write = _Write()
+        write = self._new_write()
         write.put("infusion", infusion_item(model, patient_id, infusion), model.pk.does_not_exist())
         write.put("audit", audit_item(model, keys.patient_pk(patient_id), audit))
         self._profile_update(write, patient_id, expected_version, next_check, [])
@@ -780,8 +878,14 @@ class DynamoPatientRepository:
         self, patient_id: str, result: Result, expected_version: int, next_check: date | None, audit: AuditEntry
     ) -> int:
         model = self._model
-        write = _Write()
-        write.put("result", result_item(model, patient_id, result), model.pk.does_not_exist())
+        write = self._new_write()
+        write.update_raw(
+            "result",
+            (keys.patient_pk(patient_id), keys.results_sk(result.date.year)),
+            "SET #r = :r",
+            "attribute_not_exists(#r)",
+            {"#r": keys.result_name(result.date, result.result_id), ":r": {"S": result_entry(result)}},
+        )
         write.put("audit", audit_item(model, keys.patient_pk(patient_id), audit))
         self._profile_update(write, patient_id, expected_version, next_check, [])
         self._commit("add_result", write)
@@ -814,11 +918,20 @@ class DynamoPatientRepository:
     ) -> int:
         model = self._model
         unique = sorted(set(notices))
-        current = clinic_id if clinic_id is not None else self._clinic_of(patient_id)
-        write = _Write()
-        for key in unique:
-            mark = NoticeMark(key=key, status=NoticeStatus.PENDING, on=on, clinic_id=current)
-            write.put("notice", notice_item(model, patient_id, mark), model.pk.does_not_exist())
+        # One attribute per key on the NOTICES item; the limit stays that of one mark per transaction item (the
+        # sweep splits larger sets), which also keeps the condition expression under DynamoDB's 4 KB.
+        check_transaction_size(2 + len(unique))
+        write = self._new_write()
+        if unique:
+            current = clinic_id if clinic_id is not None else self._clinic_of(patient_id)
+            names = {f"#{n}": keys.notice_name(patient_id, key) for n, key in enumerate(unique)}
+            write.update_raw(
+                "notice",
+                (keys.patient_pk(patient_id), keys.NOTICES),
+                "SET " + ", ".join(f"{placeholder} = :m" for placeholder in names),
+                " AND ".join(f"attribute_not_exists({placeholder})" for placeholder in names),
+                {**names, ":m": {"S": mark_value(on, current)}},
+            )
         entry = audit if audit is not None else sweep_audit(on)
         write.put("audit", audit_item(model, keys.patient_pk(patient_id), entry))
         self._profile_update(write, patient_id, expected_version, next_check, [model.swept_through.set(on.isoformat())])
@@ -826,22 +939,34 @@ class DynamoPatientRepository:
         return expected_version + 1
 
     def mark_notices_sent(self, patient_id: str, notice_keys: Sequence[str]) -> None:
-        model = self._model
-        connection = model._get_connection()
-        for key in sorted(set(notice_keys)):
-            try:
-                response = connection.update_item(
-                    keys.patient_pk(patient_id),
-                    keys.notice_sk(key),
-                    actions=[model.notice_status.set(NoticeStatus.SENT.value)],
-                    condition=model.pk.exists(),
-                    return_consumed_capacity="TOTAL",
-                )
-            except UpdateError as error:
-                if error.cause_response_code == "ConditionalCheckFailedException":
-                    continue
-                raise
-            self.capacity.add_response("mark_notices_sent", response, write=True)
+        """Adds the keys to the NOTICES item's ``sent`` set, up to 50 in one UpdateItem when each of them has a
+        mark; otherwise key by key, skipping the unknown ones."""
+        names = sorted({keys.notice_name(patient_id, key) for key in notice_keys})
+        for start in range(0, len(names), _SENT_PER_UPDATE):
+            chunk = names[start : start + _SENT_PER_UPDATE]
+            if not self._add_sent(patient_id, chunk):
+                for name in chunk:
+                    self._add_sent(patient_id, [name])
+
+    def _add_sent(self, patient_id: str, names: Sequence[str]) -> bool:
+        placeholders = {f"#{n}": name for n, name in enumerate(names)}
+        request = {
+            "TableName": self._model.Meta.table_name,
+            "Key": {"pk": {"S": keys.patient_pk(patient_id)}, "sk": {"S": keys.NOTICES}},
+            "UpdateExpression": "ADD #sent :sent",
+            "ConditionExpression": " AND ".join(f"attribute_exists({p})" for p in placeholders),
+            "ExpressionAttributeNames": {"#sent": keys.SENT_NOTICES, **placeholders},
+            "ExpressionAttributeValues": {":sent": {"SS": list(names)}},
+            "ReturnConsumedCapacity": "TOTAL",
+        }
+        try:
+            response = self._model._get_connection().connection.dispatch("UpdateItem", request)
+        except (PynamoDBException, ClientError) as error:
+            if _error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        self.capacity.add_response("mark_notices_sent", response, write=True)
+        return True
 
     def _clinic_of(self, patient_id: str) -> str:
         """The clinic a notice mark records when the caller did not pass it (one small GetItem)."""

@@ -16,11 +16,14 @@ LINK = "PATIENT"
 CLINIC_PK = "CLINIC"
 INFUSION_PREFIX = "INFUSION#"
 RESULT_PREFIX = "RESULT#"
+"""Audit targets name a result ``RESULT#<date>#<result id>`` (results themselves live in ``RESULTS#<year>``)."""
+RESULTS_PREFIX = "RESULTS#"
+NOTICES = "NOTICES"
 NOTICE_PREFIX = "NOTICE#"
 AUDIT_PREFIX = "AUDIT#"
 RECORD_AFTER = "AUDIT$"
 """A patient's whole record is ``sk > RECORD_AFTER``: ``$`` follows ``#``, so every ``AUDIT#...`` item sorts
-before it and every other item type (INFUSION, NOTICE, PROFILE, RESULT) after it. No item type may sort between
+before it and every other item type (INFUSION, NOTICES, PROFILE, RESULTS) after it. No item type may sort between
 ``AUDIT#`` and ``AUDIT$``."""
 
 
@@ -58,12 +61,45 @@ def infusion_sk(day: date) -> str:
     return f"{INFUSION_PREFIX}{day.isoformat()}"
 
 
-def result_sk(day: date, result_id: str) -> str:
-    return f"{RESULT_PREFIX}{day.isoformat()}#{result_id}"
+def results_sk(year: int) -> str:
+    """The item holding one calendar year of a patient's results."""
+    return f"{RESULTS_PREFIX}{year:04d}"
 
 
-def notice_sk(key: str) -> str:
-    return f"{NOTICE_PREFIX}{key}"
+def result_name(day: date, result_id: str) -> str:
+    """A result's attribute name inside its year's item: month, day, then the id (unique per patient and date)."""
+    return f"{day.month:02d}{day.day:02d}{result_id}"
+
+
+def result_day_and_id(year: int, name: str) -> tuple[date, str]:
+    return date(year, int(name[:2]), int(name[2:4])), name[4:]
+
+
+_NOTICE_KINDS = {"occurrence": "o", "milestone": "m", "deviation": "d"}
+_NOTICE_KIND_OF = {short: kind for kind, short in _NOTICE_KINDS.items()}
+RAW_NOTICE = "="
+SENT_NOTICES = "sent"
+"""The NOTICES item's string set of the marks already delivered; every other attribute but the keys is a mark."""
+
+
+def notice_name(patient_id: str, key: str) -> str:
+    """A notice key as stored in the patient's NOTICES item: without the patient id the engine puts in front
+    (the item's partition key says it already) and with the kind shortened; any other key is kept whole."""
+    prefix = f"{patient_id}#"
+    if key.startswith(prefix):
+        kind, sep, tail = key[len(prefix) :].partition("#")
+        short = _NOTICE_KINDS.get(kind)
+        if short is not None and sep:
+            return f"{short}#{tail}"
+    return RAW_NOTICE + key
+
+
+def notice_key(patient_id: str, name: str) -> str:
+    """The engine's notice key back from its stored name (inverse of ``notice_name``)."""
+    if name.startswith(RAW_NOTICE):
+        return name[len(RAW_NOTICE) :]
+    short, _, tail = name.partition("#")
+    return f"{patient_id}#{_NOTICE_KIND_OF[short]}#{tail}"
 
 
 def audit_sk(at: datetime) -> str:

@@ -144,7 +144,10 @@ class InMemoryPatientRepository:
     # -- patients: writes --------------------------------------------------------------------------
     def create_patient(self, patient: StoredPatient, audit: AuditEntry) -> None:
         record = patient.record
-        check_transaction_size(2 + len(record.infusions) + len(record.results) + (patient.patient_sub is not None))
+        # The items DynamoDB writes: profile, audit, each infusion, one per year of results, the notice marks.
+        years = len({result.date.year for result in record.results})
+        facts = len(record.infusions) + years + bool(patient.sent_notices) + (patient.patient_sub is not None)
+        check_transaction_size(2 + facts)
         with self._lock:
             if record.profile.patient_id in self._patients:
                 raise AlreadyExists("patient")
