@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
+import base64
+import secrets
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -44,11 +45,17 @@ class InfusionRecorded:
     created: bool  # False: an identical replay of the infusion stored on that date
 
 
+def new_result_id() -> str:
+    """12 random base32 characters (60 bits): unique within the patient's results, which is all a result id needs
+    (storing one is conditional on its date and id being new); short because every stored result carries it."""
+    return base64.b32encode(secrets.token_bytes(8)).decode("ascii")[:12].lower()
+
+
 class Recording(UseCase):
     def record_result(self, actor: Actor, patient_id: str, data: ResultInput) -> ResultView:
         """Store a result and answer which monitoring occurrence (if any) it satisfied."""
         result = Result(
-            result_id=uuid.uuid4().hex,
+            result_id=new_result_id(),
             item=data.item,
             date=data.date,
             value=data.value,
