@@ -6,13 +6,19 @@ the path (as Lambda puts ``/opt/python`` and the task root) and the environment 
 The reference, timed the same way in the same run: ``import boto3; boto3.client("dynamodb")``. Medians of
 ``runs`` processes each, run interleaved so drift of the machine hits all alike.
 
-    .venv/bin/python -m bench.cold_start [--runs 15]
+``--first-request`` times, in each fresh process, ``import app`` plus the handler answering one representative
+sample event of ``events/`` (a write with a new Idempotency-Key for the writers, so Powertools' idempotency and boto3
+load as they do on a cold write), against moto's server on loopback (tables from template.yaml, a clinic and a
+patient seeded first); the reference is ``import boto3``, a DynamoDB client and one GetItem on the same server.
+
+    .venv/bin/python -m bench.cold_start [--runs 15] [--first-request]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import statistics
 import subprocess
@@ -26,6 +32,7 @@ from local.template import LocalContext, Resolver, load_template, resources_of_t
 ROOT = Path(__file__).resolve().parent.parent
 CORE = ROOT / "layers" / "core"
 BASELINE = "boto3 + client"
+BASELINE_REQUEST = "boto3+client+call"
 
 _PROBE = """
 import sys, time
@@ -35,6 +42,52 @@ print(time.perf_counter() - started)
 """
 _FUNCTION_BODY = "import app"
 _BASELINE_BODY = 'import boto3\nboto3.client("dynamodb")'
+# One request per HTTP function: the sample event (patient id swapped for the seeded one), timed with the import.
+FIRST_REQUESTS = {
+    "enrollment": "enrollment/post_patients",
+    "health": "health/get_health",
+    "reading": "reading/get_patient",
+    "recording": "recording/post_result",
+    "subscriptions": "subscriptions/post_subscription",
+}
+SAMPLE_PATIENT = "3f6c0e9a8b2d4c71a5e4f0b9d8c7a6e5"
+_CONTEXT = """
+class Context:
+    function_name = "bench"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+    aws_request_id = "5b2f5e0c-8a8e-4b0e-9d6f-1f2a3b4c5d6e"
+    log_group_name = "/aws/lambda/bench"
+    log_stream_name = "bench"
+
+    def get_remaining_time_in_millis(self):
+        return 5000
+"""
+_FIRST_REQUEST_PROBE = """
+import json, sys, time, uuid
+event = json.loads({event!r})
+if "idempotency-key" in event.get("headers", {{}}):
+    event["headers"]["idempotency-key"] = uuid.uuid4().hex
+if '"patient_sub"' in (event.get("body") or ""):  # a new user each time: a user links to one patient only
+    body = json.loads(event["body"])
+    body["patient_sub"] = str(uuid.uuid4())
+    event["body"] = json.dumps(body)
+
+
+{context}started = time.perf_counter()
+import app
+answer = app.handler(event, Context())
+elapsed = time.perf_counter() - started
+if int(answer["statusCode"]) >= 300:
+    sys.exit("unexpected answer: " + json.dumps(answer)[:500])
+print(json.dumps(answer)[:0])
+print(elapsed)
+"""
+_BASELINE_REQUEST_BODY = (
+    'import boto3\nclient = boto3.client("dynamodb")\n'
+    'client.get_item(TableName="RegimenTable", Key={"pk": {"S": "CLINIC"}, "sk": {"S": "lyon-neuro"}})'
+)
 
 
 @dataclass(frozen=True)
@@ -87,6 +140,53 @@ def probes() -> list[Probe]:
     return [baseline, *found]
 
 
+def first_request_probes(endpoint: str, patient_id: str) -> list[Probe]:
+    """import + one request per HTTP function, and boto3 import + client + GetItem, all against ``endpoint``."""
+    by_name = {probe.name: probe for probe in probes()}
+    extra = {"AWS_ENDPOINT_URL": endpoint, "POWERTOOLS_LOG_LEVEL": "WARNING"}
+    found = []
+    for name, event_name in FIRST_REQUESTS.items():
+        probe = by_name[name]
+        event = (ROOT / "events" / f"{event_name}.json").read_text(encoding="utf-8").replace(SAMPLE_PATIENT, patient_id)
+        code = _FIRST_REQUEST_PROBE.format(event=json.dumps(json.loads(event)), context=_CONTEXT)
+        found.append(Probe(f"{name} 1st", code, probe.path, {**probe.environment, **extra}))
+    body = _PROBE.format(body=_BASELINE_REQUEST_BODY)
+    return [Probe(BASELINE_REQUEST, body, [], _environment(extra)), *found]
+
+
+def _seed(endpoint: str) -> str:
+    """Tables and topic from the template on moto's server, the sample clinic and one enrolled patient."""
+    import boto3  # noqa: PLC0415 - only this mode needs a client here
+
+    from local.tables import ensure_tables, local_table_names, table_specs  # noqa: PLC0415
+
+    template = load_template(ROOT / "template.yaml")
+    session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-1")
+    for logical_id in resources_of_type(template, "AWS::SNS::Topic"):
+        session.client("sns", endpoint_url=endpoint).create_topic(Name=logical_id)
+    names = local_table_names(template)
+    resolver = Resolver(template, LocalContext(refs=dict(names), parameters={"Stage": "bench"}))
+    ensure_tables(session.client("dynamodb", endpoint_url=endpoint), table_specs(template, resolver, names))
+    enrollment = next(probe for probe in probes() if probe.name == "enrollment")
+    code = (
+        f"import json, app\n{_CONTEXT}\n"
+        "answers = [app.handler(json.load(open(path)), Context()) for path in sys.argv[1:]]\n"
+        "print(json.loads(answers[-1]['body'])['patient_id'])"
+    )
+    environment = {**enrollment.environment, "AWS_ENDPOINT_URL": endpoint, "POWERTOOLS_LOG_LEVEL": "WARNING"}
+    environment["PYTHONPATH"] = os.pathsep.join(enrollment.path)
+    events = [str(ROOT / "events" / "enrollment" / f"{name}.json") for name in ("put_clinic", "post_patients")]
+    output = subprocess.run(
+        [sys.executable, "-c", "import sys\n" + code, *events],
+        cwd=enrollment.path[0],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return output.stdout.strip().splitlines()[-1]
+
+
 def run_once(probe: Probe) -> float:
     environment = dict(probe.environment)
     environment["PYTHONPATH"] = os.pathsep.join(probe.path)
@@ -104,9 +204,9 @@ def run_once(probe: Probe) -> float:
     return float(output.stdout.strip().splitlines()[-1])
 
 
-def measure(runs: int = 15) -> dict[str, float]:
+def measure(runs: int = 15, all_probes: list[Probe] | None = None) -> dict[str, float]:
     """Median seconds per probe over ``runs`` fresh processes (one warm-up run each is discarded)."""
-    all_probes = probes()
+    all_probes = probes() if all_probes is None else all_probes
     for probe in all_probes:
         run_once(probe)  # warm the file system cache and any bytecode
     samples: dict[str, list[float]] = {probe.name: [] for probe in all_probes}
@@ -116,11 +216,31 @@ def measure(runs: int = 15) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
+def measure_first_request(runs: int = 15) -> dict[str, float]:
+    """``measure`` of import + one request per HTTP function, on moto's server on a free loopback port."""
+    import socket  # noqa: PLC0415
+
+    from moto.server import ThreadedMotoServer  # noqa: PLC0415 - a dev dependency, only for this mode
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+    server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        return measure(runs, first_request_probes(endpoint, _seed(endpoint)))
+    finally:
+        server.stop()
+
+
 def table(medians: dict[str, float], runs: int) -> str:
-    base = medians[BASELINE]
-    lines = [f"{'module':<16} {'median ms':>10} {'vs boto3+client':>16}   ({runs} fresh processes each)"]
+    base_name = BASELINE if BASELINE in medians else BASELINE_REQUEST
+    base = medians[base_name]
+    lines = [f"{'module':<18} {'median ms':>10} {'vs ' + base_name:>20}   ({runs} fresh processes each)"]
     for name, seconds in medians.items():
-        lines.append(f"{name:<16} {seconds * 1000:>10.0f} {seconds / base:>15.2f}x")
+        lines.append(f"{name:<18} {seconds * 1000:>10.0f} {seconds / base:>19.2f}x")
     return "\n".join(lines)
 
 
@@ -128,8 +248,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--first-request", action="store_true", help="import + one request, on moto's server")
     args = parser.parse_args(argv)
-    medians = measure(args.runs)
+    medians = measure_first_request(args.runs) if args.first_request else measure(args.runs)
     print(json.dumps(medians) if args.json else table(medians, args.runs))
 
 
