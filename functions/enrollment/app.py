@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -23,19 +23,14 @@ from lemtrada.web.api import (
     new_resolver,
     ok,
     problem_responses,
-    serialized,
-    unreadable_body,
+    resolve_write,
 )
 from lemtrada.web.models import ClinicIn, EnrollmentIn, ProfilePatchIn
+from lemtrada.web.params import ClinicId, IdempotencyKey, IfMatch, PatientId
 
 logger = Logger()
 metrics = Metrics()
 app = new_resolver()
-
-ClinicId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
-PatientId = Annotated[str, Path(min_length=1, max_length=64)]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description="Retry-safe write key")]
-IfMatch = Annotated[str | None, Header(alias="If-Match", description="ETag of the version this change is based on")]
 
 
 @app.put(
@@ -137,8 +132,4 @@ def patch_patient(
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Lambda entry point: refuse oversized or non-JSON bodies, then route the HTTP API v2 event."""
-    too_big = unreadable_body(event)
-    if too_big is not None:
-        return serialized(too_big)
-    idempotency.register_context(context)
-    return app.resolve(event, context)
+    return resolve_write(app, event, context)

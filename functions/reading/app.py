@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from lemtrada.services.reading import Reading
@@ -16,14 +16,13 @@ from lemtrada.services.views import MeView, PatientView, ReadinessView, Schedule
 from lemtrada.web import runtime
 from lemtrada.web.api import current_actor, new_resolver, ok, problem_responses
 from lemtrada.web.models import IsoDate
+from lemtrada.web.params import ClinicId, PatientId
 from lemtrada.web.swagger import swagger_page
 
 logger = Logger()
 metrics = Metrics()
 app = new_resolver()
 
-PatientId = Annotated[str, Path(min_length=1, max_length=64)]
-ClinicId = Annotated[str, Path(min_length=1, max_length=64)]
 OPENAPI_FILE = FilePath(__file__).with_name("openapi.json")
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -14,16 +14,14 @@ from lemtrada.regimen.records import InfusionRequest
 from lemtrada.services.recording import Recording, ResultInput
 from lemtrada.services.views import InfusionView, ResultView
 from lemtrada.web import idempotency, runtime
-from lemtrada.web.api import answer, idempotent_write, new_resolver, problem_responses, serialized, unreadable_body
+from lemtrada.web.api import answer, idempotent_write, new_resolver, problem_responses, resolve_write
 from lemtrada.web.api import current_actor as caller
 from lemtrada.web.models import InfusionIn, ResultIn
+from lemtrada.web.params import IdempotencyKey, PatientId
 
 logger = Logger()
 metrics = Metrics()
 app = new_resolver()
-
-PatientId = Annotated[str, Path(min_length=1, max_length=64)]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description="Retry-safe write key")]
 
 
 def _recording() -> Recording:
@@ -77,8 +75,4 @@ def record_result(
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Lambda entry point: refuse oversized or non-JSON bodies, then route the HTTP API v2 event."""
-    too_big = unreadable_body(event)
-    if too_big is not None:
-        return serialized(too_big)
-    idempotency.register_context(context)
-    return app.resolve(event, context)
+    return resolve_write(app, event, context)

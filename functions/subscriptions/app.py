@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -19,28 +19,14 @@ from lemtrada.web.api import (
     idempotent_write,
     new_resolver,
     problem_responses,
-    serialized,
-    unreadable_body,
+    resolve_write,
 )
-from pydantic import BaseModel, ConfigDict, Field
+from lemtrada.web.models import SubscriptionIn
+from lemtrada.web.params import ClinicId, IdempotencyKey
 
 logger = Logger()
 metrics = Metrics()
 app = new_resolver()
-
-ClinicId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description="Retry-safe write key")]
-
-
-class SubscriptionIn(BaseModel):
-    """The address that receives the digest (a clinic mailbox is best: it outlives staff changes)."""
-
-    model_config = ConfigDict(extra="forbid")
-    email: str = Field(
-        # Visible ASCII before the @ (no control characters or spaces reach SNS), a DNS name after it.
-        max_length=254,
-        pattern=r"^[\x21-\x3f\x41-\x7e]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$",
-    )
 
 
 @cache
@@ -76,8 +62,4 @@ def subscribe(
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    idempotency.register_context(context)
-    too_big = unreadable_body(event)
-    if too_big is not None:
-        return serialized(too_big)
-    return app.resolve(event, context)
+    return resolve_write(app, event, context)

@@ -215,6 +215,19 @@ def _json_shape_problem(event: Mapping[str, Any]) -> str | None:
     return None if isinstance(document, dict) else "the body must be one JSON object"
 
 
+def resolve_write(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Answer a writer's event: refuse unreadable bodies before routing, bind idempotency to this invocation, route.
+
+    Binding the invocation lets an in-progress idempotency record expire with it, so a timed-out attempt can be
+    retried.
+    """
+    refused = unreadable_body(event)
+    if refused is not None:
+        return serialized(refused)
+    idempotency.register_context(context)
+    return app.resolve(event, context)
+
+
 def serialized(response: Response[str]) -> dict[str, Any]:
     """A problem response as the Lambda proxy result (for answers given before routing)."""
     return {

@@ -161,3 +161,14 @@ class InfusionIn(_Request):
     observation_minutes: Annotated[StrictInt | None, Field(ge=0, le=24 * 60)] = None
     batch_number: ShortText | None = None
     course: Annotated[StrictInt | None, Field(ge=1, le=20)] = None
+
+
+class SubscriptionIn(BaseModel):
+    """The address that receives the digest (a clinic mailbox is best: it outlives staff changes)."""
+
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(
+        # Visible ASCII before the @ (no control characters or spaces reach SNS), a DNS name after it.
+        max_length=254,
+        pattern=r"^[\x21-\x3f\x41-\x7e]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$",
+    )
