@@ -1,88 +1,16 @@
-"""Load a CloudFormation/SAM template as plain data, short tags (`!Ref`, `!GetAtt`, `!Sub`, ...) included.
+"""What tests need from a CloudFormation/SAM template beyond loading it.
 
-Tags become their long form (`!Ref X` -> `{"Ref": "X"}`, `!GetAtt A.B` -> `{"Fn::GetAtt": ["A", "B"]}`), the
-way CloudFormation reads them, so tests can assert on what the template really references.
+Loading (short tags in their long form: `!Ref X` -> `{"Ref": "X"}`, `!GetAtt A.B` -> `{"Fn::GetAtt": ["A", "B"]}`)
+is the local stack's own reader, so the tests and the local stack read the template the same way.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import yaml
+from local.template import load_template
 
-_FN_TAGS = (
-    "And",
-    "Base64",
-    "Cidr",
-    "Equals",
-    "FindInMap",
-    "GetAZs",
-    "If",
-    "ImportValue",
-    "Join",
-    "Length",
-    "Not",
-    "Or",
-    "Select",
-    "Split",
-    "Sub",
-    "ToJsonString",
-    "Transform",
-)
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader plus the CloudFormation short tags."""
-
-
-def _value(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return loader.construct_scalar(node)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node, deep=True)
-    if isinstance(node, yaml.MappingNode):
-        return loader.construct_mapping(node, deep=True)
-    raise yaml.constructor.ConstructorError(None, None, f"unexpected node {node!r}", node.start_mark)
-
-
-def _fn(name: str) -> Any:
-    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
-        return {f"Fn::{name}": _value(loader, node)}
-
-    return construct
-
-
-def _ref(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
-    return {"Ref": _value(loader, node)}
-
-
-def _get_att(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
-    value = _value(loader, node)
-    if isinstance(value, str):
-        resource, _, attribute = value.partition(".")
-        value = [resource, attribute]
-    return {"Fn::GetAtt": value}
-
-
-def _condition(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
-    return {"Condition": _value(loader, node)}
-
-
-for _name in _FN_TAGS:
-    _Loader.add_constructor(f"!{_name}", _fn(_name))
-_Loader.add_constructor("!Ref", _ref)
-_Loader.add_constructor("!GetAtt", _get_att)
-_Loader.add_constructor("!Condition", _condition)
-
-
-def load_template(path: Path) -> dict[str, Any]:
-    """The template at `path` as a dict."""
-    with path.open(encoding="utf-8") as stream:
-        data = yaml.load(stream, Loader=_Loader)
-    if not isinstance(data, dict):
-        raise TypeError(f"{path} is not a template")
-    return data
+__all__ = ["load_template", "references"]
 
 
 def references(node: Any) -> set[str]:
