@@ -26,6 +26,7 @@ import requests
 
 from local.dynamodb import dynamodb_client
 from tests.e2e.conftest import RunningStack, start_stack
+from tests.support import bodies
 
 pytestmark = pytest.mark.e2e
 CLINIC = "load-lyon"
@@ -60,18 +61,7 @@ class Ledger:
 
 
 def _infusion(day: str) -> dict[str, Any]:
-    return {
-        "date": day,
-        "dose_mg": 12,
-        "diluted_at": f"{day}T08:10:00+01:00",
-        "started_at": f"{day}T08:40:00+01:00",
-        "ended_at": f"{day}T12:55:00+01:00",
-        "route": "iv_infusion",
-        "co_infused": False,
-        "methylprednisolone_mg": 1000,
-        "antiviral_prophylaxis": True,
-        "batch_number": "LMT-24-0193",
-    }
+    return bodies.infusion(day, observation_minutes=None)
 
 
 def _enroll(stack: RunningStack) -> tuple[list[str], dict[str, str]]:
@@ -81,14 +71,9 @@ def _enroll(stack: RunningStack) -> tuple[list[str], dict[str, str]]:
     headers = stack.headers("clinicians", clinic_id=CLINIC)
     ids = []
     for _ in range(PATIENTS):
-        enrollment = {
-            "birth_date": "1985-01-01",
-            "sex": "male",
-            "reproductive_potential": False,
-            "diagnosis": "relapsing_remitting",
-            "prior_dmt_count": 2,
-            "contraindications": [],
-        }
+        enrollment = bodies.enrollment(
+            birth_date="1985-01-01", sex="male", reproductive_potential=False, external_ref=None
+        )
         reply = requests.post(f"{url}/patients", json=enrollment, headers=headers, timeout=10)
         assert reply.status_code == 201, reply.text
         ids.append(reply.json()["patient_id"])

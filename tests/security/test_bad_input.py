@@ -15,33 +15,15 @@ import pytest
 
 from tests.functional.api.conftest import ADMIN, CLINICIAN, Api
 from tests.security.gateway import Answer, send
+from tests.support import bodies
 
 PROBLEM = "application/problem+json"
 JSON = {"content-type": "application/json"}
 TODAY = "2026-11-24"
-INFUSION: dict[str, Any] = {
-    "date": "2026-11-20",
-    "dose_mg": 12,
-    "diluted_at": "2026-11-20T08:10:00+01:00",
-    "started_at": "2026-11-20T08:40:00+01:00",
-    "ended_at": "2026-11-20T12:55:00+01:00",
-    "route": "iv_infusion",
-    "co_infused": False,
-    "methylprednisolone_mg": 1000,
-    "antiviral_prophylaxis": True,
-    "observation_minutes": 120,
-    "batch_number": "LMT-24-0193",
-}
-ENROLL: dict[str, Any] = {
-    "birth_date": "1988-04-17",
-    "sex": "female",
-    "reproductive_potential": True,
-    "diagnosis": "relapsing_remitting",
-    "prior_dmt_count": 2,
-    "contraindications": [],
-}
-RESULT: dict[str, Any] = {"item": "cbc", "date": "2026-11-20"}
-CLINIC: dict[str, Any] = {"name": "Lyon MS clinic", "timezone": "Europe/Paris", "label": "EU"}
+INFUSION = bodies.infusion("2026-11-20")
+ENROLL = bodies.enrollment(external_ref=None)  # required fields only: each is taken out in turn below
+RESULT = bodies.result(value=None, unit=None)
+CLINIC = bodies.clinic()
 VALIDATION = "validation_error"
 
 

@@ -44,6 +44,7 @@ from tests.functional.api.conftest import (
 )
 from tests.functional.conftest import FUNCTION_ENV, FakeLambdaContext
 from tests.security.gateway import Answer, _routes, send
+from tests.support import bodies
 from tests.support.cfn_yaml import references
 from tests.unit.test_template import FUNCTIONS, RESOURCES, _statements
 
@@ -226,31 +227,11 @@ class Scenario:
 
 
 def _infusion(day: str, dose: float = 12) -> dict[str, Any]:
-    return {
-        "date": day,
-        "dose_mg": dose,
-        "diluted_at": f"{day}T08:10:00+01:00",
-        "started_at": f"{day}T08:40:00+01:00",
-        "ended_at": f"{day}T12:55:00+01:00",
-        "route": "iv_infusion",
-        "co_infused": False,
-        "methylprednisolone_mg": 1000,
-        "antiviral_prophylaxis": True,
-        "observation_minutes": 120,
-        "batch_number": "LMT-24-0193",
-    }
+    return bodies.infusion(day, dose_mg=dose)
 
 
 def _enrollment(**changes: Any) -> dict[str, Any]:
-    body = {
-        "birth_date": "1988-04-17",
-        "sex": "female",
-        "reproductive_potential": True,
-        "diagnosis": "relapsing_remitting",
-        "prior_dmt_count": 2,
-        "contraindications": [],
-    }
-    return {**body, **changes}
+    return bodies.enrollment(**{"external_ref": None, **changes})
 
 
 def run_api(s: Scenario) -> dict[str, str]:

@@ -23,6 +23,7 @@ from local.tables import ensure_tables, table_specs
 from local.template import LocalContext, Resolver, load_template
 from tests.conftest import ROOT
 from tests.functional.conftest import FakeLambdaContext, load_event
+from tests.support import bodies
 
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 CLINIC = "lyon-neuro"
@@ -130,33 +131,10 @@ class Api:
         )
 
     def enroll(self, claims: dict[str, str] = CLINICIAN, **changes: Any) -> Reply:
-        body = {
-            "birth_date": "1988-04-17",
-            "sex": "female",
-            "reproductive_potential": True,
-            "diagnosis": "relapsing_remitting",
-            "prior_dmt_count": 2,
-            "contraindications": [],
-            "external_ref": "LYON-000412",
-            **changes,
-        }
-        return self.call("post_patients", claims=claims, body={k: v for k, v in body.items() if v is not None})
+        return self.call("post_patients", claims=claims, body=bodies.enrollment(**changes))
 
     def infusion(self, patient_id: str, day: str, claims: dict[str, str] = CLINICIAN, **changes: Any) -> Reply:
-        body = {
-            "date": day,
-            "dose_mg": 12,
-            "diluted_at": f"{day}T08:10:00+01:00",
-            "started_at": f"{day}T08:40:00+01:00",
-            "ended_at": f"{day}T12:55:00+01:00",
-            "route": "iv_infusion",
-            "co_infused": False,
-            "methylprednisolone_mg": 1000,
-            "antiviral_prophylaxis": True,
-            "observation_minutes": 120,
-            "batch_number": "LMT-24-0193",
-            **changes,
-        }
+        body = bodies.infusion(day, **changes)
         return self.call("post_infusion", claims=claims, path=f"/patients/{patient_id}/infusions", body=body)
 
     def result(self, patient_id: str, item: str, day: str, **changes: Any) -> Reply:
