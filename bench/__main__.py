@@ -5,7 +5,7 @@
 3. cold import of each function against ``import boto3; boto3.client("dynamodb")``; 4. sizes after sam build;
 5. rules-engine throughput.
 
-    .venv/bin/python -m bench [--quick] [--sizes 1000,2000] [--growth-base 200] [--factors 1,10] [--runs N]
+    .venv/bin/python -m bench [--quick] [--sizes 1000,2000] [--growth-base 120] [--factors 1,10] [--runs N]
 """
 
 from __future__ import annotations
@@ -45,14 +45,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run for CI")
     parser.add_argument("--sizes", help="enrolled patients for the sweep against the scan (default 1000,2000)")
-    parser.add_argument("--growth-base", type=int, help="patients whose due ones stay fixed (default 200)")
+    parser.add_argument("--growth-base", type=int, help="patients whose due ones stay fixed (default 120)")
     parser.add_argument("--factors", help="enrolled multiples of the growth base (default 1,10)")
     parser.add_argument("--runs", type=int, help="fresh processes per cold-start probe (default 15)")
     parser.add_argument("--engine-patients", type=int, help="histories for the engine throughput (default 10000)")
     args = parser.parse_args(argv)
     quick = args.quick
     size_list = [int(s) for s in (args.sizes or ("200,400" if quick else "1000,2000")).split(",") if s]
-    base = args.growth_base or (60 if quick else 200)
+    base = args.growth_base or (60 if quick else 120)
     factors = [int(f) for f in (args.factors or ("1,3" if quick else "1,10")).split(",") if f]
     runs = args.runs or (3 if quick else 15)
     engine_patients = args.engine_patients or (1000 if quick else 10_000)
