@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 import botocore.client
 import pytest
 from botocore.exceptions import ClientError
+from lemtrada.storage.dynamodb import DynamoPatientRepository
 
 from tests.functional.api.conftest import CLINICIAN, Api
 from tests.security.gateway import send
@@ -57,13 +57,9 @@ def faults(monkeypatch: pytest.MonkeyPatch) -> Faults:
 
 
 def _stored_results(patient_id: str) -> int:
-    client = boto3.client("dynamodb", region_name="eu-west-1")
-    items = client.query(
-        TableName="regimen-test",
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :r)",
-        ExpressionAttributeValues={":pk": {"S": f"PATIENT#{patient_id}"}, ":r": {"S": "RESULT#"}},
-    )["Items"]
-    return len(items)
+    """Results stored for the patient, read through the service's repository (whatever the item layout)."""
+    stored = DynamoPatientRepository("regimen-test", region="eu-west-1").get_patient(patient_id)
+    return 0 if stored is None else len(stored.record.results)
 
 
 def _post_result(patient_id: str, key: str) -> Any:

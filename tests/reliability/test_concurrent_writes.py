@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 import requests
+from lemtrada.storage.dynamodb import DynamoPatientRepository
 
-from local.dynamodb import dynamodb_client
 from tests.e2e.conftest import RunningStack, start_stack
 from tests.support import bodies
 
@@ -112,17 +112,9 @@ def _client(
                     ledger.infusions.setdefault(patient, set()).add(day)
 
 
-def _items(stack: RunningStack, patient: str) -> list[dict[str, Any]]:
-    client = dynamodb_client(f"http://127.0.0.1:{stack.dynamodb_port}")
-    items: list[dict[str, Any]] = []
-    for page in client.get_paginator("query").paginate(
-        TableName="RegimenTable",
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"PATIENT#{patient}"}},
-        ConsistentRead=True,
-    ):
-        items.extend(page["Items"])
-    return items
+def _repository(stack: RunningStack) -> DynamoPatientRepository:
+    """The stack's table read through the service's own repository, whatever the item layout."""
+    return DynamoPatientRepository("RegimenTable", host=f"http://127.0.0.1:{stack.dynamodb_port}")
 
 
 def _run(stack: RunningStack, clients: int, writes: int) -> None:
@@ -137,18 +129,17 @@ def _run(stack: RunningStack, clients: int, writes: int) -> None:
         for future in futures:
             future.result()
     elapsed = time.perf_counter() - started
+    repository = _repository(stack)
     for patient in patients:
-        items = _items(stack, patient)
-        keys = [item["sk"]["S"] for item in items]
-        results = {key.split("#")[2] for key in keys if key.startswith("RESULT#")}
-        infusions = {key.removeprefix("INFUSION#") for key in keys if key.startswith("INFUSION#")}
-        audits = [key for key in keys if key.startswith("AUDIT#")]
-        profile = next(item for item in items if item["sk"]["S"] == "PROFILE")
+        stored = repository.get_patient(patient)
+        assert stored is not None
+        results = {result.result_id for result in stored.record.results}
+        infusions = {infusion.date.isoformat() for infusion in stored.record.infusions}
         assert results == ledger.results.get(patient, set())  # exactly the accepted, none refused
         assert infusions == ledger.infusions.get(patient, set())
         accepted = len(results) + len(infusions)
-        assert int(profile["version"]["N"]) == 1 + accepted  # no lost update
-        assert len(audits) == 1 + accepted  # the enrollment and one entry per accepted write
+        assert stored.version == 1 + accepted  # no lost update
+        assert len(repository.audit_trail(patient)) == 1 + accepted  # the enrollment and one per accepted write
     latencies = sorted(ledger.latencies)
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     sys.stderr.write(
