@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from datetime import date
 
-from lemtrada.regimen import build_schedule, protocol_for, summarize_courses
-from lemtrada.regimen.records import Infusion, PatientProfile
+from lemtrada.regimen import Occurrence, build_schedule, protocol_for, summarize_courses
+from lemtrada.regimen.records import Infusion, PatientProfile, Result
 from lemtrada.regimen.schedule import Schedule
 from lemtrada.services.views import (
     CourseView,
     DeviationView,
     InfusionView,
     MilestoneView,
+    OccurrenceRef,
     OccurrenceView,
     PatientSummaryView,
     PatientView,
     PregnancyView,
     ProfileView,
+    ResultView,
     ScheduleView,
 )
 from lemtrada.storage.repository import StoredClinic, StoredPatient
@@ -57,6 +59,21 @@ def infusion_view(infusion: Infusion) -> InfusionView:
         observation_minutes=infusion.observation_minutes,
         batch_number=infusion.batch_number,
         deviations=[DeviationView(code=d.code, severity=d.severity, detail=d.detail) for d in infusion.deviations],
+    )
+
+
+def result_view(result: Result, satisfied: Occurrence | None) -> ResultView:
+    """A stored result and the monitoring occurrence it satisfied (None: it satisfied none)."""
+    return ResultView(
+        result_id=result.result_id,
+        item=result.item,
+        date=result.date,
+        value=result.value,
+        unit=result.unit,
+        status=result.status,
+        satisfied=(
+            OccurrenceRef(item=satisfied.item, k=satisfied.k, due_date=satisfied.due_date) if satisfied else None
+        ),
     )
 
 

@@ -20,8 +20,8 @@ from lemtrada.regimen.records import InfusionRequest, PatientRecord, Result, Res
 from lemtrada.services.actor import Actor
 from lemtrada.services.base import UseCase, retry_on_conflict
 from lemtrada.services.errors import Conflict, RuleRejected, ValidationFailed, Violation
-from lemtrada.services.presenters import infusion_view
-from lemtrada.services.views import InfusionView, OccurrenceRef, ResultView
+from lemtrada.services.presenters import infusion_view, result_view
+from lemtrada.services.views import InfusionView, ResultView
 from lemtrada.storage.repository import AlreadyExists, VersionConflict
 
 _STATUS_VALUES: dict[ResultItem, frozenset[str]] = {
@@ -78,21 +78,7 @@ class Recording(UseCase):
                 actor, context.role, "result.recorded", f"RESULT#{data.date.isoformat()}#{result.result_id}"
             )
             self.repository.add_result(patient_id, result, context.stored.version, upcoming, audit)
-            occurrence = satisfied_occurrence(record, result.result_id, context.today, protocol)
-            satisfied = (
-                OccurrenceRef(item=occurrence.item, k=occurrence.k, due_date=occurrence.due_date)
-                if occurrence is not None
-                else None
-            )
-            return ResultView(
-                result_id=result.result_id,
-                item=result.item,
-                date=result.date,
-                value=result.value,
-                unit=result.unit,
-                status=result.status,
-                satisfied=satisfied,
-            )
+            return result_view(result, satisfied_occurrence(record, result.result_id, context.today, protocol))
 
         return retry_on_conflict(attempt)
 
