@@ -1,11 +1,12 @@
 """``make bench``: every benchmark of the service in one run, ratios measured side by side.
 
 1. the nightly sweep against a full-table scan on DynamoDB Local (started here, in memory, on a free loopback
-   port), at growing enrolled counts; 2. the same with due patients held fixed while enrolled patients grow;
-3. cold import of each function against ``import boto3; boto3.client("dynamodb")``; 4. sizes after sam build;
-5. rules-engine throughput.
+   port), at growing enrolled counts; 2. the same with due patients held fixed (20 by default) while only quiet
+   patients (nothing owed on the date) are added; 3. cold import of each function against ``import boto3;
+boto3.client("dynamodb")``; 4. sizes after sam build; 5. rules-engine throughput.
 
-    .venv/bin/python -m bench [--quick] [--sizes 1000,2000] [--growth-base 120] [--factors 1,10] [--runs N]
+    .venv/bin/python -m bench [--quick] [--sizes 1000,2000] [--growth-base 120] [--growth-due 20]
+                              [--factors 1,10] [--runs N]
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run for CI")
     parser.add_argument("--sizes", help="enrolled patients for the sweep against the scan (default 1000,2000)")
     parser.add_argument("--growth-base", type=int, help="patients whose due ones stay fixed (default 120)")
+    parser.add_argument("--growth-due", type=int, help="of the growth base, patients due on the date (default 20)")
     parser.add_argument("--factors", help="enrolled multiples of the growth base (default 1,10)")
     parser.add_argument("--runs", type=int, help="fresh processes per cold-start probe (default 15)")
     parser.add_argument("--engine-patients", type=int, help="histories for the engine throughput (default 10000)")
@@ -53,6 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     quick = args.quick
     size_list = [int(s) for s in (args.sizes or ("200,400" if quick else "1000,2000")).split(",") if s]
     base = args.growth_base or (60 if quick else 120)
+    growth_due = args.growth_due or 20
     factors = [int(f) for f in (args.factors or ("1,3" if quick else "1,10")).split(",") if f]
     runs = args.runs or (3 if quick else 15)
     engine_patients = args.engine_patients or (1000 if quick else 10_000)
@@ -76,8 +79,8 @@ def main(argv: list[str] | None = None) -> None:
         section("sweep against a full-table scan, realistic patients (due ones grow with enrolled)")
         by_size = sweep_cost.cost_by_size(db, size_list, log=sys.stderr)
         print(sweep_cost.table(by_size), flush=True)
-        section(f"cost growth: the same {base} patients' due ones, quiet patients added")
-        growth = sweep_cost.cost_growth(db, base, factors, log=sys.stderr)
+        section(f"cost growth: {base} patients, {growth_due} of them due, then only quiet patients added")
+        growth = sweep_cost.cost_growth(db, base, factors, due=growth_due, log=sys.stderr)
         print(sweep_cost.table(growth), flush=True)
 
     section("goals")

@@ -14,7 +14,7 @@ sizes are capacity. The load writes each patient as the repository stores it, wi
 patient's version counts (the scan reads them; the sweep's record read does not). The load itself (BatchWriteItem
 of the repository's own items) is not measured.
 
-    .venv/bin/python -m bench.sweep_cost [--sizes 1000,2000] [--growth-base 200] [--factors 1,10]
+    .venv/bin/python -m bench.sweep_cost [--sizes 1000,2000] [--growth-base 120] [--growth-due 20] [--factors 1,10]
 """
 
 from __future__ import annotations
@@ -132,6 +132,26 @@ def population(count: int, seed: int, settle_on: date, *, quiet_through: date | 
         made += 1
         if made >= count:
             return
+
+
+def due_and_quiet(count: int, due: int, seed: int, settle_on: date, day: date) -> Iterator[StoredPatient]:
+    """``count`` patients settled on ``settle_on``: ``due`` of them owe something on ``day`` and nothing before it
+    (``next_check == day``, so the day-before sweep leaves them alone), the rest owe nothing through ``day``
+    (monitoring over, withdrawn, or a ``next_check`` after it). Deterministic for a seed."""
+    if not 0 <= due <= count:
+        raise ValueError(f"due must be between 0 and count ({count}), not {due}")
+    made_due = made_quiet = 0
+    for record in records(seed):
+        if made_due >= due and made_quiet >= count - due:
+            return
+        patient = settled(record, settle_on)
+        if patient.next_check == day:
+            if made_due < due:
+                made_due += 1
+                yield patient
+        elif (patient.next_check is None or patient.next_check > day) and made_quiet < count - due:
+            made_quiet += 1
+            yield patient
 
 
 # ---- load ------------------------------------------------------------------------------------------------------
@@ -452,23 +472,40 @@ def cost_by_size(db: LocalDynamo, sizes: Sequence[int], seed: int = 11, log: Any
 
 
 def cost_growth(
-    db: LocalDynamo, base: int, factors: Sequence[int], seed: int = 23, log: Any = None
+    db: LocalDynamo, base: int, factors: Sequence[int], *, due: int = 20, seed: int = 23, log: Any = None
 ) -> list[Measurement]:
-    """The same ``base`` patients (so the same due ones) plus quiet patients up to ``factor * base`` enrolled."""
+    """``base`` patients of which ``due`` owe something on ``TARGET`` (the rest owe nothing through it), then only
+    quiet patients added up to ``factor * base`` enrolled. Asserts that every factor's sweep found the same due
+    patients and queued the same notices (each also matched key by key against its scan by ``measure``)."""
     results: list[Measurement] = []
     settle_on = TARGET - timedelta(days=2)
     for factor in sorted(factors):
         table = db.regimen_table("bench-growth")
         try:
             save_clinics(db, table)
+            fixed = due_and_quiet(base, due, seed, settle_on, TARGET)
             quiet = population(base * (factor - 1), seed + 1, settle_on, quiet_through=TARGET)
-            report = load(db, table, _chain(population(base, seed, settle_on), quiet))
+            report = load(db, table, _chain(fixed, quiet))
             _note(log, f"  {factor}x: loaded {report.patients} patients ({report.items} items), {report.seconds:.0f} s")
             results.append(measure(db, table, report.patients, TARGET))
             _note(log, "  " + row(results[-1]))
         finally:
             db.drop(table)
+    first = results[0]
+    due_ids = due_patients(first)
+    if len(due_ids) != due or first.sweep.due != due:
+        raise AssertionError(f"{due} patients were chosen to be due, the sweep examined {first.sweep.due}")
+    for m in results[1:]:
+        if due_patients(m) != due_ids or m.sweep.due != first.sweep.due:
+            raise AssertionError(f"the due patients at {m.enrolled:,} enrolled differ from those at {first.enrolled:,}")
+        if m.sweep.notices != first.sweep.notices:
+            raise AssertionError(f"the notices at {m.enrolled:,} enrolled differ from those at {first.enrolled:,}")
     return results
+
+
+def due_patients(m: Measurement) -> set[tuple[str, str]]:
+    """(clinic, patient) of every patient the sweep queued a notice for."""
+    return {(clinic, patient) for clinic, patient, _ in m.sweep.notices}
 
 
 def _chain(*streams: Iterable[StoredPatient]) -> Iterator[StoredPatient]:
@@ -503,14 +540,15 @@ def table(results: Sequence[Measurement]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--sizes", default="1000,2000")
-    parser.add_argument("--growth-base", type=int, default=200)
+    parser.add_argument("--growth-base", type=int, default=120)
+    parser.add_argument("--growth-due", type=int, default=20)
     parser.add_argument("--factors", default="1,10")
     args = parser.parse_args(argv)
     with local_dynamodb() as db:
         sizes = [int(s) for s in args.sizes.split(",") if s]
         print(table(cost_by_size(db, sizes, log=sys.stderr)))
         factors = [int(f) for f in args.factors.split(",") if f]
-        print(table(cost_growth(db, args.growth_base, factors, log=sys.stderr)))
+        print(table(cost_growth(db, args.growth_base, factors, due=args.growth_due, log=sys.stderr)))
 
 
 if __name__ == "__main__":

@@ -27,3 +27,16 @@ def test_sweep_and_scan_agree_and_the_sweep_reads_less() -> None:
     assert result.scan.patients == 150
     assert result.sweep.read_units < result.scan.read_units
     assert result.sweep.index_rows >= result.sweep.due
+
+
+def test_growth_keeps_the_due_patients_and_their_notices() -> None:
+    with local_dynamodb() as db:
+        # cost_growth asserts the sweep matches the scan at each size and finds the same due patients at both.
+        results = sweep_cost.cost_growth(db, base=40, factors=(1, 3), due=8)
+
+    small, large = results
+    assert (small.enrolled, large.enrolled) == (40, 120)
+    assert small.sweep.due == large.sweep.due == 8
+    assert sweep_cost.due_patients(small) == sweep_cost.due_patients(large)
+    assert small.sweep.notices == large.sweep.notices == large.scan.notices
+    assert large.scan.read_units > small.scan.read_units
