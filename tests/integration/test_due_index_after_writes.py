@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 from lemtrada.regimen import next_check, protocol_for
-from lemtrada.regimen.records import Diagnosis, InfusionRequest, InfusionRoute, Label, ResultItem, Sex
+from lemtrada.regimen.records import Diagnosis, Label, ResultItem, Sex
 from lemtrada.services.actor import Actor, Role
 from lemtrada.services.clinics import Clinics
 from lemtrada.services.enrollment import EnrollmentInput, Patients, ProfilePatch
@@ -15,26 +15,11 @@ from lemtrada.services.recording import Recording, ResultInput
 from lemtrada.storage.dynamodb import DynamoPatientRepository
 
 from tests.integration.conftest import DynamoDBTables
+from tests.support.records import infusion_request
 
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
-
-
-def _infusion(day: date) -> InfusionRequest:
-    return InfusionRequest(
-        date=day,
-        dose_mg=12,
-        diluted_at=datetime(day.year, day.month, day.day, 7, 0, tzinfo=UTC),
-        started_at=datetime(day.year, day.month, day.day, 7, 30, tzinfo=UTC),
-        ended_at=datetime(day.year, day.month, day.day, 12, 0, tzinfo=UTC),
-        route=InfusionRoute.IV_INFUSION,
-        co_infused=False,
-        methylprednisolone_mg=1000,
-        antiviral_prophylaxis=True,
-        observation_minutes=120,
-        batch_number="B1",
-    )
 
 
 def test_due_index_holds_the_due_patients(dynamodb_local: DynamoDBTables) -> None:
@@ -60,10 +45,10 @@ def test_due_index_holds_the_due_patients(dynamodb_local: DynamoDBTables) -> Non
     withdrawn = patients.enroll(clinician, enrollment).patient_id
     for patient_id in (treated, withdrawn):
         for day in range(16, 21):
-            recording.record_infusion(clinician, patient_id, _infusion(date(2026, 11, day)))
+            recording.record_infusion(clinician, patient_id, infusion_request(date(2026, 11, day)))
     # History typed in late: a course a year ago, so notices are owed in the past.
     for day in range(3, 8):
-        recording.record_infusion(clinician, history, _infusion(date(2025, 11, day)))
+        recording.record_infusion(clinician, history, infusion_request(date(2025, 11, day)))
     recording.record_result(clinician, history, ResultInput(ResultItem.CBC, date(2025, 12, 3), value=5.0))
     patients.patch_profile(clinician, withdrawn, ProfilePatch(withdrawn=True))
 

@@ -10,8 +10,6 @@ import pytest
 from lemtrada.regimen import next_check, protocol_for
 from lemtrada.regimen.records import (
     Diagnosis,
-    InfusionRequest,
-    InfusionRoute,
     Label,
     PatientStatus,
     ResultItem,
@@ -26,6 +24,8 @@ from lemtrada.services.reading import Reading
 from lemtrada.services.recording import Recording, ResultInput
 from lemtrada.storage.memory import InMemoryPatientRepository
 from lemtrada.storage.repository import VersionConflict
+
+from tests.support.records import infusion_request
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 ADMIN = Actor("admin-1", frozenset({Role.ADMINS}))
@@ -43,23 +43,6 @@ def _enrollment(**changes: Any) -> EnrollmentInput:
         prior_dmt_count=2,
         contraindications=frozenset(),
         patient_sub="pat-1",
-    )
-    return replace(base, **changes)
-
-
-def _infusion(day: date, **changes: Any) -> InfusionRequest:
-    base = InfusionRequest(
-        date=day,
-        dose_mg=12,
-        diluted_at=datetime(day.year, day.month, day.day, 7, 0, tzinfo=UTC),
-        started_at=datetime(day.year, day.month, day.day, 7, 30, tzinfo=UTC),
-        ended_at=datetime(day.year, day.month, day.day, 12, 0, tzinfo=UTC),
-        route=InfusionRoute.IV_INFUSION,
-        co_infused=False,
-        methylprednisolone_mg=1000,
-        antiviral_prophylaxis=True,
-        observation_minutes=120,
-        batch_number="B1",
     )
     return replace(base, **changes)
 
@@ -125,7 +108,9 @@ def test_infusion_write_retries_from_a_fresh_read_and_stores_once() -> None:
     repository = FlakyRepository(conflicts=2)
     Clinics(repository, lambda: NOW).put_clinic(ADMIN, "c1", name="C", timezone="UTC", label=Label.US)
     patient_id = _enroll(repository)
-    recorded = Recording(repository, lambda: NOW).record_infusion(CLINICIAN, patient_id, _infusion(date(2026, 11, 20)))
+    recorded = Recording(repository, lambda: NOW).record_infusion(
+        CLINICIAN, patient_id, infusion_request(date(2026, 11, 20))
+    )
     assert recorded.created
     assert repository.attempts == 3
     stored = repository.get_patient(patient_id)
@@ -138,14 +123,14 @@ def test_infusion_write_gives_up_with_a_version_conflict() -> None:
     Clinics(repository, lambda: NOW).put_clinic(ADMIN, "c1", name="C", timezone="UTC", label=Label.US)
     patient_id = _enroll(repository)
     with pytest.raises(Conflict) as caught:
-        Recording(repository, lambda: NOW).record_infusion(CLINICIAN, patient_id, _infusion(date(2026, 11, 20)))
+        Recording(repository, lambda: NOW).record_infusion(CLINICIAN, patient_id, infusion_request(date(2026, 11, 20)))
     assert caught.value.code == "version_conflict"
 
 
 def test_every_write_stores_the_engines_next_check(repo: InMemoryPatientRepository) -> None:
     patient_id = _enroll(repo)
     recording = Recording(repo, lambda: NOW)
-    recording.record_infusion(CLINICIAN, patient_id, _infusion(date(2026, 11, 20)))
+    recording.record_infusion(CLINICIAN, patient_id, infusion_request(date(2026, 11, 20)))
     recording.record_result(CLINICIAN, patient_id, ResultInput(ResultItem.CBC, date(2026, 11, 21), value=5.0))
     stored = repo.get_patient(patient_id)
     assert stored is not None
@@ -157,19 +142,19 @@ def test_every_write_stores_the_engines_next_check(repo: InMemoryPatientReposito
 def test_replay_returns_the_stored_infusion_and_a_different_one_conflicts(repo: InMemoryPatientRepository) -> None:
     patient_id = _enroll(repo)
     recording = Recording(repo, lambda: NOW)
-    first = recording.record_infusion(CLINICIAN, patient_id, _infusion(date(2026, 11, 20)))
-    again = recording.record_infusion(CLINICIAN, patient_id, _infusion(date(2026, 11, 20)))
+    first = recording.record_infusion(CLINICIAN, patient_id, infusion_request(date(2026, 11, 20)))
+    again = recording.record_infusion(CLINICIAN, patient_id, infusion_request(date(2026, 11, 20)))
     assert not again.created
     assert again.view == first.view
     with pytest.raises(Conflict) as caught:
-        recording.record_infusion(CLINICIAN, patient_id, _infusion(date(2026, 11, 20), dose_mg=10))
+        recording.record_infusion(CLINICIAN, patient_id, infusion_request(date(2026, 11, 20), dose_mg=10))
     assert caught.value.code == "duplicate_infusion"
 
 
 def test_patients_cannot_write_and_strangers_cannot_read(repo: InMemoryPatientRepository) -> None:
     patient_id = _enroll(repo)
     with pytest.raises(NotFound):
-        Recording(repo, lambda: NOW).record_infusion(PATIENT, patient_id, _infusion(date(2026, 11, 20)))
+        Recording(repo, lambda: NOW).record_infusion(PATIENT, patient_id, infusion_request(date(2026, 11, 20)))
     with pytest.raises(NotFound):
         Reading(repo, lambda: NOW).get_patient(STRANGER, patient_id)
     assert Reading(repo, lambda: NOW).get_patient(PATIENT, patient_id).patient_id == patient_id
@@ -196,7 +181,7 @@ def test_calendar_has_stable_uids_per_occurrence(repo: InMemoryPatientRepository
     from icalendar import Calendar
 
     patient_id = _enroll(repo)
-    Recording(repo, lambda: NOW).record_infusion(CLINICIAN, patient_id, _infusion(date(2026, 11, 20)))
+    Recording(repo, lambda: NOW).record_infusion(CLINICIAN, patient_id, infusion_request(date(2026, 11, 20)))
     context, schedule = Reading(repo, lambda: NOW).schedule_for_calendar(CLINICIAN, patient_id)
     first = Calendar.from_ical(schedule_ics(patient_id, schedule, NOW))
     second = Calendar.from_ical(schedule_ics(patient_id, schedule, datetime(2027, 1, 1, tzinfo=UTC)))
