@@ -186,3 +186,22 @@ def test_eu_fifth_course_is_stored_with_exceeds_max_courses() -> None:
         infuse(record, "2024-02-01", EU_PROTOCOL), request(D("2024-02-02")), D("2024-02-02"), EU_PROTOCOL
     )
     assert [d.code for d in nxt.deviations] == ["exceeds_max_courses"]
+
+
+def test_active_infection_is_a_deviation_on_every_infusion_day() -> None:
+    """DESIGN 7: checked on every day, not only as a readiness blocker of a course's first infusion."""
+    record = replace(started(), profile=profile(active_infection=True))
+    assert deviations(record) == ["infused_with_active_infection"]
+    assert deviations(record, day=D("2024-01-17")) == ["infused_with_active_infection", "course_interrupted"]
+    fresh = PatientRecord(profile(active_infection=True), results=checklist(T0))
+    first = plan_infusion(fresh, request(T0), T0, US_PROTOCOL).deviations
+    assert [(d.code, d.severity) for d in first] == [
+        ("started_with_blockers", "critical"),
+        ("infused_with_active_infection", "critical"),
+    ]
+    assert first[0].detail == "blockers: active_infection"
+    assert US_PROTOCOL.source("infused_with_active_infection") == "US PI 5.17 (Infections)"
+
+
+def test_corticosteroid_rule_is_the_methylprednisolone_equivalent_dose() -> None:
+    assert "methylprednisolone-equivalent" in US_PROTOCOL.rule("no_corticosteroid_premedication").text
