@@ -36,8 +36,8 @@ POINTS: dict[str, tuple[float, ...]] = {
     "ast": (40.0, 120.0, 120.1, 200.0),
     "bilirubin_total": (20.0, 42.0, 42.1, 60.0),
 }
-ITEMS = (ResultItem.CBC, ResultItem.CBC, ResultItem.CREATININE, ResultItem.CREATININE, ResultItem.URINALYSIS)
-ITEMS += (ResultItem.THYROID, ResultItem.LIVER)
+ITEMS: tuple[ResultItem, ...] = (ResultItem.CBC, ResultItem.CBC, ResultItem.CREATININE, ResultItem.CREATININE)
+ITEMS += (ResultItem.URINALYSIS, ResultItem.THYROID, ResultItem.LIVER)
 NORMAL: dict[ResultItem, tuple[tuple[str, float], ...]] = {
     ResultItem.CBC: (("platelets", 250.0), ("neutrophils", 3.0)),
     ResultItem.CREATININE: (("creatinine", 70.0),),
