@@ -10,13 +10,26 @@ from lemtrada.regimen import (
     US_PROTOCOL,
     InfusionOnSameDate,
     InfusionRejected,
+    add_result,
     is_replay,
     plan_infusion,
     summarize_courses,
 )
-from lemtrada.regimen.records import InfusionRoute, PatientRecord, PregnancyEpisode
+from lemtrada.regimen.records import InfusionRoute, PatientRecord, PregnancyEpisode, ResultItem
 
-from .helpers import D, checklist, course, infuse, pre_course_labs, profile, request, treated, with_results
+from .helpers import (
+    D,
+    analyte,
+    checklist,
+    course,
+    infuse,
+    lab,
+    pre_course_labs,
+    profile,
+    request,
+    treated,
+    with_results,
+)
 
 T0 = D("2024-01-15")
 
@@ -205,3 +218,11 @@ def test_active_infection_is_a_deviation_on_every_infusion_day() -> None:
 
 def test_corticosteroid_rule_is_the_methylprednisolone_equivalent_dose() -> None:
     assert "methylprednisolone-equivalent" in US_PROTOCOL.rule("no_corticosteroid_premedication").text
+
+
+def test_a_course_started_over_an_open_critical_finding_is_a_deviation() -> None:
+    low = lab(ResultItem.CBC, T0 - timedelta(days=3), analyte("platelets", 40.0), rid="low")
+    record, added = add_result(PatientRecord(profile(), results=checklist(T0)), low, US_PROTOCOL)
+    assert [f.code for f in added] == ["platelets_below_100"]
+    found = plan_infusion(record, request(T0), T0, US_PROTOCOL).deviations
+    assert [(d.code, d.detail) for d in found] == [("started_with_blockers", "blockers: open_critical_finding")]
