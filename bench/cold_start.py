@@ -441,8 +441,9 @@ class MockServer:
             return counted
 
 
-def measure(runs: int = 15, bytecode: bool = True) -> list[Result]:
-    """Median of ``runs`` cold processes per probe (interleaved, one warm-up each discarded), baseline first."""
+def measure(runs: int = 15, bytecode: bool = True, warm_up: bool = True) -> list[Result]:
+    """Median of ``runs`` cold processes per probe (interleaved, one warm-up each discarded unless ``warm_up`` is
+    false: the smoke test's single sample), baseline first."""
     with MockServer() as server, artifacts(bytecode) as found:
         patient_id = _seed(found, server.endpoint)
         all_probes = probes(found, server.endpoint)
@@ -454,16 +455,16 @@ def measure(runs: int = 15, bytecode: bool = True) -> list[Result]:
             calls, seconds = server.reset()
             return dataclasses.replace(sample, calls=calls, mock=seconds)
 
-        compiled = {}
-        for probe in all_probes:
-            warm = once(probe)
-            compiled[probe.name] = sum(
-                1 for path in warm.compiled if any(Path(path).is_relative_to(root) for root in found.roots)
-            )
+        first = {probe.name: once(probe) for probe in all_probes} if warm_up else {}
         samples: dict[str, list[Sample]] = {probe.name: [] for probe in all_probes}
         for _ in range(runs):
             for probe in all_probes:
                 samples[probe.name].append(once(probe))
+        first = first or {name: found_samples[0] for name, found_samples in samples.items()}
+        compiled = {
+            name: sum(1 for path in sample.compiled if any(Path(path).is_relative_to(root) for root in found.roots))
+            for name, sample in first.items()
+        }
 
     def median(name: str, value: Callable[[Sample], float]) -> float:
         return statistics.median(value(sample) for sample in samples[name])
