@@ -24,8 +24,8 @@ class Size:
     zipped: int
 
 
-def measure_folder(name: str, folder: Path) -> Size:
-    files = sorted(path for path in folder.rglob("*") if path.is_file())
+def measure_folder(name: str, folder: Path, bytecode: bool = True) -> Size:
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and (bytecode or "__pycache__" not in p.parts))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in files:
@@ -34,11 +34,13 @@ def measure_folder(name: str, folder: Path) -> Size:
 
 
 def measure(build: Path = BUILD) -> list[Size]:
-    """Every built artifact (one folder per layer or function), the layer first."""
+    """Every built artifact (one folder per layer or function), the layer first, then the layer without bytecode."""
     if not build.is_dir():
         return []
     folders = sorted((p for p in build.iterdir() if p.is_dir()), key=lambda p: (not p.name.endswith("Layer"), p.name))
-    return [measure_folder(folder.name, folder) for folder in folders]
+    sizes = [measure_folder(folder.name, folder) for folder in folders]
+    layers = [measure_folder(f"{p.name} without .pyc", p, bytecode=False) for p in folders if p.name.endswith("Layer")]
+    return sizes[: len(layers)] + layers + sizes[len(layers) :]
 
 
 def table(sizes: list[Size]) -> str:

@@ -1,15 +1,22 @@
-"""The benchmark's sweep-against-scan on a tiny data set, so `make bench` keeps working (no timing asserted)."""
+"""The benchmark's sweep-against-scan on a tiny data set and its cold start in one sample, so `make bench` keeps
+working (no timing asserted)."""
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pytest
 
-from bench import sweep_cost
+from bench import cold_start, sweep_cost
 from bench.localdb import local_dynamodb
 
 pytestmark = pytest.mark.integration
+
+needs_build = pytest.mark.skipif(
+    not (cold_start.LAYER / "lemtrada").is_dir(),
+    reason="no .aws-sam/build: run `make build` (scripts/sam-build.sh) first; `make test` does",
+)
 
 
 def test_sweep_and_scan_agree_and_the_sweep_reads_less() -> None:
@@ -40,3 +47,34 @@ def test_growth_keeps_the_due_patients_and_their_notices() -> None:
     assert sweep_cost.due_patients(small) == sweep_cost.due_patients(large)
     assert small.sweep.notices == large.sweep.notices == large.scan.notices
     assert large.scan.read_units > small.scan.read_units
+
+
+@needs_build
+def test_cold_start_runs_each_http_function_from_its_built_bytecode() -> None:
+    results = cold_start.measure(runs=1, warm_up=False)  # fails on an answer >= 300 or a crashed process
+
+    assert [result.name for result in results] == [cold_start.BASELINE, *cold_start.FIRST_REQUESTS]
+    by_name = {result.name: result for result in results}
+    assert by_name["recording"].route == "POST /patients/{patient_id}/results"
+    for result in results:
+        assert 0 < result.own <= result.wall, result
+        assert result.cpu > 0, result
+        assert result.calls >= 1, result  # every first request, and the baseline, reached moto
+        assert result.compiled == 0, result  # the shipped .pyc ran: nothing of the artifacts compiled at start
+    assert by_name["enrollment"].calls > by_name[cold_start.BASELINE].calls  # a write: idempotency, read, write
+    table = cold_start.table(results, runs=1)
+    for name in cold_start.FIRST_REQUESTS:
+        line = next(line for line in table.splitlines() if line.startswith(name))
+        assert ("met" in line.split()) != ("MISSED" in line.split()), line
+    assert set(cold_start.ratios(results)) == set(cold_start.FIRST_REQUESTS)
+
+
+@needs_build
+def test_cold_start_without_bytecode_drops_only_the_artifacts_pycache() -> None:
+    with cold_start.artifacts(bytecode=False) as found:
+        assert not list(found.layer.rglob("__pycache__"))
+        assert not any(list(folder.rglob("__pycache__")) for folder in found.functions.values())
+        assert list((found.runtime / "botocore").rglob("*.cpython-313.pyc"))  # the runtime stays compiled
+        assert (found.layer / "lemtrada" / "__init__.py").is_file()
+        assert not os.access(found.layer / "lemtrada", os.W_OK) or os.geteuid() == 0  # read-only (root ignores it)
+        assert not found.layer.stat().st_mode & 0o222

@@ -1,44 +1,43 @@
-"""The artifacts `scripts/sam-build.sh` produced work: every handler, imported from the built layer and function only.
+"""The artifacts `scripts/sam-build.sh` produced work as Lambda runs them: every handler, from the built layer and
+function only, on read-only copies, with the bytecode they ship.
 
 Each function runs in a fresh interpreter started with ``-I -S -B`` (no site-packages, no PYTHON* variables, no
-bytecode written) whose ``sys.path`` is what Lambda gives it: the built function folder (``/var/task``), a copy of
-the built layer (``/opt/python``), then the packages the python3.13 runtime provides and the build prunes from the
-layer (boto3, botocore, s3transfer, urllib3, taken from the app venv), then the standard library. Every sample event
-of ``events/`` goes through the handler against moto's server on loopback (tables from template.yaml, the digest
-topic), in the order a clinic would use the API, so the reading routes find the enrolled patient (schedule.ics
-loads icalendar, /docs the Swagger UI page) and the sweep runs every shard. Each module the process loaded must come
-from one of those folders: a pruning step that removes something a handler needs fails here, not in Lambda.
+bytecode written) whose ``sys.path`` is what Lambda gives it: a copy of the built function folder (``/var/task``),
+a copy of the built layer (``/opt/python``), then the packages the python3.13 runtime provides and the build
+removes from the layer (boto3, botocore, s3transfer, urllib3 with their dependencies, copied from the app venv and
+compiled unchecked-hash as the runtime ships them), then the standard library; the copies are read-only
+(``bench.cold_start.prepare``, which the cold-start bench uses too). Every sample event of ``events/`` goes through
+the handler against moto's server on loopback (tables from template.yaml, the digest topic), in the order a clinic
+would use the API, so the reading routes find the enrolled patient (schedule.ics loads icalendar, /docs the Swagger
+UI page) and the sweep runs every shard. Each module the process loaded must come from one of those folders, and
+none of the artifacts' modules may be compiled from source in the process: the shipped ``.pyc`` must be the code
+that runs.
 
-The layer holds AArch64 shared objects (pydantic-core). On another machine the copy gets the app venv's build of
-the same package version instead (the script checks the built ones are AArch64); everything else is as built.
+The layer holds AArch64 shared objects (pydantic-core). On another machine the copy gets this interpreter's build
+of the same package version instead (the build script checks the built ones are AArch64); everything else is as
+built.
 
 Skipped when ``.aws-sam/build`` is absent (``make test`` runs ``make build`` first).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
+import importlib.util
 import json
 import os
-import platform
-import shutil
-import struct
 import subprocess
 import sys
 import sysconfig
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.event_handler.openapi import swagger_ui
-from lemtrada.web import swagger
 from moto.server import ThreadedMotoServer
 
+from bench.cold_start import Artifacts, artifacts
 from local.functions import read_functions
 from local.tables import ensure_tables, local_table_names, table_specs
 from local.template import LocalContext, Resolver, load_template, resources_of_type
@@ -47,7 +46,8 @@ from tests.conftest import ROOT, free_port
 BUILD = ROOT / ".aws-sam" / "build"
 LAYER = BUILD / "CoreLayer" / "python"
 EVENTS = ROOT / "events"
-RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "urllib3")
+RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "urllib3")  # the only packages the build removes
+UNCHECKED_HASH = 0b01  # PEP 552 flags word: bit 0 hash-based, bit 1 check the source
 SAMPLE_PATIENT = "3f6c0e9a8b2d4c71a5e4f0b9d8c7a6e5"
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -58,11 +58,22 @@ needs_build = pytest.mark.skipif(
 )
 
 # The handler runs in the child; it prints nothing of its own on stdout that matters (Powertools logs go there),
-# so the answers and the loaded modules are written to the file named by argv[2].
+# so the answers, the loaded modules and the files compiled from source are written to the file named by argv[2].
 _RUNNER = r"""
 import json, sys
 spec = json.loads(sys.argv[1])
 sys.path[:0] = spec["path"]
+from importlib.machinery import SourceFileLoader
+compiled = []
+_source_to_code = SourceFileLoader.source_to_code
+
+
+def _counting(self, data, path, *args, **kwargs):
+    compiled.append(str(path))
+    return _source_to_code(self, data, path, *args, **kwargs)
+
+
+SourceFileLoader.source_to_code = _counting
 
 
 class Context:
@@ -89,7 +100,7 @@ modules = {
     if getattr(module, "__file__", None)
 }
 with open(sys.argv[2], "w", encoding="utf-8") as out:
-    json.dump({"answers": answers, "modules": modules}, out, default=str)
+    json.dump({"answers": answers, "modules": modules, "compiled": compiled}, out, default=str)
 """
 
 
@@ -108,62 +119,11 @@ class Run:
     modules: dict[str, str]
 
 
-def _elf_machine(path: Path) -> int:
-    machine: int = struct.unpack_from("<H", path.read_bytes()[:20], 18)[0]
-    return machine
-
-
-def _host_machine() -> int:
-    return _elf_machine(Path(sys.executable).resolve())
-
-
-def _site_packages() -> Path:
-    return Path(sysconfig.get_paths()["purelib"])
-
-
-def _swap_native(layer: Path) -> list[str]:
-    """Replace shared objects built for another machine by the venv's build of the same package version."""
-    host = _host_machine()
-    swapped = []
-    for built in sorted(p for p in layer.rglob("*.so") if p.is_file()):
-        if _elf_machine(built) == host:
-            continue
-        relative = built.relative_to(layer)
-        top = relative.parts[0]
-        dist_infos = sorted(layer.glob(f"{top}-*.dist-info"))
-        assert dist_infos, f"{relative}: no {top}-*.dist-info in the layer to match a host build against"
-        layer_version = dist_infos[0].name[len(top) + 1 : -len(".dist-info")]
-        host_version = metadata.version(top)
-        assert layer_version == host_version, f"{top}: layer {layer_version}, venv {host_version}"
-        stem = built.name.split(".", 1)[0]
-        host_builds = sorted((_site_packages() / relative.parent).glob(f"{stem}.*.so"))
-        assert host_builds, f"{relative}: the venv has no build of it for this machine"
-        built.unlink()
-        shutil.copy2(host_builds[0], layer / relative.parent / host_builds[0].name)
-        swapped.append(str(relative))
-    return swapped
-
-
 @pytest.fixture(scope="module")
-def layer_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The built layer as built, shared objects for this machine (see the module docstring)."""
-    target = tmp_path_factory.mktemp("opt") / "python"
-    shutil.copytree(LAYER, target, symlinks=True)
-    swapped = _swap_native(target)
-    if platform.machine() in ("aarch64", "arm64"):
-        assert not swapped
-    return target
-
-
-@pytest.fixture(scope="module")
-def runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """What the Lambda runtime adds to the path and the build removes from the layer: links to the venv's copies."""
-    target = tmp_path_factory.mktemp("var_runtime")
-    for name in RUNTIME_PACKAGES:
-        source = _site_packages() / name
-        assert source.is_dir(), f"{name} is not installed in the app venv"
-        (target / name).symlink_to(source, target_is_directory=True)
-    return target
+def built() -> Iterator[Artifacts]:
+    """Read-only copies of the built layer and functions and of the compiled runtime (see the module docstring)."""
+    with artifacts() as found:
+        yield found
 
 
 @pytest.fixture(scope="module")
@@ -217,22 +177,21 @@ def _event(name: str, patient_id: str | None = None) -> Any:
 
 @dataclass
 class Cold:
-    """Starts cold processes of the built functions against the stack."""
+    """Starts cold processes of the built functions (their read-only copies) against the stack."""
 
     stack: Stack
-    layer: Path
-    runtime: Path
+    built: Artifacts
     tmp: Path
     started: int = 0
 
     def run(self, folder: str, events: list[Any]) -> Run:
         """One cold process: the built function, its events in order; its answers and the modules it loaded."""
-        function_dir = BUILD / self.stack.functions[folder]
+        function_dir = self.built.functions[folder]
         assert (function_dir / "app.py").is_file(), f"{function_dir}/app.py was not built"
         self.started += 1
         out = self.tmp / f"{self.started:02d}-{folder}.json"
         spec = {
-            "path": [str(function_dir), str(self.layer), str(self.runtime)],
+            "path": [str(function_dir), str(self.built.layer), str(self.built.runtime)],
             "function": self.stack.functions[folder],
             "events": events,
         }
@@ -248,13 +207,16 @@ class Cold:
         )
         assert done.returncode == 0, f"{folder} failed in its built form:\n{done.stderr[-4000:]}"
         result = json.loads(out.read_text(encoding="utf-8"))
-        roots = [function_dir, self.layer, self.runtime, Path(sysconfig.get_paths()["stdlib"]), Path(sys.base_prefix)]
+        artifacts_roots = [function_dir, self.built.layer, self.built.runtime]
+        roots = [*artifacts_roots, Path(sysconfig.get_paths()["stdlib"]), Path(sys.base_prefix)]
         strays = {
             name: file
             for name, file in result["modules"].items()
             if not any(Path(file).is_relative_to(root) for root in roots)
         }
         assert not strays, f"{folder} loaded modules from outside the built artifacts: {strays}"
+        compiled = [file for file in result["compiled"] if any(Path(file).is_relative_to(r) for r in artifacts_roots)]
+        assert not compiled, f"{folder} compiled shipped modules from source (their .pyc did not run): {compiled}"
         return Run(result["answers"], result["modules"])
 
 
@@ -263,10 +225,8 @@ def _statuses(run: Run) -> list[int]:
 
 
 @needs_build
-def test_every_handler_works_from_the_built_artifacts(
-    stack: Stack, layer_copy: Path, runtime_dir: Path, tmp_path: Path
-) -> None:
-    cold = Cold(stack, layer_copy, runtime_dir, tmp_path)
+def test_every_handler_works_from_the_built_artifacts(stack: Stack, built: Artifacts, tmp_path: Path) -> None:
+    cold = Cold(stack, built, tmp_path)
     enrollment = cold.run(
         "enrollment", [_event(f"enrollment/{n}") for n in ("put_clinic", "post_patients", "get_patients")]
     )
@@ -283,7 +243,7 @@ def test_every_handler_works_from_the_built_artifacts(
     reading = cold.run("reading", [_event(f"reading/{n}", patient_id) for n in reads])
     assert _statuses(reading) == [200] * len(reads), reading.answers
     assert "BEGIN:VCALENDAR" in reading.answers[3]["body"]
-    assert "swagger-ui-dist@" in reading.answers[6]["body"]
+    assert "SwaggerUIBundle" in reading.answers[6]["body"]
     assert "icalendar" in reading.modules
 
     subscriptions = cold.run("subscriptions", [_event("subscriptions/post_subscription")])
@@ -301,13 +261,64 @@ def test_every_handler_works_from_the_built_artifacts(
     assert publish.answers[0]["failed"] == [], publish.answers
 
 
-def test_docs_cdn_assets_are_the_ones_powertools_bundles() -> None:
-    """The SRI hashes /docs sends are those of the Swagger UI files the app venv's Powertools ships (the build
-    prunes them from the layer): a Powertools upgrade that changes Swagger UI fails here until swagger.py follows."""
-    assets = Path(swagger_ui.__file__).parent
-    for name, expected in (
-        ("swagger-ui-bundle.min.js", swagger.SWAGGER_UI_JS_SHA384),
-        ("swagger-ui.min.css", swagger.SWAGGER_UI_CSS_SHA384),
+@needs_build
+def test_every_module_ships_unchecked_hash_bytecode_for_python_313() -> None:
+    """Each .py of the built layer and functions has its .pyc where 3.13 looks (``__pycache__/*.cpython-313.pyc``),
+    with 3.13's magic number and the unchecked-hash flag, so a cold start neither compiles nor checks sources."""
+    sources = sorted(path for path in BUILD.rglob("*.py") if path.is_file())
+    assert len(sources) > 500, len(sources)  # the whole layer, not only lemtrada
+    assert {path.relative_to(BUILD).parts[0] for path in sources} >= {"CoreLayer", *_function_ids()}
+    wrong = []
+    for source in sources:
+        cached = source.parent / "__pycache__" / f"{source.stem}.cpython-313.pyc"
+        assert Path(importlib.util.cache_from_source(str(source))) == cached  # this interpreter is 3.13
+        if not cached.is_file():
+            wrong.append(f"{source}: no {cached.name}")
+            continue
+        header = cached.read_bytes()[:16]
+        if header[:4] != importlib.util.MAGIC_NUMBER:
+            wrong.append(f"{cached}: magic {header[:4].hex()}, not Python 3.13's")
+        elif int.from_bytes(header[4:8], "little") != UNCHECKED_HASH:
+            wrong.append(f"{cached}: flags {int.from_bytes(header[4:8], 'little'):#04b}, not unchecked-hash")
+    assert not wrong, "\n".join(wrong[:20])
+
+
+@needs_build
+def test_the_shipped_bytecode_runs_without_reading_the_sources(stack: Stack, tmp_path: Path) -> None:
+    """In a copy whose lemtrada sources and handler file say only ``raise ImportError``, the health function still
+    answers: Python ran the unchecked-hash .pyc and never read the source (the flag is not just set, it is obeyed)."""
+    with artifacts() as found:
+        sources = [*(found.layer / "lemtrada").rglob("*.py"), found.functions["health"] / "app.py"]
+        for source in sources:
+            source.chmod(0o644)
+            source.write_text('raise ImportError("the source was read, not the shipped .pyc")\n', encoding="utf-8")
+            source.chmod(0o444)
+        health = Cold(stack, found, tmp_path).run("health", [_event("health/get_health")])
+    assert _statuses(health) == [200], health.answers
+    assert health.modules["app"] == str(found.functions["health"] / "app.py")
+
+
+@needs_build
+def test_the_layer_drops_only_what_the_runtime_provides() -> None:
+    """boto3, botocore, s3transfer and urllib3 are gone; library internals the build used to prune are all there
+    (Powertools' Swagger UI assets, which /docs serves, its utilities, pydantic.v1, tzdata's tables, metadata)."""
+    for name in RUNTIME_PACKAGES:
+        assert not (LAYER / name).exists(), name
+        assert not list(LAYER.glob(f"{name}-*.dist-info")), name
+    powertools = LAYER / "aws_lambda_powertools"
+    for kept in (
+        powertools / "event_handler" / "openapi" / "swagger_ui" / "swagger-ui-bundle.min.js",
+        powertools / "event_handler" / "openapi" / "swagger_ui" / "swagger-ui.min.css",
+        powertools / "utilities" / "parser" / "__init__.py",
+        powertools / "event_handler" / "middlewares" / "schema_validation.py",
+        LAYER / "pydantic" / "v1" / "__init__.py",
+        LAYER / "tzdata" / "zoneinfo" / "tzdata.zi",
     ):
-        digest = base64.b64encode(hashlib.sha384((assets / name).read_bytes()).digest()).decode()
-        assert f"sha384-{digest}" == expected, name
+        assert kept.is_file(), kept
+    for dist_info in LAYER.glob("*.dist-info"):
+        assert (dist_info / "RECORD").is_file(), dist_info
+
+
+def _function_ids() -> set[str]:
+    template = load_template(ROOT / "template.yaml")
+    return set(resources_of_type(template, "AWS::Serverless::Function"))
