@@ -51,7 +51,7 @@ def merged_document(root: Path) -> dict[str, Any]:
         version=VERSION,
         description=DESCRIPTION,
         # Relative to the document (/openapi.json or /<stage>/openapi.json): "Try it out" keeps the stage prefix.
-        servers=[Server(url=".")],
+        servers=[Server(url=".", description="This API (the stage the document was served from)")],
         security_schemes={SECURITY_SCHEME: HTTPBearer(scheme="bearer", bearerFormat="JWT")},
         security=[{SECURITY_SCHEME: []}],
         on_conflict="error",
