@@ -91,7 +91,7 @@ def get_docs() -> Response[str]:
     return swagger_page()
 
 
-@app.get("/openapi.json", tags=["docs"], responses={**problem_responses(), **DOCUMENT_RESPONSE})
+@app.get("/openapi.json", tags=["docs"], compress=True, responses={**problem_responses(), **DOCUMENT_RESPONSE})
 def get_openapi() -> Response[str]:
     """The merged OpenAPI document of every function (the one /docs shows). Public: it describes, it holds no data."""
     return openapi_document(OPENAPI_FILE)
