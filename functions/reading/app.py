@@ -91,22 +91,22 @@ def get_docs() -> Response[str]:
     return swagger_page()
 
 
-@app.get("/openapi.json", tags=["docs"], compress=True, responses={**problem_responses(), **DOCUMENT_RESPONSE})
+@app.get("/openapi.json", tags=["docs"], responses={**problem_responses(), **DOCUMENT_RESPONSE})
 def get_openapi() -> Response[str]:
     """The merged OpenAPI document of every function (the one /docs shows). Public: it describes, it holds no data."""
-    return openapi_document(OPENAPI_FILE)
+    return openapi_document(OPENAPI_FILE, app.current_event.headers.get("accept-encoding"))
 
 
-@app.get(STYLE.route, include_in_schema=False, compress=True)
+@app.get(STYLE.route, include_in_schema=False)
 def get_swagger_style() -> Response[str]:
     """Swagger UI's style sheet, from the layer (public, like /docs)."""
-    return asset(STYLE)
+    return asset(STYLE, app.current_event.headers.get("accept-encoding"))
 
 
-@app.get(SCRIPT.route, include_in_schema=False, compress=True)
+@app.get(SCRIPT.route, include_in_schema=False)
 def get_swagger_script() -> Response[str]:
     """Swagger UI's script, from the layer (public, like /docs)."""
-    return asset(SCRIPT)
+    return asset(SCRIPT, app.current_event.headers.get("accept-encoding"))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -21,6 +21,7 @@ from tests.support.local_stack import RunningStack
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Route
+    from playwright.sync_api import Response as PlaywrightResponse
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -45,11 +46,15 @@ class Seen:
     requests: list[str] = field(default_factory=list)
     authorizations: dict[str, list[str | None]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    encodings: dict[str, str | None] = field(default_factory=dict)
 
     def request(self, request: Request) -> None:
         self.requests.append(request.url)
         path = urlsplit(request.url).path
         self.authorizations.setdefault(path, []).append(request.headers.get("authorization"))
+
+    def response(self, response: PlaywrightResponse) -> None:
+        self.encodings[urlsplit(response.url).path] = response.headers.get("content-encoding")
 
     def console(self, message: ConsoleMessage) -> None:
         if message.type == "error":
@@ -82,6 +87,7 @@ def docs_page(browser: Browser, local_stack: RunningStack) -> tuple[Page, Seen]:
     seen = Seen()
     context.route("**/*", _only_loopback)
     context.on("request", seen.request)
+    context.on("response", seen.response)
     page = context.new_page()
     page.on("console", seen.console)
     page.on("pageerror", lambda error: seen.errors.append(str(error)))
@@ -127,4 +133,5 @@ def test_docs_page_lists_every_operation_and_runs_health_with_a_local_token(
     assert not [url for url in seen.requests if not _loopback(url)], "the page reached past loopback"
     paths = {urlsplit(url).path for url in seen.requests}
     assert {"/docs", "/docs/swagger-ui.css", "/docs/swagger-ui-bundle.js", "/openapi.json", "/health"} <= paths
+    assert seen.encodings["/docs/swagger-ui-bundle.js"] == "gzip"  # 1.5 MB sent as 0.4 MB
     assert [error for error in seen.errors if "401" not in error] == []  # no CSP refusal, no script error

@@ -70,9 +70,13 @@ def test_swagger_ui_files_are_served_from_the_layer(item: swagger.Asset) -> None
     zipped = _get(item.route, {"accept-encoding": "gzip, deflate, br"})
     assert zipped["isBase64Encoded"] is True
     assert zipped["headers"]["Content-Encoding"] == "gzip"
+    assert zipped["headers"]["Vary"] == "Accept-Encoding"
     body = base64.b64decode(zipped["body"])
     assert gzip.decompress(body) == shipped
     assert len(body) < len(shipped) / 2
+    refused = _get(item.route, {"accept-encoding": "gzip;q=0, br"})
+    assert refused["isBase64Encoded"] is False
+    assert "Content-Encoding" not in refused["headers"]
 
 
 def test_an_unknown_file_under_docs_is_404() -> None:
