@@ -13,6 +13,7 @@ the depth; ``--run-slow`` runs ``test_fuzz_deep`` at 300.
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 import sys
@@ -96,8 +97,11 @@ def _aim(case: Any, patient_id: str) -> None:
 
 
 def _as_response(answer: Answer, prepared: requests.PreparedRequest) -> Response:
-    headers = {name: [value] for name, value in answer.headers.items()}
-    return Response(answer.status, headers, answer.body, prepared, elapsed=0.001, verify=False, encoding="utf-8")
+    body = answer.body
+    if answer.headers.get("content-encoding") == "gzip":  # decoded as any HTTP client does before reading it
+        body = gzip.decompress(body)
+    headers = {name: [value] for name, value in answer.headers.items() if name != "content-encoding"}
+    return Response(answer.status, headers, body, prepared, elapsed=0.001, verify=False, encoding="utf-8")
 
 
 def run_case(case: Any, patient_id: str) -> None:
