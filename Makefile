@@ -10,7 +10,7 @@ CHECKOV_VENV := $(TOOLS_VENV)/checkov
 PY          := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help setup run test test-unit test-functional test-integration test-e2e lint build validate bench clean java sweep
+.PHONY: help setup run test test-unit test-functional test-integration test-e2e lint build validate bench clean java chromium sweep
 
 help:
 	@echo "make run     start the local stack (DynamoDB Local, moto SNS, HTTP front on 127.0.0.1:3000)"
@@ -50,6 +50,11 @@ java:
 	@major=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1); \
 	  [ "$${major:-0}" -ge 17 ] || { echo "DynamoDB Local needs Java 17 or newer (found: $${major:-none})"; exit 1; }
 
+# The browser tier (tests/browser, part of make test) drives Debian's chromium: Playwright cannot download its own.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { echo "chromium is needed for the browser tests; installing it"; \
+	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
 setup: $(VENV)/.installed node_modules/.installed java
 
 # ---- run ------------------------------------------------------------------------------------------
@@ -67,7 +72,7 @@ build: $(TOOLS_VENV)/.installed
 	scripts/sam-build.sh
 
 # ---- tests ----------------------------------------------------------------------------------------
-test: setup $(TOOLS_VENV)/.installed lint build
+test: setup chromium $(TOOLS_VENV)/.installed lint build
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test-unit: $(VENV)/.installed

@@ -69,7 +69,30 @@ def _problem(status: int, detail: str, **extra: Any) -> Response[str]:
     )
 
 
-@app.get("/health")
+_HEALTH = {
+    "type": "object",
+    "properties": {"status": {"type": "string"}, "version": {"type": "string"}, "table": {"type": "string"}},
+    "required": ["status", "version", "table"],
+}
+_PROBLEM = {
+    "type": "object",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+    },
+    "required": ["type", "title", "status", "detail"],
+}
+RESPONSES: dict[int, Any] = {
+    200: {"description": "The table answers", "content": {"application/json": {"schema": _HEALTH}}},
+    503: {"description": "The table does not answer", "content": {PROBLEM_JSON: {"schema": _PROBLEM}}},
+    500: {"description": "The check failed unexpectedly", "content": {PROBLEM_JSON: {"schema": _PROBLEM}}},
+}
+"""Documented in the merged OpenAPI document (``lemtrada.web.openapi``), so /docs lists and runs /health."""
+
+
+@app.get("/health", tags=["health"], responses=RESPONSES)
 def get_health() -> Response[str]:
     """200 with the version when the table answers; 503 problem+json when it does not."""
     serving, reason = _table_state()

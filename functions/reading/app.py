@@ -1,8 +1,7 @@
-"""Reading: a patient, its readiness, schedule (JSON and iCalendar), a clinic's worklist, /me, and /docs."""
+"""Reading: a patient, its readiness, schedule (JSON and iCalendar), a clinic's worklist, /me, and the API docs."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
@@ -17,13 +16,19 @@ from lemtrada.web import runtime
 from lemtrada.web.api import current_actor, new_resolver, ok, problem_responses
 from lemtrada.web.models import IsoDate
 from lemtrada.web.params import ClinicId, PatientId
-from lemtrada.web.swagger import swagger_page
+from lemtrada.web.swagger import SCRIPT, STYLE, asset, openapi_document, swagger_page
 
 logger = Logger()
 metrics = Metrics()
 app = new_resolver()
 
 OPENAPI_FILE = FilePath(__file__).with_name("openapi.json")
+DOCUMENT_RESPONSE: dict[int, Any] = {
+    200: {
+        "description": "This document (OpenAPI 3.1)",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
 
 
 def _reading() -> Reading:
@@ -80,11 +85,28 @@ def get_me() -> Response[MeView]:
     return ok(_reading().me(current_actor(app)))  # type: ignore[return-value]
 
 
-@app.get("/docs", include_in_schema=False)
+@app.get("/docs", tags=["docs"], responses=problem_responses(ok={200: "Swagger UI"}, media="text/html"))
 def get_docs() -> Response[str]:
-    """Swagger UI over the merged OpenAPI document of every function (public: it describes, it holds no data)."""
-    spec = json.loads(OPENAPI_FILE.read_text(encoding="utf-8"))
-    return swagger_page(spec, app.current_event.query_string_parameters or {})
+    """Swagger UI over the merged document of every function. Public: a browser cannot send a token to open it."""
+    return swagger_page()
+
+
+@app.get("/openapi.json", tags=["docs"], responses={**problem_responses(), **DOCUMENT_RESPONSE})
+def get_openapi() -> Response[str]:
+    """The merged OpenAPI document of every function (the one /docs shows). Public: it describes, it holds no data."""
+    return openapi_document(OPENAPI_FILE, app.current_event.headers.get("accept-encoding"))
+
+
+@app.get(STYLE.route, include_in_schema=False)
+def get_swagger_style() -> Response[str]:
+    """Swagger UI's style sheet, from the layer (public, like /docs)."""
+    return asset(STYLE, app.current_event.headers.get("accept-encoding"))
+
+
+@app.get(SCRIPT.route, include_in_schema=False)
+def get_swagger_script() -> Response[str]:
+    """Swagger UI's script, from the layer (public, like /docs)."""
+    return asset(SCRIPT, app.current_event.headers.get("accept-encoding"))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

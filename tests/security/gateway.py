@@ -45,6 +45,12 @@ def _routes() -> tuple[list[Route], dict[str, str]]:
     return read_routes(template, resolver), functions
 
 
+def is_public(method: str, path: str) -> bool:
+    """Whether the route serving this request has no authorizer in template.yaml (the API's documentation)."""
+    found = find_route(_routes()[0], method, urlsplit(path).path)
+    return found is not None and found[0].authorizer is None
+
+
 def send(
     method: str,
     url: str,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,7 +20,10 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 
+from local.routes import Route, read_routes
+from local.template import LocalContext, Resolver, load_template
 from local.tokens import KEY_FILE, LOCAL_CLIENT_ID, LOCAL_ISSUER, SigningKey
+from tests.conftest import ROOT
 from tests.e2e.conftest import RunningStack, start_stack
 
 pytestmark = pytest.mark.e2e
@@ -151,6 +155,38 @@ def test_refused_tokens_get_401_on_every_kind_of_route(world: dict[str, Any], na
         assert reply.status_code == 401, (name, path, reply.status_code, reply.text)
         assert reply.json() == {"message": "Unauthorized"}
         assert own_patient not in reply.text
+
+
+PUBLIC_ROUTES = {"GET /docs", "GET /openapi.json", "GET /docs/swagger-ui.css", "GET /docs/swagger-ui-bundle.js"}
+
+
+def _template_routes() -> list[Route]:
+    template = load_template(ROOT / "template.yaml")
+    return read_routes(template, Resolver(template, LocalContext(region="eu-west-1")))
+
+
+def _concrete(path: str) -> str:
+    """A path of the route with its variables filled in (a record that need not exist: no function runs)."""
+    return re.sub(r"\{[^}]+\}", "x1", path)
+
+
+@pytest.mark.parametrize("route_key", sorted(f"{r.method} {r.path}" for r in _template_routes()))
+def test_every_route_but_the_docs_refuses_a_request_without_a_token(world: dict[str, Any], route_key: str) -> None:
+    """Each route of template.yaml over HTTP: the four documentation routes answer, every other one is 401."""
+    method, path = route_key.split(" ", 1)
+    for token in (None, "not-a-jwt"):
+        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+        reply = requests.request(method, f"{world['url']}{_concrete(path)}", headers=headers, timeout=30)
+        if route_key in PUBLIC_ROUTES:
+            assert reply.status_code == 200, (route_key, token, reply.status_code)  # a stray header changes nothing
+        else:
+            assert reply.status_code == 401, (route_key, token, reply.status_code, reply.text)
+            assert reply.json() == {"message": "Unauthorized"}
+
+
+def test_the_public_routes_are_exactly_the_documentation() -> None:
+    public = {f"{r.method} {r.path}" for r in _template_routes() if r.authorizer is None}
+    assert public == PUBLIC_ROUTES
 
 
 def _not_found_body(world: dict[str, Any], token: str, path: str) -> Any:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lemtrada.web.openapi import PUBLIC_OPERATIONS
 
 from tests.support.cfn_yaml import load_template, references
 
@@ -209,15 +210,60 @@ def _http_events(function: dict[str, Any]) -> list[dict[str, Any]]:
     return [e["Properties"] for e in events.values() if e["Type"] == "HttpApi"]
 
 
-def test_every_route_is_on_the_api_and_behind_the_authorizer() -> None:
-    routes = []
+# The API's documentation: a browser opens it without a token (issue 10). Everything else needs one.
+PUBLIC_ROUTES = {
+    ("GET", "/docs"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs/swagger-ui.css"),
+    ("GET", "/docs/swagger-ui-bundle.js"),
+}
+
+
+def _routes() -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
+    """Every HttpApi event as (method, path) -> (function, event properties); fails on a route defined twice."""
+    routes: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
     for name, function in FUNCTIONS.items():
         for event in _http_events(function):
-            assert event["ApiId"] == {"Ref": "HttpApi"}, name
-            assert event.get("Auth", {}).get("Authorizer") != "NONE", f"{name} {event['Path']} is public"
-            routes.append((event["Method"], event["Path"]))
+            key = (event["Method"], event["Path"])
+            assert key not in routes, f"{key} is defined twice"
+            routes[key] = (name, event)
+    return routes
+
+
+def test_every_route_is_on_the_api_and_all_but_the_docs_behind_the_authorizer() -> None:
+    routes = _routes()
     assert ("GET", "/health") in routes
-    assert len(routes) == len(set(routes)), "a route is defined twice"
+    assert set(routes) >= PUBLIC_ROUTES
+    for key, (name, event) in routes.items():
+        assert event["ApiId"] == {"Ref": "HttpApi"}, name
+        auth = event.get("Auth", {})
+        if key in PUBLIC_ROUTES:
+            assert auth == {"Authorizer": "NONE"}, f"{name} {key}: public with no other auth setting"
+            assert name == "ReadingFunction", f"{key} is served by the function that ships the document"
+        else:
+            assert auth == {}, f"{name} {key}: takes the default JWT authorizer, no override"
+
+
+def test_public_routes_are_throttled_like_every_route() -> None:
+    """Throttling is the stage's default route settings, with no per-route exception that could lift it."""
+    api = _props("HttpApi")
+    assert api["DefaultRouteSettings"]["ThrottlingRateLimit"] > 0
+    assert api["DefaultRouteSettings"]["ThrottlingBurstLimit"] > 0
+    assert "RouteSettings" not in api
+
+
+def test_public_operations_of_the_document_are_the_public_routes_it_lists() -> None:
+    """The document marks as public (``security: []``) exactly the unauthenticated routes it describes."""
+    document = json.loads((ROOT / "docs" / "openapi.json").read_text(encoding="utf-8"))
+    listed = {(method.upper(), path) for path, operations in document["paths"].items() for method in operations}
+    public = {
+        (method.upper(), path)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if operation.get("security") == []
+    }
+    assert public == {(method.upper(), path) for method, path in PUBLIC_OPERATIONS} == PUBLIC_ROUTES & listed
+    assert listed == set(_routes()) - (PUBLIC_ROUTES - public), "the document lists every route but the assets"
 
 
 def test_parameters_and_outputs() -> None:

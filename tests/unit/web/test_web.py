@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from lemtrada.services.actor import Role
 from lemtrada.web.models import EnrollmentIn, InfusionIn, ProfilePatchIn
-from lemtrada.web.openapi import merged_document, render, targets
+from lemtrada.web.openapi import PUBLIC_OPERATIONS, SECURITY_SCHEME, merged_document, render, targets
 from lemtrada.web.principal import actor_from_claims, parse_groups
 from pydantic import ValidationError
 
@@ -107,4 +107,29 @@ def test_openapi_lists_every_route_of_the_patient_api() -> None:
         "/patients/{patient_id}/schedule",
         "/patients/{patient_id}/schedule.ics",
         "/me",
+        "/health",
+        "/docs",
+        "/openapi.json",
     }
+
+
+def test_openapi_declares_the_bearer_scheme_and_leaves_only_the_docs_open() -> None:
+    """Swagger UI's Authorize button comes from the scheme; the global requirement covers every other operation."""
+    document = merged_document(ROOT)
+    assert document["components"]["securitySchemes"] == {
+        SECURITY_SCHEME: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    }
+    assert document["security"] == [{SECURITY_SCHEME: []}]
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if (method, path) in PUBLIC_OPERATIONS:
+                assert operation["security"] == [], path
+                assert "401" not in operation["responses"], path
+            else:
+                assert "security" not in operation, f"{method} {path} overrides the global requirement"
+                assert "401" in operation["responses"], path
+    assert {("get", "/docs"), ("get", "/openapi.json")} == PUBLIC_OPERATIONS
+
+
+def test_openapi_server_is_relative_so_try_it_out_keeps_the_stage_prefix() -> None:
+    assert [server["url"] for server in merged_document(ROOT)["servers"]] == ["."]

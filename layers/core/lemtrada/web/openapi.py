@@ -1,6 +1,7 @@
 """The API's one OpenAPI document, merged from the resolvers of the HTTP functions (run at development time).
 
-``python -m lemtrada.web.openapi`` rewrites docs/openapi.json and the copy the reading function serves at /docs;
+``python -m lemtrada.web.openapi`` rewrites docs/openapi.json and the copy the reading function serves at
+/openapi.json (and /docs shows);
 a test regenerates it and fails when the committed files are stale.
 """
 
@@ -17,12 +18,17 @@ from aws_lambda_powertools.event_handler.openapi.models import (
     Server,
 )
 
-HTTP_FUNCTIONS = ("enrollment", "recording", "reading", "subscriptions")
+HTTP_FUNCTIONS = ("health", "enrollment", "recording", "reading", "subscriptions")
+PUBLIC_OPERATIONS = frozenset({("get", "/docs"), ("get", "/openapi.json")})
+"""The operations with no authorizer in template.yaml (a unit test checks the two agree): a browser opens them."""
+SECURITY_SCHEME = "CognitoIdToken"
 TITLE = "Alemtuzumab regimen service"
 VERSION = "1.0.0"
 DESCRIPTION = (
-    "Runs the alemtuzumab (Lemtrada) regimen for relapsing MS. Every route takes the Cognito ID token as a bearer "
-    "token; clinicians see their clinic's patients, patients only their own record, anything else answers 404. "
+    "Runs the alemtuzumab (Lemtrada) regimen for relapsing MS. Every route but `/docs` and `/openapi.json` takes "
+    "the Cognito ID token as a bearer token: press Authorize and paste one (on the local stack, "
+    '`POST /_local/token` with `{"role": "clinicians", "clinic_id": "..."}` signs one). Clinicians see their '
+    "clinic's patients, patients only their own record, anything else answers 404. "
     "Errors are application/problem+json with a machine-readable `code`. Writes take an optional "
     "`Idempotency-Key` header."
 )
@@ -35,7 +41,7 @@ UNAUTHORIZED: dict[str, Any] = {
         }
     },
 }
-"""Every route sits behind the JWT authorizer; its refusal is API Gateway's own body, not problem+json."""
+"""Every route but the public ones sits behind the JWT authorizer; its refusal is API Gateway's own body."""
 
 
 def merged_document(root: Path) -> dict[str, Any]:
@@ -44,17 +50,21 @@ def merged_document(root: Path) -> dict[str, Any]:
         title=TITLE,
         version=VERSION,
         description=DESCRIPTION,
-        servers=[Server(url="/")],
-        security_schemes={"CognitoIdToken": HTTPBearer(scheme="bearer", bearerFormat="JWT")},
-        security=[{"CognitoIdToken": []}],
+        # Relative to the document (/openapi.json or /<stage>/openapi.json): "Try it out" keeps the stage prefix.
+        servers=[Server(url=".", description="This API (the stage the document was served from)")],
+        security_schemes={SECURITY_SCHEME: HTTPBearer(scheme="bearer", bearerFormat="JWT")},
+        security=[{SECURITY_SCHEME: []}],
         on_conflict="error",
     )
     for name in HTTP_FUNCTIONS:
         merge.add_file(root / "functions" / name / "app.py", resolver_name="app")
     document: dict[str, Any] = json.loads(merge.get_openapi_json_schema())
-    for operations in document.get("paths", {}).values():
-        for operation in operations.values():
-            operation.setdefault("responses", {})["401"] = UNAUTHORIZED
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            if (method, path) in PUBLIC_OPERATIONS:
+                operation["security"] = []  # overrides the global requirement: no token, no 401
+            else:
+                operation.setdefault("responses", {})["401"] = UNAUTHORIZED
     return document
 
 
@@ -63,7 +73,7 @@ def render(document: dict[str, Any]) -> str:
 
 
 def targets(root: Path) -> tuple[Path, ...]:
-    """Where the document lives: the docs, and the reading function's package (served at /docs)."""
+    """Where the document lives: the docs, and the reading function's package (served at /openapi.json)."""
     return root / "docs" / "openapi.json", root / "functions" / "reading" / "openapi.json"
 
 
