@@ -82,6 +82,7 @@ class LocalStack:
         self.base_environment: dict[str, str] = {}
         self.runner: FunctionRunner | None = None
         self._log: IO[bytes] | None = None
+        self._resolver: Resolver | None = None
 
     # -- start ---------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -130,6 +131,7 @@ class LocalStack:
 
         context = LocalContext(region=REGION, account_id=ACCOUNT_ID, parameters=parameters)
         resolver = Resolver(self.template, context)
+        self._resolver = resolver
         self.table_names = local_table_names(self.template)
         for logical_id, name in self.table_names.items():
             context.refs[logical_id] = name
@@ -190,6 +192,12 @@ class LocalStack:
         """The local key tokens are signed with (exists once started)."""
         assert self.key is not None, "start() the stack first"
         return self.key
+
+    @property
+    def resolver(self) -> Resolver:
+        """Intrinsic functions of the translated template resolved to the local names (exists once started)."""
+        assert self._resolver is not None, "start() the stack first"
+        return self._resolver
 
     @property
     def url(self) -> str:
