@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import threading
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,14 +23,13 @@ from local.events import HttpRequest, HttpResponse, json_response
 from local.functions import FunctionRunner
 from local.server import LocalRoutes
 from local.states import ExecutionFailed, Interpreter
-from local.template import Resolver
+from local.translation import state_machine_definition
 
 if TYPE_CHECKING:
     from local.stack import LocalStack
 
 STATE_MACHINE = "SweepStateMachine"
 _one_at_a_time = threading.Lock()  # like one scheduled execution a night: runs never overlap locally
-_SUBSTITUTION = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
 
 class SweepFailed(RuntimeError):
@@ -55,26 +53,6 @@ def sweep_event(body: dict[str, Any]) -> dict[str, str]:
     raise ValueError('give {"date": "YYYY-MM-DD"} or {"now": "<ISO instant>"}')
 
 
-def state_machine_definition(
-    template: Mapping[str, Any], resolver: Resolver, logical_id: str = STATE_MACHINE
-) -> dict[str, Any]:
-    """The definition as Step Functions receives it: the translated `DefinitionString`, substitutions applied."""
-    resource = (template.get("Resources") or {}).get(logical_id)
-    if resource is None or resource.get("Type") != "AWS::StepFunctions::StateMachine":
-        raise ValueError(f"{logical_id} is not a state machine of the translated template")
-    properties = resource.get("Properties") or {}
-    if "DefinitionString" in properties:
-        text = str(resolver.resolve(properties["DefinitionString"]))
-    else:
-        text = json.dumps(properties["Definition"])
-    substitutions = {
-        name: str(value) for name, value in resolver.resolve(properties.get("DefinitionSubstitutions") or {}).items()
-    }
-    text = _SUBSTITUTION.sub(lambda found: substitutions.get(found.group(1), found.group(0)), text)
-    definition: dict[str, Any] = json.loads(text)
-    return definition
-
-
 def lambda_invoker(runner: FunctionRunner) -> Callable[[str, Any], Any]:
     """Invoke a function named by ARN or name as Step Functions does: the payload and the result cross as JSON."""
 
@@ -95,7 +73,7 @@ def run_sweep(stack: LocalStack, event: dict[str, str]) -> list[dict[str, Any]]:
     with _one_at_a_time:
         runner = stack.runner
         assert runner is not None, "start() the stack first"
-        definition = state_machine_definition(stack.template, stack.resolver)
+        definition = state_machine_definition(stack.template, stack.resolver, STATE_MACHINE)
         before = len(stack.notices())
         interpreter = Interpreter(definition, lambda_invoker(runner), sleep=_note_retry)
         try:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,13 +22,14 @@ from samtranslator.model.exceptions import InvalidDocumentException  # type: ign
 from samtranslator.parser.parser import Parser  # type: ignore[import-untyped]
 from samtranslator.translator.translator import Translator  # type: ignore[import-untyped]
 
-from local.template import load_template
+from local.template import LocalContext, Resolver, load_template
 
 # The bucket name that stands for "this folder of the repository" in the translated template.
 ARTIFACT_BUCKET = "local-artifacts"
 DEFAULT_REGION = "us-east-1"
 
 _SAM_PREFIX = "AWS::Serverless::"
+_SUBSTITUTION = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
 
 class TranslationError(ValueError):
@@ -106,3 +109,57 @@ def artifact_path(location: Any, root: Path) -> Path | None:
     if isinstance(location, Mapping) and location.get("S3Bucket") == ARTIFACT_BUCKET:
         return (root / str(location["S3Key"])).resolve()
     return None
+
+
+def state_machine_definition(template: Mapping[str, Any], resolver: Resolver, logical_id: str) -> dict[str, Any]:
+    """The definition as Step Functions receives it: the translated `DefinitionString`, substitutions applied."""
+    resource = (template.get("Resources") or {}).get(logical_id)
+    if resource is None or resource.get("Type") != "AWS::StepFunctions::StateMachine":
+        raise ValueError(f"{logical_id} is not a state machine of the translated template")
+    properties = resource.get("Properties") or {}
+    if "DefinitionString" in properties:
+        text = str(resolver.resolve(properties["DefinitionString"]))
+    else:
+        text = json.dumps(properties["Definition"])
+    substitutions = {
+        name: str(value) for name, value in resolver.resolve(properties.get("DefinitionSubstitutions") or {}).items()
+    }
+    text = _SUBSTITUTION.sub(lambda found: substitutions.get(found.group(1), found.group(0)), text)
+    definition: dict[str, Any] = json.loads(text)
+    return definition
+
+
+def main(argv: list[str]) -> int:
+    """`python -m local.translation TEMPLATE OUT_DIR [Stage]`: write what the deploy receives, for the linters.
+
+    OUT_DIR gets `template.json` (the translation) and `<LogicalId>.asl.json` for every state machine (its
+    definition with substitutions applied, ARNs standing in for the functions).
+    """
+    if len(argv) not in (2, 3):
+        print("usage: python -m local.translation TEMPLATE OUT_DIR [STAGE]", file=sys.stderr)
+        return 2
+    path, out = Path(argv[0]).resolve(), Path(argv[1])
+    parameters = {"Stage": argv[2]} if len(argv) == 3 else {}
+    try:
+        translated = translate_file(path, parameters)
+    except TranslationError as error:
+        print(error, file=sys.stderr)
+        return 1
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "template.json").write_text(json.dumps(translated, indent=2), encoding="utf-8")
+    context = LocalContext(parameters=parameters)
+    for logical_id, resource in (translated.get("Resources") or {}).items():
+        if resource.get("Type") == "AWS::Lambda::Function":
+            context.attributes[(logical_id, "Arn")] = (
+                f"arn:aws:lambda:{context.region}:{context.account_id}:function:{logical_id}"
+            )
+    resolver = Resolver(translated, context)
+    for logical_id, resource in (translated.get("Resources") or {}).items():
+        if resource.get("Type") == "AWS::StepFunctions::StateMachine":
+            definition = state_machine_definition(translated, resolver, logical_id)
+            (out / f"{logical_id}.asl.json").write_text(json.dumps(definition, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from local.states import DefinitionError, ExecutionFailed, Interpreter
-from local.sweep import state_machine_definition
+from local.sweep import STATE_MACHINE
 from local.template import LocalContext, Resolver, load_template
-from local.translation import translate
+from local.translation import state_machine_definition, translate
 from tests.conftest import ROOT
 
 PLAN = {"clinics": {"c-1": "2026-11-24"}, "shards": ["00", "01", "02"]}
@@ -27,7 +27,7 @@ def definition() -> dict[str, Any]:
     context = LocalContext(parameters={"Stage": "local"})
     for name in FUNCTIONS:
         context.attributes[(name, "Arn")] = f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
-    return state_machine_definition(template, Resolver(template, context))
+    return state_machine_definition(template, Resolver(template, context), STATE_MACHINE)
 
 
 class Functions:
