@@ -85,6 +85,7 @@ def make_route(
 
 
 _ANY_METHOD = "x-amazon-apigateway-any-method"
+_REPOSITORY = Path(__file__).resolve().parent.parent  # where a SAM template's relative paths point by default
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 # The integration URI SAM writes for a Lambda proxy: ...functions/${<Function>.Arn}/invocations
 _FUNCTION_IN_URI = re.compile(r"functions/\$\{([A-Za-z0-9]+)\.Arn\}/invocations")
@@ -167,7 +168,7 @@ def read_routes(
     The issuer and audience of JWT authorizers are replaced by the local ones when given: locally the tokens
     come from `POST /_local/token`, not from Cognito.
     """
-    cloudformation = as_cloudformation(template, root or Path.cwd(), resolver.context.parameters)
+    cloudformation = as_cloudformation(template, root or _REPOSITORY, resolver.context.parameters)
     routes = []
     for api in resources_of_type(cloudformation, "AWS::ApiGatewayV2::Api").values():
         body = (api.get("Properties") or {}).get("Body")

@@ -115,10 +115,10 @@ def deployed() -> Iterator[Deployed]:
                 if not stack["StackStatus"].endswith("_IN_PROGRESS") or time.monotonic() > deadline:
                     break
                 time.sleep(0.5)
+            summaries = cloudformation.list_stack_resources(StackName=STACK)["StackResourceSummaries"]
         skipped = {
             found.group(1) for warning in caught if (found := _NOT_SUPPORTED.search(str(warning.message))) is not None
         }
-        summaries = cloudformation.list_stack_resources(StackName=STACK)["StackResourceSummaries"]
         resources = {item["LogicalResourceId"]: item for item in summaries if item["LogicalResourceId"]}
         yield Deployed(
             template, session, endpoint, stack["StackStatus"], stack.get("StackStatusReason"), resources, skipped
