@@ -154,6 +154,65 @@ def _api_routes(
     return routes
 
 
+_NAMED_IN_SUB = re.compile(r"\$\{([A-Za-z0-9]+)(?:\.[A-Za-z]+)?\}")
+
+
+def _referenced(value: Any) -> str | None:
+    """The logical id a `Ref`, `Fn::GetAtt`, or the first `${X}` of an `Fn::Sub` / part of an `Fn::Join` names."""
+    if not isinstance(value, dict) or len(value) != 1:
+        return None
+    ((key, argument),) = value.items()
+    if key == "Ref":
+        return str(argument)
+    if key == "Fn::GetAtt":
+        return str(argument[0]) if isinstance(argument, list) else str(argument).split(".", 1)[0]
+    if key == "Fn::Sub":
+        found = _NAMED_IN_SUB.search(str(argument if isinstance(argument, str) else argument[0]))
+        return found.group(1) if found else None
+    if key == "Fn::Join":
+        return next((name for part in argument[1] if (name := _referenced(part)) is not None), None)
+    return None
+
+
+def _route_resources(
+    cloudformation: Mapping[str, Any], resolver: Resolver, issuer: str | None, audience: tuple[str, ...] | None
+) -> list[Route]:
+    """Routes declared as `AWS::ApiGatewayV2::Route` resources (an API without a Body), Lambda proxies only."""
+    resources = cloudformation.get("Resources") or {}
+    routes = []
+    for logical_id, resource in resources_of_type(cloudformation, "AWS::ApiGatewayV2::Route").items():
+        properties = resource.get("Properties") or {}
+        integration = resources.get(_referenced(properties.get("Target")) or "") or {}
+        if integration.get("Type") != "AWS::ApiGatewayV2::Integration":
+            continue
+        function = _referenced((integration.get("Properties") or {}).get("IntegrationUri"))
+        if function is None or (resources.get(function) or {}).get("Type") != "AWS::Lambda::Function":
+            continue  # an integration other than a function of this template
+        authorizer = None
+        if properties.get("AuthorizationType") == "JWT":
+            authorizer_id = _referenced(properties.get("AuthorizerId")) or ""
+            spec = (resources.get(authorizer_id) or {}).get("Properties") or {}
+            if spec.get("AuthorizerType") != "JWT":
+                raise ValueError(f"{logical_id}: authorizer {authorizer_id} is not a JWT authorizer")
+            jwt_config = spec.get("JwtConfiguration") or {}
+            identity = spec.get("IdentitySource") or ["$request.header.Authorization"]
+            authorizer = JwtAuthorizer(
+                name=authorizer_id,
+                identity_source=str(identity[0]),
+                issuer=issuer if issuer is not None else str(resolver.resolve(jwt_config.get("Issuer", ""))),
+                audience=(
+                    audience
+                    if audience is not None
+                    else tuple(str(item) for item in resolver.resolve(jwt_config.get("Audience") or []))
+                ),
+            )
+        scopes = tuple(str(scope) for scope in resolver.resolve(properties.get("AuthorizationScopes") or []))
+        route_key = str(resolver.resolve(properties.get("RouteKey", "")))
+        method, _, path = ("ANY", "", "$default") if route_key == "$default" else route_key.partition(" ")
+        routes.append(make_route(function, method, path, authorizer, scopes))
+    return routes
+
+
 def read_routes(
     template: Mapping[str, Any],
     resolver: Resolver,
@@ -164,7 +223,8 @@ def read_routes(
     """Every route of every HTTP API in the translated template, most specific first.
 
     SAM's translation writes each API's routes, integrations and authorizers into the `Body` of its
-    `AWS::ApiGatewayV2::Api` (the OpenAPI document API Gateway imports); a SAM template is translated first.
+    `AWS::ApiGatewayV2::Api` (the OpenAPI document API Gateway imports); routes written as
+    `AWS::ApiGatewayV2::Route` resources are read too. A SAM template is translated first.
     The issuer and audience of JWT authorizers are replaced by the local ones when given: locally the tokens
     come from `POST /_local/token`, not from Cognito.
     """
@@ -174,6 +234,7 @@ def read_routes(
         body = (api.get("Properties") or {}).get("Body")
         if isinstance(body, dict):
             routes.extend(_api_routes(body, resolver, issuer, audience))
+    routes.extend(_route_resources(cloudformation, resolver, issuer, audience))
     return sorted(routes, key=Route.priority)
 
 

@@ -117,3 +117,54 @@ def test_the_real_template_translates_with_every_function_and_the_state_machine_
     machine = resources["SweepStateMachine"]["Properties"]
     assert "DefinitionString" in machine
     assert "SweepPlanFunctionArn" in machine["DefinitionSubstitutions"]
+
+
+PLAIN_ROUTES = """
+Resources:
+  Fn: {Type: AWS::Lambda::Function, Properties: {Handler: app.handler, Code: {ZipFile: x}}}
+  Api: {Type: AWS::ApiGatewayV2::Api, Properties: {Name: plain, ProtocolType: HTTP}}
+  Integration:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties:
+      ApiId: !Ref Api
+      IntegrationType: AWS_PROXY
+      IntegrationUri: !Sub arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/${Fn.Arn}/invocations
+      PayloadFormatVersion: "2.0"
+  Jwt:
+    Type: AWS::ApiGatewayV2::Authorizer
+    Properties:
+      ApiId: !Ref Api
+      AuthorizerType: JWT
+      IdentitySource: [$request.header.Authorization]
+      JwtConfiguration: {Issuer: https://plain.example, Audience: [plain-app]}
+      Name: jwt
+  Closed:
+    Type: AWS::ApiGatewayV2::Route
+    Properties:
+      ApiId: !Ref Api
+      RouteKey: GET /items/{item_id}
+      Target: !Join [/, [integrations, !Ref Integration]]
+      AuthorizationType: JWT
+      AuthorizerId: !Ref Jwt
+      AuthorizationScopes: [items/read]
+  Open:
+    Type: AWS::ApiGatewayV2::Route
+    Properties: {ApiId: !Ref Api, RouteKey: $default, Target: !Sub "integrations/${Integration}"}
+"""
+
+
+def test_routes_written_as_route_resources_are_read_too() -> None:
+    template = parse_template(PLAIN_ROUTES)
+    routes = read_routes(template, Resolver(template, LocalContext()))
+
+    closed = find_route(routes, "GET", "/items/42")
+    fallback = find_route(routes, "POST", "/anything")
+    assert closed is not None
+    assert closed[1] == {"item_id": "42"}
+    assert closed[0].function == "Fn"
+    assert closed[0].scopes == ("items/read",)
+    assert closed[0].authorizer is not None
+    assert (closed[0].authorizer.issuer, closed[0].authorizer.audience) == ("https://plain.example", ("plain-app",))
+    assert fallback is not None
+    assert fallback[0].route_key == "$default"
+    assert fallback[0].authorizer is None
