@@ -1,8 +1,9 @@
 """The template's Lambda functions, loaded in-process and invoked as the Lambda runtime would.
 
 Every function file is named app.py, so each is loaded under its own module name. The process environment is
-shared by all handlers, so invocations take turns: each runs with its own function's variables (Globals plus
-its own `Environment`), one at a time, as one Lambda execution environment serves one request at a time.
+shared by all handlers, so invocations take turns: each runs with its own function's variables (its
+`Environment` as SAM's translation gives it, Globals merged in), one at a time, as one Lambda execution
+environment serves one request at a time.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from typing import Any
 
 from local.events import LambdaContext
 from local.template import Resolver, resources_of_type
+from local.translation import artifact_path, as_cloudformation
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
 
 @dataclass(frozen=True)
 class FunctionSpec:
-    """What the local stack needs to run one `AWS::Serverless::Function`."""
+    """What the local stack needs to run one `AWS::Lambda::Function` of the translated template."""
 
     logical_id: str
     code_uri: Path
@@ -34,6 +36,7 @@ class FunctionSpec:
     memory_mb: int
     timeout_seconds: float
     environment: dict[str, str]
+    layers: tuple[Path, ...] = ()
 
     @property
     def module_file(self) -> Path:
@@ -48,22 +51,27 @@ class FunctionSpec:
 
 
 def read_functions(template: Mapping[str, Any], resolver: Resolver, root: Path) -> dict[str, FunctionSpec]:
-    """Every Python function of the template with Globals applied and its variables resolved locally."""
-    defaults = resolver.resolve((template.get("Globals") or {}).get("Function") or {})
-    global_variables = (defaults.get("Environment") or {}).get("Variables") or {}
+    """Every zip function of the translated template, its variables resolved to local values.
+
+    A SAM template is translated first (`local.translation`): SAM itself merges Globals into each function
+    (maps merged, lists appended), so the properties read here are the ones `AWS::Lambda::Function` deploys with.
+    """
+    cloudformation = as_cloudformation(template, root, resolver.context.parameters)
     specs = {}
-    for logical_id, resource in resources_of_type(template, "AWS::Serverless::Function").items():
-        properties = {**defaults, **resolver.resolve(resource.get("Properties") or {})}
-        variables = {**global_variables, **((properties.get("Environment") or {}).get("Variables") or {})}
-        if "CodeUri" not in properties or "Handler" not in properties:
+    for logical_id, resource in resources_of_type(cloudformation, "AWS::Lambda::Function").items():
+        properties = resource.get("Properties") or {}
+        code_uri = artifact_path(properties.get("Code"), root)
+        if code_uri is None or "Handler" not in properties:
             continue  # inline or image functions are not part of this product
+        variables = resolver.resolve((properties.get("Environment") or {}).get("Variables") or {})
         specs[logical_id] = FunctionSpec(
             logical_id=logical_id,
-            code_uri=(root / str(properties["CodeUri"])).resolve(),
-            handler=str(properties["Handler"]),
-            memory_mb=int(properties.get("MemorySize", 128)),
-            timeout_seconds=float(properties.get("Timeout", 3)),
+            code_uri=code_uri,
+            handler=str(resolver.resolve(properties["Handler"])),
+            memory_mb=int(resolver.resolve(properties.get("MemorySize", 128))),
+            timeout_seconds=float(resolver.resolve(properties.get("Timeout", 3))),
             environment={name: _env_string(value) for name, value in variables.items()},
+            layers=_layers_of(cloudformation, properties.get("Layers") or [], root),
         )
     return specs
 
@@ -74,14 +82,26 @@ def _env_string(value: Any) -> str:
     return str(value)
 
 
-def layer_paths(template: Mapping[str, Any], resolver: Resolver, root: Path) -> list[Path]:
-    """Folders of the template's Python layers: they go on sys.path as /opt/python does on Lambda."""
+def _layers_of(cloudformation: Mapping[str, Any], layers: list[Any], root: Path) -> tuple[Path, ...]:
+    """Folders of the template's own layers a function names (`Ref` to an `AWS::Lambda::LayerVersion`)."""
+    resources = cloudformation.get("Resources") or {}
     paths = []
-    for resource in resources_of_type(template, "AWS::Serverless::LayerVersion").values():
-        properties = resolver.resolve(resource.get("Properties") or {})
-        content = properties.get("ContentUri")
-        if isinstance(content, str):
-            paths.append((root / content).resolve())
+    for layer in layers:
+        logical_id = layer.get("Ref") if isinstance(layer, dict) else None
+        resource = resources.get(logical_id) if isinstance(logical_id, str) else None
+        if resource is None or resource.get("Type") != "AWS::Lambda::LayerVersion":
+            continue  # a layer of another account or stack: nothing local to load
+        path = artifact_path((resource.get("Properties") or {}).get("Content"), root)
+        if path is not None:
+            paths.append(path)
+    return tuple(paths)
+
+
+def layer_paths(template: Mapping[str, Any], resolver: Resolver, root: Path) -> list[Path]:
+    """Folders of the layers the functions use: they go on sys.path as /opt/python does on Lambda."""
+    paths: list[Path] = []
+    for spec in read_functions(template, resolver, root).values():
+        paths.extend(path for path in spec.layers if path not in paths)
     return paths
 
 

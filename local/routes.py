@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 from local.template import Resolver, resources_of_type
+from local.translation import as_cloudformation
 
-IMPLICIT_API = "ServerlessHttpApi"
 _PARAM = re.compile(r"^\{([A-Za-z0-9_.\-]+)(\+?)\}$")
 
 
@@ -26,7 +27,7 @@ class JwtAuthorizer:
 
 @dataclass(frozen=True)
 class Route:
-    """One `HttpApi` event of one function."""
+    """One route of an HTTP API and the function its integration calls."""
 
     function: str
     method: str  # upper case, or ANY
@@ -83,31 +84,133 @@ def make_route(
     return Route(function, method.upper(), path, authorizer, scopes, segments)
 
 
-def _api_settings(template: Mapping[str, Any], resolver: Resolver, api_id: str) -> dict[str, Any]:
-    """Properties of an HTTP API: an explicit `AWS::Serverless::HttpApi` merged over Globals.HttpApi."""
-    globals_api = resolver.resolve((template.get("Globals") or {}).get("HttpApi") or {})
-    resources = template.get("Resources") or {}
-    explicit = resources.get(api_id, {}) if api_id != IMPLICIT_API else {}
-    return {**globals_api, **resolver.resolve(explicit.get("Properties") or {})}
+_ANY_METHOD = "x-amazon-apigateway-any-method"
+_REPOSITORY = Path(__file__).resolve().parent.parent  # where a SAM template's relative paths point by default
+_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+# The integration URI SAM writes for a Lambda proxy: ...functions/${<Function>.Arn}/invocations
+_FUNCTION_IN_URI = re.compile(r"functions/\$\{([A-Za-z0-9]+)\.Arn\}/invocations")
 
 
 def _authorizers(
-    settings: Mapping[str, Any], issuer: str | None, audience: tuple[str, ...] | None
+    body: Mapping[str, Any], resolver: Resolver, issuer: str | None, audience: tuple[str, ...] | None
 ) -> dict[str, JwtAuthorizer]:
+    """The JWT authorizers of one API body (`components.securitySchemes` with `x-amazon-apigateway-authorizer`)."""
     result = {}
-    for name, spec in ((settings.get("Auth") or {}).get("Authorizers") or {}).items():
-        jwt_config = spec.get("JwtConfiguration")
-        if jwt_config is None:
+    schemes = (body.get("components") or {}).get("securitySchemes") or {}
+    for name, scheme in schemes.items():
+        spec = scheme.get("x-amazon-apigateway-authorizer") or {}
+        if spec.get("type") != "jwt":
             continue  # Lambda authorizers are not part of this product
-        identity = spec.get("IdentitySource", "$request.header.Authorization")
-        template_audience = jwt_config.get("audience") or jwt_config.get("Audience") or []
+        jwt_config = spec.get("jwtConfiguration") or {}
+        template_audience = jwt_config.get("audience") or []
         result[name] = JwtAuthorizer(
             name=name,
-            identity_source=str(identity),
-            issuer=issuer if issuer is not None else str(jwt_config.get("issuer", "")),
-            audience=audience if audience is not None else tuple(str(item) for item in template_audience),
+            identity_source=str(spec.get("identitySource", "$request.header.Authorization")),
+            issuer=issuer if issuer is not None else str(resolver.resolve(jwt_config.get("issuer", ""))),
+            audience=(
+                audience if audience is not None else tuple(str(item) for item in resolver.resolve(template_audience))
+            ),
         )
     return result
+
+
+def _integrated_function(operation: Mapping[str, Any]) -> str | None:
+    """The logical id of the function an operation's Lambda proxy integration calls."""
+    uri = (operation.get("x-amazon-apigateway-integration") or {}).get("uri")
+    if isinstance(uri, dict) and "Fn::Sub" in uri:
+        text = uri["Fn::Sub"] if isinstance(uri["Fn::Sub"], str) else uri["Fn::Sub"][0]
+        found = _FUNCTION_IN_URI.search(str(text))
+        return found.group(1) if found else None
+    if isinstance(uri, dict) and "Fn::GetAtt" in uri:
+        return str(uri["Fn::GetAtt"][0])
+    return None
+
+
+def _api_routes(
+    body: Mapping[str, Any], resolver: Resolver, issuer: str | None, audience: tuple[str, ...] | None
+) -> list[Route]:
+    authorizers = _authorizers(body, resolver, issuer, audience)
+    default_security = body.get("security") or []
+    routes = []
+    for path, operations in (body.get("paths") or {}).items():
+        for key, operation in operations.items():
+            if key not in (*_METHODS, _ANY_METHOD):
+                continue  # path-level parameters and the like
+            function = _integrated_function(operation)
+            if function is None:
+                continue  # an integration other than a function of this template
+            security = operation.get("security", default_security) or []
+            authorizer, scopes = None, ()
+            for requirement in security:
+                for name, required_scopes in requirement.items():
+                    if name == "NONE":
+                        continue
+                    if name not in authorizers:
+                        raise ValueError(f"{function}: authorizer {name} is not a JWT authorizer of the API")
+                    authorizer, scopes = authorizers[name], tuple(required_scopes or ())
+            method = "ANY" if key == _ANY_METHOD else key.upper()
+            path_key = "$default" if path == "/$default" else path
+            routes.append(make_route(function, method, path_key, authorizer, scopes))
+    return routes
+
+
+_NAMED_IN_SUB = re.compile(r"\$\{([A-Za-z0-9]+)(?:\.[A-Za-z]+)?\}")
+
+
+def _referenced(value: Any) -> str | None:
+    """The logical id a `Ref`, `Fn::GetAtt`, or the first `${X}` of an `Fn::Sub` / part of an `Fn::Join` names."""
+    if not isinstance(value, dict) or len(value) != 1:
+        return None
+    ((key, argument),) = value.items()
+    if key == "Ref":
+        return str(argument)
+    if key == "Fn::GetAtt":
+        return str(argument[0]) if isinstance(argument, list) else str(argument).split(".", 1)[0]
+    if key == "Fn::Sub":
+        found = _NAMED_IN_SUB.search(str(argument if isinstance(argument, str) else argument[0]))
+        return found.group(1) if found else None
+    if key == "Fn::Join":
+        return next((name for part in argument[1] if (name := _referenced(part)) is not None), None)
+    return None
+
+
+def _route_resources(
+    cloudformation: Mapping[str, Any], resolver: Resolver, issuer: str | None, audience: tuple[str, ...] | None
+) -> list[Route]:
+    """Routes declared as `AWS::ApiGatewayV2::Route` resources (an API without a Body), Lambda proxies only."""
+    resources = cloudformation.get("Resources") or {}
+    routes = []
+    for logical_id, resource in resources_of_type(cloudformation, "AWS::ApiGatewayV2::Route").items():
+        properties = resource.get("Properties") or {}
+        integration = resources.get(_referenced(properties.get("Target")) or "") or {}
+        if integration.get("Type") != "AWS::ApiGatewayV2::Integration":
+            continue
+        function = _referenced((integration.get("Properties") or {}).get("IntegrationUri"))
+        if function is None or (resources.get(function) or {}).get("Type") != "AWS::Lambda::Function":
+            continue  # an integration other than a function of this template
+        authorizer = None
+        if properties.get("AuthorizationType") == "JWT":
+            authorizer_id = _referenced(properties.get("AuthorizerId")) or ""
+            spec = (resources.get(authorizer_id) or {}).get("Properties") or {}
+            if spec.get("AuthorizerType") != "JWT":
+                raise ValueError(f"{logical_id}: authorizer {authorizer_id} is not a JWT authorizer")
+            jwt_config = spec.get("JwtConfiguration") or {}
+            identity = spec.get("IdentitySource") or ["$request.header.Authorization"]
+            authorizer = JwtAuthorizer(
+                name=authorizer_id,
+                identity_source=str(identity[0]),
+                issuer=issuer if issuer is not None else str(resolver.resolve(jwt_config.get("Issuer", ""))),
+                audience=(
+                    audience
+                    if audience is not None
+                    else tuple(str(item) for item in resolver.resolve(jwt_config.get("Audience") or []))
+                ),
+            )
+        scopes = tuple(str(scope) for scope in resolver.resolve(properties.get("AuthorizationScopes") or []))
+        route_key = str(resolver.resolve(properties.get("RouteKey", "")))
+        method, _, path = ("ANY", "", "$default") if route_key == "$default" else route_key.partition(" ")
+        routes.append(make_route(function, method, path, authorizer, scopes))
+    return routes
 
 
 def read_routes(
@@ -115,35 +218,23 @@ def read_routes(
     resolver: Resolver,
     issuer: str | None = None,
     audience: tuple[str, ...] | None = None,
+    root: Path | None = None,
 ) -> list[Route]:
-    """Every HttpApi event of every `AWS::Serverless::Function`, most specific first.
+    """Every route of every HTTP API in the translated template, most specific first.
 
+    SAM's translation writes each API's routes, integrations and authorizers into the `Body` of its
+    `AWS::ApiGatewayV2::Api` (the OpenAPI document API Gateway imports); routes written as
+    `AWS::ApiGatewayV2::Route` resources are read too. A SAM template is translated first.
     The issuer and audience of JWT authorizers are replaced by the local ones when given: locally the tokens
     come from `POST /_local/token`, not from Cognito.
     """
+    cloudformation = as_cloudformation(template, root or _REPOSITORY, resolver.context.parameters)
     routes = []
-    for function, resource in resources_of_type(template, "AWS::Serverless::Function").items():
-        events = (resource.get("Properties") or {}).get("Events") or {}
-        for event in events.values():
-            if event.get("Type") != "HttpApi":
-                continue
-            properties = event.get("Properties") or {}
-            api_ref = properties.get("ApiId")
-            api_id = api_ref["Ref"] if isinstance(api_ref, dict) and "Ref" in api_ref else IMPLICIT_API
-            settings = _api_settings(template, resolver, api_id)
-            authorizers = _authorizers(settings, issuer, audience)
-            properties = resolver.resolve(properties)
-            auth = properties.get("Auth") or {}
-            name = auth.get("Authorizer") or (settings.get("Auth") or {}).get("DefaultAuthorizer")
-            authorizer = None
-            if name and name != "NONE":
-                if name not in authorizers:
-                    raise ValueError(f"{function}: authorizer {name} is not a JWT authorizer of {api_id}")
-                authorizer = authorizers[name]
-            scopes = tuple(auth.get("AuthorizationScopes") or ())
-            path = properties.get("Path", "$default")
-            method = properties.get("Method", "ANY")
-            routes.append(make_route(function, method, path, authorizer, scopes))
+    for api in resources_of_type(cloudformation, "AWS::ApiGatewayV2::Api").values():
+        body = (api.get("Properties") or {}).get("Body")
+        if isinstance(body, dict):
+            routes.extend(_api_routes(body, resolver, issuer, audience))
+    routes.extend(_route_resources(cloudformation, resolver, issuer, audience))
     return sorted(routes, key=Route.priority)
 
 

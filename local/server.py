@@ -7,7 +7,9 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BufferedIOBase
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -102,17 +104,96 @@ class Front:
             return json_response(500, {"message": "Internal Server Error"})
 
 
+# API Gateway's payload limit for HTTP APIs.
+MAX_BODY_BYTES = 10 * 1024 * 1024
+
+
+class BadRequestError(ValueError):
+    """The request's framing (Content-Length, chunks) is broken: API Gateway answers 400 and reads no further."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def read_chunked(stream: BufferedIOBase, limit: int = MAX_BODY_BYTES) -> bytes:
+    """A `Transfer-Encoding: chunked` body (RFC 9112 section 7.1), extensions and trailers dropped."""
+    body = bytearray()
+    while True:
+        line = stream.readline(1026)
+        if not line.endswith(b"\n"):
+            raise BadRequestError("chunk size line is missing or too long")
+        size_text = line.split(b";", 1)[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            raise BadRequestError("chunk size is not hexadecimal") from None
+        if size < 0 or not size_text.isalnum():
+            raise BadRequestError("chunk size is not hexadecimal")
+        if size == 0:
+            break
+        if len(body) + size > limit:
+            raise BadRequestError("request body too large", 413)
+        chunk = stream.read(size)
+        if len(chunk) != size or stream.read(2) != b"\r\n":
+            raise BadRequestError("chunk is shorter than its size or not ended by CRLF")
+        body += chunk
+    while True:  # trailer fields up to the empty line
+        line = stream.readline(8192)
+        if line in (b"\r\n", b"\n", b""):
+            return bytes(body)
+
+
+def read_body(headers: Message, stream: BufferedIOBase, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The request body as API Gateway reads it: chunked or Content-Length framed; BadRequestError if neither holds."""
+    encodings = [item.strip().lower() for item in ",".join(headers.get_all("transfer-encoding") or []).split(",")]
+    encodings = [item for item in encodings if item]
+    if encodings:
+        if encodings[-1] != "chunked":
+            raise BadRequestError("unsupported transfer encoding")
+        return read_chunked(stream, limit)
+    lengths = {value.strip() for value in headers.get_all("content-length") or []}
+    if not lengths:
+        return b""
+    if len(lengths) != 1 or not next(iter(lengths)).isdigit():
+        raise BadRequestError("Content-Length is not a number")
+    length = int(next(iter(lengths)))
+    if length > limit:
+        raise BadRequestError("request body too large", 413)
+    body = stream.read(length) if length else b""
+    if len(body) != length:
+        raise BadRequestError("body is shorter than its Content-Length")
+    return body
+
+
+_STATUS_MESSAGES = {400: "Bad Request", 413: "Request Entity Too Large"}
+
+
 class _Handler(BaseHTTPRequestHandler):
     """Reads a request, hands it to the Front, writes its answer."""
 
     protocol_version = "HTTP/1.1"
     server: FrontServer
 
+    def __getattr__(self, name: str) -> Any:
+        """Every method goes to the Front (`do_TRACE`, `do_PROPFIND`, ...), which answers 404 where no route is.
+
+        The stdlib answers 501 with an HTML page for a method without a `do_` attribute; API Gateway routes by
+        method and path, so a method nothing serves is simply a route that does not exist.
+        """
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
     def _serve(self) -> None:
         started = time.monotonic()
         parts = urlsplit(self.path)
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
+        try:
+            body = read_body(self.headers, self.rfile)
+        except BadRequestError as error:
+            self.close_connection = True  # the framing is lost: nothing after it can be read as a request
+            self._answer(json_response(error.status, {"message": _STATUS_MESSAGES[error.status]}), started)
+            return
         request = HttpRequest(
             method=self.command,
             raw_path=parts.path or "/",
@@ -126,19 +207,22 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:
             traceback.print_exc(file=sys.stderr)
             response = json_response(500, {"message": "Internal Server Error"})
+        self._answer(response, started)
+
+    def _answer(self, response: HttpResponse, started: float) -> None:
         self.send_response(response.status)
         for name, value in response.headers:
             if name.lower() not in ("content-length", "connection", "transfer-encoding"):
                 self.send_header(name, value)
         self.send_header("content-length", str(len(response.body)))
+        if self.close_connection:
+            self.send_header("connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
         if not self.server.front.quiet:
             elapsed = (time.monotonic() - started) * 1000
             sys.stderr.write(f"{self.command} {self.path} {response.status} {elapsed:.0f} ms\n")
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve  # noqa: N815 - stdlib names
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silenced: _serve writes one line per request itself."""

@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from local.dynamodb import DynamoDBLocal, StartError, dynamodb_client
-from local.functions import FunctionRunner, layer_paths, read_functions
+from local.functions import FunctionRunner, read_functions
 from local.routes import read_routes
 from local.server import Front, FrontServer
 from local.sns import MotoSns, topic_specs
 from local.tables import ensure_tables, local_table_names, table_specs
 from local.template import LocalContext, Resolver, load_template, resources_of_type
 from local.tokens import LOCAL_CLIENT_ID, LOCAL_ISSUER, SigningKey
+from local.translation import TranslationError, translate
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
@@ -47,12 +48,21 @@ class StackConfig:
 
 
 def ensure_port_free(port: int, what: str, hint: str, host: str = "127.0.0.1") -> None:
-    """Raise StartError with a one-line message if something already listens on port."""
+    """Raise StartError with a one-line message if something already listens on port.
+
+    The check connects instead of binding: a connection of the previous run left in TIME_WAIT makes a plain
+    bind fail for about a minute though nothing listens, while every server of the stack (DynamoDB Local, moto,
+    the front) binds with SO_REUSEADDR and starts at once.
+    """
+    address = "127.0.0.1" if host in ("", "0.0.0.0") else host
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
         try:
-            probe.bind((host, port))
-        except OSError as error:
-            raise StartError(f"port {port} ({what}) is already in use: stop what uses it or {hint}") from error
+            listening = probe.connect_ex((address, port)) == 0
+        except OSError:
+            listening = False
+    if listening:
+        raise StartError(f"port {port} ({what}) is already in use: stop what uses it or {hint}")
 
 
 class LocalStack:
@@ -62,7 +72,7 @@ class LocalStack:
         self.config = config
         self.issuer = LOCAL_ISSUER
         self.audience = (LOCAL_CLIENT_ID,)
-        self.template: dict[str, Any] = {}
+        self.template: dict[str, Any] = {}  # the translated template (plain CloudFormation)
         self.key: SigningKey | None = None
         self.dynamodb: DynamoDBLocal | None = None
         self.sns: MotoSns | None = None
@@ -72,6 +82,7 @@ class LocalStack:
         self.base_environment: dict[str, str] = {}
         self.runner: FunctionRunner | None = None
         self._log: IO[bytes] | None = None
+        self._resolver: Resolver | None = None
 
     # -- start ---------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -86,7 +97,12 @@ class LocalStack:
         config = self.config
         if not config.template.exists():
             raise StartError(f"{config.template.name} not found in {config.template.parent}")
-        self.template = load_template(config.template)
+        # Locally the stage is "local" (names, STAGE, log level), whatever the template's default.
+        parameters = {"Stage": "local"}
+        try:
+            self.template = translate(load_template(config.template), config.template.parent, parameters, REGION)
+        except TranslationError as error:
+            raise StartError(f"{config.template.name}: {error}") from error
         front = Front(routes=[], runner=FunctionRunner({}, {}), key=SigningKey.generate(), quiet=config.quiet)
         try:
             self.server = FrontServer(config.port, front)
@@ -113,9 +129,9 @@ class LocalStack:
         self.sns.start()
         self.dynamodb.wait_ready()
 
-        # Locally the stage is "local" (names, STAGE, log level), whatever the template's default.
-        context = LocalContext(region=REGION, account_id=ACCOUNT_ID, parameters={"Stage": "local"})
+        context = LocalContext(region=REGION, account_id=ACCOUNT_ID, parameters=parameters)
         resolver = Resolver(self.template, context)
+        self._resolver = resolver
         self.table_names = local_table_names(self.template)
         for logical_id, name in self.table_names.items():
             context.refs[logical_id] = name
@@ -132,17 +148,19 @@ class LocalStack:
             context.refs[spec.logical_id] = arn
             context.attributes[(spec.logical_id, "TopicArn")] = arn
             context.attributes[(spec.logical_id, "TopicName")] = spec.name
-        for logical_id in resources_of_type(self.template, "AWS::Serverless::Function"):
+        for logical_id in resources_of_type(self.template, "AWS::Lambda::Function"):
             context.attributes[(logical_id, "Arn")] = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{logical_id}"
 
         self.base_environment = self._base_environment()
         os.environ.update(self.base_environment)
         for variable in _REAL_AWS_VARIABLES:
             os.environ.pop(variable, None)
-        for path in [*layer_paths(self.template, resolver, config.root), config.root / "layers" / "core"]:
+        functions = read_functions(self.template, resolver, config.template.parent)
+        layers = [path for spec in functions.values() for path in spec.layers]
+        for path in [*dict.fromkeys(layers), config.root / "layers" / "core"]:
             if path.is_dir() and str(path) not in sys.path:
                 sys.path.insert(0, str(path))
-        self.runner = FunctionRunner(read_functions(self.template, resolver, config.root), self.base_environment)
+        self.runner = FunctionRunner(functions, self.base_environment)
 
         front.routes = read_routes(self.template, resolver, issuer=self.issuer, audience=self.audience)
         front.runner = self.runner
@@ -174,6 +192,12 @@ class LocalStack:
         """The local key tokens are signed with (exists once started)."""
         assert self.key is not None, "start() the stack first"
         return self.key
+
+    @property
+    def resolver(self) -> Resolver:
+        """Intrinsic functions of the translated template resolved to the local names (exists once started)."""
+        assert self._resolver is not None, "start() the stack first"
+        return self._resolver
 
     @property
     def url(self) -> str:

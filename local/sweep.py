@@ -1,9 +1,11 @@
-"""`POST /_local/sweep`: the nightly sweep's three steps in-process, in the state machine's order.
+"""`POST /_local/sweep`: one execution of the nightly sweep's state machine, its real definition, in-process.
 
 {"date": "YYYY-MM-DD"} gives every clinic that local date; {"now": "<ISO instant with offset>"} gives each clinic
-its own local date at that instant. The real plan, worker (once per shard) and publish handlers run as the state
-machine would call them; the answer is the digests this run published (the `default` JSON of each message), which
-`GET /_local/notices` also lists. `python -m local.sweep DATE` (or `make sweep DATE=...`) asks a running stack.
+its own local date at that instant. `local.states` runs the translated template's definition (plan, the Map
+over the shards, publish, and on a shard that fails past its retries the Catch path PublishWhatWasQueued ->
+ShardFailed) on the real handlers; the answer is the digests this run published (the `default` JSON of each
+message), which `GET /_local/notices` also lists. `python -m local.sweep DATE` (or `make sweep DATE=...`) asks a
+running stack.
 """
 
 from __future__ import annotations
@@ -13,17 +15,30 @@ import os
 import sys
 import threading
 import urllib.request
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from local.events import HttpRequest, HttpResponse, json_response
+from local.functions import FunctionRunner
 from local.server import LocalRoutes
+from local.states import ExecutionFailed, Interpreter
+from local.translation import state_machine_definition
 
 if TYPE_CHECKING:
     from local.stack import LocalStack
 
-PLAN, WORKER, PUBLISH = "SweepPlanFunction", "SweepWorkerFunction", "SweepPublishFunction"
+STATE_MACHINE = "SweepStateMachine"
 _one_at_a_time = threading.Lock()  # like one scheduled execution a night: runs never overlap locally
+
+
+class SweepFailed(RuntimeError):
+    """The execution failed (as the deployed one would, and its alarm fire); what it published still went out."""
+
+    def __init__(self, error: ExecutionFailed, published: list[dict[str, Any]]) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.published = published
 
 
 def sweep_event(body: dict[str, Any]) -> dict[str, str]:
@@ -38,15 +53,33 @@ def sweep_event(body: dict[str, Any]) -> dict[str, str]:
     raise ValueError('give {"date": "YYYY-MM-DD"} or {"now": "<ISO instant>"}')
 
 
+def lambda_invoker(runner: FunctionRunner) -> Callable[[str, Any], Any]:
+    """Invoke a function named by ARN or name as Step Functions does: the payload and the result cross as JSON."""
+
+    def invoke(function: str, payload: Any) -> Any:
+        logical_id = function.rsplit(":", 1)[-1] if ":function:" in function else function
+        return json.loads(json.dumps(runner.invoke(logical_id, json.loads(json.dumps(payload)))))
+
+    return invoke
+
+
+def _note_retry(seconds: float) -> None:
+    """Locally a retry does not wait out its interval (a failing shard would hold the request for minutes)."""
+    sys.stderr.write(f"sweep: a step failed, retrying (Step Functions would wait {seconds:.0f} s)\n")
+
+
 def run_sweep(stack: LocalStack, event: dict[str, str]) -> list[dict[str, Any]]:
-    """plan -> every shard -> publish through the real handlers; the digests published by this run."""
+    """One execution of the real state machine definition on the local functions; the digests it published."""
     with _one_at_a_time:
         runner = stack.runner
         assert runner is not None, "start() the stack first"
+        definition = state_machine_definition(stack.template, stack.resolver, STATE_MACHINE)
         before = len(stack.notices())
-        plan = runner.invoke(PLAN, event)
-        results = [runner.invoke(WORKER, {"shard": shard, "clinics": plan["clinics"]}) for shard in plan["shards"]]
-        runner.invoke(PUBLISH, {**plan, "results": results})
+        interpreter = Interpreter(definition, lambda_invoker(runner), sleep=_note_retry)
+        try:
+            interpreter.run(event)
+        except ExecutionFailed as error:
+            raise SweepFailed(error, [notice["digest"] for notice in stack.notices()[before:]]) from error
         return [notice["digest"] for notice in stack.notices()[before:]]
 
 
@@ -61,7 +94,14 @@ def register(routes: LocalRoutes, stack: LocalStack) -> None:
             return json_response(400, {"message": str(error)})
         try:
             return json_response(200, run_sweep(stack, event))
-        except Exception as error:  # the run failed loudly; what was queued stays pending for the next run
+        except SweepFailed as failed:  # the run failed loudly; what was queued went out, the rest stays due
+            payload = {
+                "message": f"sweep failed: {failed.error.error}: {failed.error.cause}",
+                "error": failed.error.error,
+                "published": failed.published,
+            }
+            return json_response(500, payload)
+        except Exception as error:
             return json_response(500, {"message": f"sweep failed: {type(error).__name__}: {error}"})
 
     routes.add("POST", "/_local/sweep", sweep)

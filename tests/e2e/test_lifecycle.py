@@ -101,6 +101,26 @@ def test_data_persists_across_restarts_in_the_data_folder(tmp_path: Path) -> Non
         assert second.stop() == 0
 
 
+def test_the_stack_restarts_at_once_on_the_same_ports(tmp_path: Path) -> None:
+    first = start_stack(tmp_path)
+    ports = (first.port, first.dynamodb_port, first.sns_port)
+    try:
+        headers = first.headers("admins")
+        for _ in range(3):  # the front, DynamoDB Local and moto all serve (and later close) connections
+            assert requests.get(f"{first.base_url}/health", headers=headers, timeout=10).status_code == 200
+    finally:
+        assert first.stop() == 0
+
+    # Straight after Ctrl-C the closed connections linger in TIME_WAIT; nothing listens, so the stack starts.
+    second = start_stack(tmp_path, ports[0], dynamodb_port=ports[1], sns_port=ports[2])
+    try:
+        assert (second.port, second.dynamodb_port, second.sns_port) == ports
+        response = requests.get(f"{second.base_url}/health", headers=second.headers("admins"), timeout=10)
+        assert response.status_code == 200, response.text
+    finally:
+        assert second.stop() == 0
+
+
 @pytest.mark.parametrize("busy_part", ["front", "dynamodb", "sns"])
 def test_a_busy_port_gives_one_clear_line_and_a_non_zero_exit(tmp_path: Path, busy_part: str) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:

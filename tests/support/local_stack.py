@@ -81,11 +81,17 @@ def _ignore_sigint() -> None:
 
 
 def start_stack(
-    data_dir: Path, port: int | None = None, extra_args: tuple[str, ...] = (), *, as_background_job: bool = False
+    data_dir: Path,
+    port: int | None = None,
+    extra_args: tuple[str, ...] = (),
+    *,
+    as_background_job: bool = False,
+    dynamodb_port: int | None = None,
+    sns_port: int | None = None,
 ) -> RunningStack:
-    """Start `python -m local` on free ports with data in data_dir; return once it prints that it is ready."""
+    """Start `python -m local` on free ports (or the given ones) with data in data_dir; return once it is ready."""
     port = port or free_port()
-    dynamodb_port, sns_port = free_port(), free_port()
+    dynamodb_port, sns_port = dynamodb_port or free_port(), sns_port or free_port()
     command = [
         sys.executable,
         "-m",

@@ -18,6 +18,7 @@ from local.tokens import LOCAL_CLIENT_ID, LOCAL_ISSUER, SigningKey, issue_token
 TEMPLATE = """
 Globals:
   Function:
+    Runtime: python3.13
     Handler: app.handler
     MemorySize: 256
     Environment:
@@ -29,6 +30,7 @@ Globals:
       DefaultAuthorizer: Jwt
       Authorizers:
         Jwt:
+          IdentitySource: $request.header.Authorization
           JwtConfiguration: {issuer: https://example.invalid, audience: [x]}
 Resources:
   Table: {Type: AWS::DynamoDB::Table}

@@ -10,6 +10,7 @@ from tests.conftest import ROOT
 
 TEMPLATE = """
 Globals:
+  Function: {Runtime: python3.13, Handler: app.handler}
   HttpApi:
     Auth:
       DefaultAuthorizer: Jwt
@@ -29,6 +30,7 @@ Resources:
         DefaultAuthorizer: Explicit
         Authorizers:
           Explicit:
+            IdentitySource: $request.header.Authorization
             JwtConfiguration: {issuer: https://issuer.example, audience: [app]}
   Patients:
     Type: AWS::Serverless::Function
