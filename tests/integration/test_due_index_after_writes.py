@@ -12,7 +12,7 @@ from lemtrada.services.actor import Actor, Role
 from lemtrada.services.clinics import Clinics
 from lemtrada.services.enrollment import EnrollmentInput, Patients, ProfilePatch
 from lemtrada.services.recording import Recording, ResultInput
-from lemtrada.storage.dynamodb import DynamoPatientRepository
+from lemtrada.storage.repository import DynamoPatientRepository
 
 from tests.integration.conftest import DynamoDBTables
 from tests.support.records import infusion_request

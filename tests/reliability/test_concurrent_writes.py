@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import requests
-from lemtrada.storage.dynamodb import DynamoPatientRepository
+from lemtrada.storage.repository import DynamoPatientRepository
 
 from tests.e2e.conftest import RunningStack, start_stack
 from tests.support import bodies

@@ -16,9 +16,9 @@ import boto3
 import pytest
 from lemtrada.services import sweep_runtime
 from lemtrada.services.sweep_subscriptions import filter_policy
-from lemtrada.storage.memory import InMemoryPatientRepository
 from lemtrada.web import runtime
 
+from tests.support.memory import InMemoryPatientRepository
 from tests.unit.sweep.fakes import add_clinic
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -14,7 +14,8 @@ from lemtrada.regimen import next_check, plan_infusion, protocol_for
 from lemtrada.regimen.records import InfusionRequest, InfusionRoute, Label
 from lemtrada.services import sweep_runtime
 from lemtrada.services.sweep import SweepError
-from lemtrada.storage.outbox import DynamoOutbox, OutboxError
+from lemtrada.storage.outbox import DynamoOutbox
+from lemtrada.storage.ports import OutboxError
 
 from tests.functional.conftest import load_event
 from tests.functional.sweep.conftest import SweepAws, load_function
@@ -190,7 +191,7 @@ def test_transaction_conflicts_are_retried(sweep_aws: SweepAws) -> None:
         return real(**kwargs)
 
     outbox.client.transact_write_items = conflicting
-    from lemtrada.storage.outbox import QueuedNotice
+    from lemtrada.storage.ports import QueuedNotice
 
     notice = QueuedNotice("k1", {"patient_id": "p", "kind": "milestone", "code": "x", "date": "2026-11-24"})
     assert outbox.enqueue("c", date(2026, 11, 24), "p", [notice]) == ["k1"]

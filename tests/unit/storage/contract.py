@@ -12,12 +12,7 @@ from datetime import date, timedelta
 import pytest
 from lemtrada.regimen.records import PregnancyEpisode, ResultItem
 from lemtrada.storage import keys
-from lemtrada.storage.repository import (
-    AlreadyExists,
-    NoticeStatus,
-    PatientRepository,
-    VersionConflict,
-)
+from lemtrada.storage.ports import AlreadyExists, NoticeStatus, PatientRepository, VersionConflict
 
 from tests.unit.storage import factories as f
 

@@ -15,7 +15,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
-from lemtrada.notify.publisher import InMemoryDigestPublisher
 from lemtrada.regimen import (
     deviation_key,
     milestone_key,
@@ -35,9 +34,8 @@ from lemtrada.regimen.records import (
     Sex,
 )
 from lemtrada.services.sweep import SweepService, run_in_process
-from lemtrada.storage.memory import InMemoryPatientRepository
-from lemtrada.storage.outbox import InMemoryOutbox
 
+from tests.support.memory import InMemoryDigestPublisher, InMemoryOutbox, InMemoryPatientRepository
 from tests.unit.sweep.fakes import AUDIT, Crash, add_clinic, add_patient, crash_on
 
 PROTOCOL = protocol_for(Label.US)

@@ -6,12 +6,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from lemtrada.notify.publisher import InMemoryDigestPublisher
 from lemtrada.services.sweep import SweepError, SweepService, parse_run_instant, run_in_process
-from lemtrada.storage.memory import InMemoryPatientRepository
-from lemtrada.storage.outbox import InMemoryOutbox
-from lemtrada.storage.repository import NoticeStatus
+from lemtrada.storage.ports import NoticeStatus
 
+from tests.support.memory import InMemoryDigestPublisher, InMemoryOutbox, InMemoryPatientRepository
 from tests.unit.sweep.fakes import AUDIT, Crash, FakeNotice, WindowRules, add_clinic, add_patient, crash_on
 
 EAST, WEST = "Pacific/Kiritimati", "Pacific/Pago_Pago"  # UTC+14 and UTC-11

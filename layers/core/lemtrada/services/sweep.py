@@ -26,11 +26,13 @@ from zoneinfo import ZoneInfo
 from lemtrada.notify.digest import DigestItem, build_digest
 from lemtrada.notify.publisher import DigestPublisher, PublishError
 from lemtrada.regimen.records import Clinic, Label, PatientRecord
-from lemtrada.storage.outbox import Outbox, OutboxEntry, QueuedNotice
-from lemtrada.storage.repository import (
+from lemtrada.storage.ports import (
     MAX_TRANSACTION_ITEMS,
     AlreadyExists,
+    Outbox,
+    OutboxEntry,
     PatientRepository,
+    QueuedNotice,
     StoredPatient,
     VersionConflict,
 )

@@ -9,8 +9,8 @@ from functools import cache
 
 from lemtrada.notify.publisher import DigestPublisher, SnsDigestPublisher
 from lemtrada.services.sweep import SweepService
-from lemtrada.storage.outbox import DynamoOutbox, Outbox
-from lemtrada.storage.repository import PatientRepository
+from lemtrada.storage.outbox import DynamoOutbox
+from lemtrada.storage.ports import Outbox, PatientRepository
 
 _repository: PatientRepository | None = None
 _outbox: Outbox | None = None

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from lemtrada.services.actor import Actor
 from lemtrada.services.errors import NotFound
-from lemtrada.storage.repository import PatientRepository
+from lemtrada.storage.ports import PatientRepository
 
 
 class SubscriptionView(BaseModel):

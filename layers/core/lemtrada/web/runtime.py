@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 
 from lemtrada.services.actor import Clock, system_clock
-from lemtrada.storage.repository import PatientRepository
+from lemtrada.storage.ports import PatientRepository
 
 _override: PatientRepository | None = None
 _clock: Clock = system_clock
@@ -13,7 +13,7 @@ _clock: Clock = system_clock
 
 @cache
 def _dynamodb_repository() -> PatientRepository:
-    from lemtrada.storage.dynamodb import DynamoPatientRepository  # noqa: PLC0415 - built on first use only
+    from lemtrada.storage.repository import DynamoPatientRepository  # noqa: PLC0415 - built on first use only
 
     return DynamoPatientRepository()
 
