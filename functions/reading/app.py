@@ -11,9 +11,9 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lemtrada import bootstrap
 from lemtrada.services.reading import Reading
 from lemtrada.services.views import MeView, PatientView, ReadinessView, ScheduleView, WorklistView
-from lemtrada.web import runtime
 from lemtrada.web.api import current_actor, new_resolver, ok, problem_responses
 from lemtrada.web.models import IsoDate
 from lemtrada.web.params import ClinicId, PatientId
@@ -27,7 +27,7 @@ OPENAPI_FILE = FilePath(__file__).with_name("openapi.json")
 
 
 def _reading() -> Reading:
-    return Reading(runtime.repository(), runtime.clock())
+    return Reading(bootstrap.repository(), bootstrap.clock())
 
 
 @app.get("/patients/<patient_id>", tags=["patients"], responses=problem_responses(404))

@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from lemtrada.services import sweep_runtime
+from lemtrada import bootstrap
 from lemtrada.services.sweep import RunPlan
 
 logger = Logger()
@@ -24,7 +24,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     shard = int(event["shard"])
     clinics = RunPlan.clinics_from_json(event.get("clinics") or {})
     logger.append_keys(shard=shard)
-    report = sweep_runtime.service().sweep_shard(shard, clinics)
+    report = bootstrap.sweep().sweep_shard(shard, clinics)
     metrics.add_metric(name="PatientsExamined", unit=MetricUnit.Count, value=report.examined)
     metrics.add_metric(name="DueIndexRowsRead", unit=MetricUnit.Count, value=report.index_rows)
     metrics.add_metric(name="SweepConflicts", unit=MetricUnit.Count, value=report.conflicts)

@@ -23,7 +23,7 @@ NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
 
 def test_due_index_holds_the_due_patients(dynamodb_local: DynamoDBTables) -> None:
-    repository = DynamoPatientRepository(dynamodb_local.table_name)
+    repository = DynamoPatientRepository(dynamodb_local.table_name, region="us-east-1", host=dynamodb_local.endpoint)
     clock = lambda: NOW  # noqa: E731
     clinic_id = f"due-{uuid.uuid4().hex[:8]}"
     clinician = Actor("clin", frozenset({Role.CLINICIANS}), clinic_id)

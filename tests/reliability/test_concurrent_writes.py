@@ -114,7 +114,7 @@ def _client(
 
 def _repository(stack: RunningStack) -> DynamoPatientRepository:
     """The stack's table read through the service's own repository, whatever the item layout."""
-    return DynamoPatientRepository("RegimenTable", host=f"http://127.0.0.1:{stack.dynamodb_port}")
+    return DynamoPatientRepository("RegimenTable", region="us-east-1", host=f"http://127.0.0.1:{stack.dynamodb_port}")
 
 
 def _run(stack: RunningStack, clients: int, writes: int) -> None:

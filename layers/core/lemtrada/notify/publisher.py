@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any, Protocol
 
 from lemtrada.notify.digest import DigestMessage
@@ -25,15 +24,9 @@ class SnsDigestPublisher:
     standard retry mode retries throttling and 5xx before an error reaches the sweep.
     """
 
-    def __init__(self, topic_arn: str | None = None, client: Any | None = None) -> None:
-        self._topic_arn = topic_arn
+    def __init__(self, topic_arn: str, client: Any | None = None) -> None:
+        self.topic_arn = topic_arn
         self._client = client
-
-    @property
-    def topic_arn(self) -> str:
-        if self._topic_arn is None:
-            self._topic_arn = os.environ["TOPIC_ARN"]
-        return self._topic_arn
 
     @property
     def client(self) -> Any:

@@ -19,7 +19,6 @@ key items are never read, only checked):
 from __future__ import annotations
 
 import json
-import os
 import random
 import time
 from collections.abc import Iterable, Sequence
@@ -64,7 +63,7 @@ class DynamoOutbox:
 
     def __init__(
         self,
-        table_name: str | None = None,
+        table_name: str,
         client: Any | None = None,
         attempts: int = 6,
         backoff: float = 0.05,
@@ -72,18 +71,15 @@ class DynamoOutbox:
         region: str | None = None,
         host: str | None = None,
     ) -> None:
-        self._table_name = table_name
-        where = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-        self._client = LazyClient(where, host, client)
+        """``client`` is the bootstrap's shared one; without it one is built on first use from ``region`` (and
+        ``host``, DynamoDB Local)."""
+        self.table_name = table_name
+        if client is None and region is None:
+            raise ValueError("DynamoOutbox needs a client or a region")
+        self._client = LazyClient(region or "", host, client)
         self._attempts = attempts
         self._backoff = backoff
         self.read_units = 0.0  # what the pending queries cost (ReturnConsumedCapacity), for measurements
-
-    @property
-    def table_name(self) -> str:
-        if self._table_name is None:
-            self._table_name = os.environ["TABLE_NAME"]
-        return self._table_name
 
     @property
     def client(self) -> Any:

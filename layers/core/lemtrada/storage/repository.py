@@ -9,7 +9,6 @@ operation in ``capacity``. The item layout is storage.model; records <-> items i
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from typing import Any
@@ -45,19 +44,19 @@ class DynamoPatientRepository:
 
     def __init__(
         self,
-        table_name: str | None = None,
+        table_name: str,
         *,
+        region: str,
         host: str | None = None,
-        region: str | None = None,
-        due_shards: int | None = None,
+        due_shards: int = keys.DEFAULT_DUE_SHARDS,
         consistent_reads: bool = True,
         client: Any | None = None,
     ) -> None:
-        self.table_name = table_name or os.environ.get("TABLE_NAME") or "RegimenTable"
-        endpoint = host or os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or None
-        where = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-        self._client = LazyClient(where, endpoint, client)
-        self._shards = due_shards if due_shards is not None else keys.due_shards_from_env()
+        """The table and region are required (lemtrada.bootstrap reads them from the environment); ``host`` is
+        an endpoint (DynamoDB Local), ``client`` one already built (the bootstrap shares one)."""
+        self.table_name = table_name
+        self._client = LazyClient(region, host, client)
+        self._shards = due_shards
         self._consistent = consistent_reads
         self.capacity = CapacityMeter()
 

@@ -11,12 +11,12 @@ module only for ``WriteAnswer`` (the reading function, through ``lemtrada.web.ap
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from lemtrada import bootstrap
 from lemtrada.services.errors import Conflict, ValidationFailed, Violation
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ WriteAnswer = dict[str, Any]
 def _persistence() -> DynamoDBPersistenceLayer:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer  # noqa: PLC0415 - writers only
 
-    return DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE_NAME"])
+    return DynamoDBPersistenceLayer(table_name=bootstrap.settings().idempotency_table_name)
 
 
 @cache
