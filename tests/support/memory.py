@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -25,7 +25,6 @@ from lemtrada.storage.ports import (
     AuditEntry,
     DueEntry,
     NoticeMark,
-    NoticeStatus,
     OutboxEntry,
     PatientPage,
     QueuedNotice,
@@ -232,23 +231,10 @@ class InMemoryPatientRepository:
                 raise AlreadyExists("notice")
             state = self._checked(patient_id, expected_version)
             for key in unique:
-                state.notices[key] = NoticeMark(
-                    key=key, status=NoticeStatus.PENDING, on=on, clinic_id=clinic_id or state.profile.clinic_id
-                )
+                state.notices[key] = NoticeMark(key=key, on=on, clinic_id=clinic_id or state.profile.clinic_id)
             state.swept_through = on
             return self._bump(state, next_check, audit if audit is not None else sweep_audit(on))
 
-    def mark_notices_sent(self, patient_id: str, notice_keys: Sequence[str]) -> None:
-        with self._lock:
-            state = self._patients.get(patient_id)
-            if state is None:
-                return
-            for key in notice_keys:
-                mark = state.notices.get(key)
-                if mark is not None:
-                    state.notices[key] = replace(mark, status=NoticeStatus.SENT)
-
-    # -- helpers -------------------------------------------------------------------------------------
     def _checked(self, patient_id: str, expected_version: int) -> _PatientState:
         state = self._patients.get(patient_id)
         if state is None or state.version != expected_version:

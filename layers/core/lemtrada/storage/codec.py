@@ -41,7 +41,7 @@ from lemtrada.storage.model import (
     Pregnancy,
     Profile,
 )
-from lemtrada.storage.ports import AuditEntry, NoticeMark, NoticeStatus, StoredClinic, StoredPatient
+from lemtrada.storage.ports import AuditEntry, NoticeMark, StoredClinic, StoredPatient
 
 Raw = dict[str, Any]
 """One item as DynamoDB's wire format has it: attribute name -> typed value (``{"S": "..."}``)."""
@@ -308,36 +308,32 @@ def mark_value(on: date, clinic_id: str) -> str:
     return f"{on.year:04d}{on.month:02d}{on.day:02d}{clinic_id}"
 
 
+LEGACY_SENT = "sent"
+"""A string set older NOTICES items carry (the marks already delivered); nothing reads it, the outbox keeps that
+state. It is skipped on read: no mark's name is ``sent`` (names start with ``o#``, ``m#``, ``d#`` or ``=``)."""
+
+
 def _mark_names(raw: Raw) -> Iterable[str]:
-    return (name for name in raw if name not in KEY_NAMES and name != keys.SENT_NOTICES)
+    return (name for name in raw if name not in KEY_NAMES and name != LEGACY_SENT)
 
 
 def notices_item(patient_id: str, marks: Sequence[NoticeMark]) -> Raw | None:
-    """A patient's notice marks as one item: an attribute per mark (its key without the patient id), and the
-    string set ``sent`` of the delivered ones."""
+    """A patient's notice marks as one item: an attribute per mark (its key without the patient id)."""
     if not marks:
         return None
     item = item_key(keys.patient_pk(patient_id), keys.NOTICES)
-    sent = []
     for mark in marks:
-        name = keys.notice_name(patient_id, mark.key)
-        item[name] = {"S": mark_value(mark.on, mark.clinic_id)}
-        if mark.status is NoticeStatus.SENT:
-            sent.append(name)
-    if sent:
-        item[keys.SENT_NOTICES] = {"SS": sorted(sent)}
+        item[keys.notice_name(patient_id, mark.key)] = {"S": mark_value(mark.on, mark.clinic_id)}
     return item
 
 
 def marks_from_item(patient_id: str, raw: Raw) -> list[NoticeMark]:
-    sent = set(raw.get(keys.SENT_NOTICES, {}).get("SS", ()))
     marks = []
     for name in _mark_names(raw):
         text = raw[name]["S"]
         marks.append(
             NoticeMark(
                 key=keys.notice_key(patient_id, name),
-                status=NoticeStatus.SENT if name in sent else NoticeStatus.PENDING,
                 on=date(int(text[:4]), int(text[4:6]), int(text[6:8])),
                 clinic_id=text[8:],
             )
@@ -403,14 +399,14 @@ def linked_patient(raw: Raw) -> str | None:
 
 # ---- a whole patient ---------------------------------------------------------------------------------------
 def patient_items(patient: StoredPatient, shards: int) -> list[Raw]:
-    """The items a stored patient is made of (profile first, infusions, results by year, notice marks as pending
-    on ``swept_through``)."""
+    """The items a stored patient is made of (profile first, infusions, results by year, notice marks dated
+    ``swept_through``)."""
     pid = patient.patient_id
     items = [profile_item(patient, patient.version, shards)]
     items += [infusion_item(pid, infusion) for infusion in patient.record.infusions]
     items += results_items(pid, patient.record.results)
     on = patient.swept_through or date.min
-    marks = [NoticeMark(key, NoticeStatus.PENDING, on, patient.clinic_id) for key in sorted(patient.sent_notices)]
+    marks = [NoticeMark(key, on, patient.clinic_id) for key in sorted(patient.sent_notices)]
     notices = notices_item(pid, marks)
     if notices is not None:
         items.append(notices)

@@ -53,11 +53,6 @@ def cancelled(error: ClientError) -> TransactionCancelled | None:
     return TransactionCancelled([reason.get("Code") for reason in reasons])
 
 
-def is_condition_failure(error: ClientError) -> bool:
-    """A single-item write whose condition did not hold."""
-    return error_code(error) == "ConditionalCheckFailedException"
-
-
 def domain_failure(labels: Sequence[str], codes: Sequence[str | None]) -> StorageError | None:
     """Which domain error a cancelled repository transaction means: a duplicate wins over a stale version."""
     failed = [label for label, code in zip(labels, codes, strict=False) if code == CONDITION_FAILED]

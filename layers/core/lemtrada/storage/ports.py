@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from enum import StrEnum
 from typing import Any, Protocol
 
 from lemtrada.regimen.records import Clinic, Infusion, PatientProfile, PatientRecord, Result
@@ -89,19 +88,12 @@ class PatientPage:
     cursor: str | None  # opaque; pass back to get the next page, None when there is none
 
 
-class NoticeStatus(StrEnum):
-    """A notice mark is written ``pending`` by the sweep and turned ``sent`` once its digest is published."""
-
-    PENDING = "pending"
-    SENT = "sent"
-
-
 @dataclass(frozen=True, slots=True)
 class NoticeMark:
-    """One notice owed (pending) or delivered (sent): its key makes "at most once" a conditional write."""
+    """One notice the sweep recorded for a patient: its key makes "at most once" a conditional write. Whether it
+    went out is the outbox's to know (its key item turns ``sent``), not the mark's."""
 
     key: str
-    status: NoticeStatus
     on: date  # the clinic-local date of the sweep that recorded it
     clinic_id: str
 
@@ -162,7 +154,7 @@ class PatientRepository(Protocol):
         ...
 
     def notice_marks(self, patient_id: str) -> tuple[NoticeMark, ...]:
-        """The patient's notice marks with their status, ordered by key."""
+        """The patient's notice marks, ordered by key."""
         ...
 
     # -- patients: writes (each one atomic, version-checked, index-maintaining, audited) ------------
@@ -218,13 +210,6 @@ class PatientRepository(Protocol):
         Raises AlreadyExists("notice") when a mark for one of the keys exists (nothing is written) and
         VersionConflict when stale. Without ``audit`` a system entry ("notices.recorded") is appended.
         ``clinic_id`` (the patient's clinic, known from the due row) spares the DynamoDB implementation a read.
-        """
-        ...
-
-    def mark_notices_sent(self, patient_id: str, notice_keys: Sequence[str]) -> None:
-        """Turn pending marks into sent ones once their digest is published (idempotent; no version bump).
-
-        Unknown keys are ignored: a mark is only ever created by record_sweep.
         """
         ...
 

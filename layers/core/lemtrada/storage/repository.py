@@ -13,8 +13,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from lemtrada.regimen.records import Clinic, Infusion, PatientProfile, Result
 from lemtrada.storage import codec, errors, keys
 from lemtrada.storage.capacity import CapacityMeter
@@ -34,8 +32,6 @@ from lemtrada.storage.ports import (
 )
 from lemtrada.storage.transactions import Transaction, set_or_remove
 
-_SENT_PER_UPDATE = 50
-"""Keys per ``mark_notices_sent`` UpdateItem: its condition names each one, and expressions are limited to 4 KB."""
 _NOT_EXISTS = "attribute_not_exists(pk)"
 
 
@@ -352,35 +348,6 @@ class DynamoPatientRepository:
         self._profile_update(write, patient_id, expected_version, next_check, {Profile.swept_through: on.isoformat()})
         self._commit("record_sweep", write)
         return expected_version + 1
-
-    def mark_notices_sent(self, patient_id: str, notice_keys: Sequence[str]) -> None:
-        """Adds the keys to the NOTICES item's ``sent`` set, up to 50 in one UpdateItem when each of them has a
-        mark; otherwise key by key, skipping the unknown ones."""
-        names = sorted({keys.notice_name(patient_id, key) for key in notice_keys})
-        for start in range(0, len(names), _SENT_PER_UPDATE):
-            chunk = names[start : start + _SENT_PER_UPDATE]
-            if not self._add_sent(patient_id, chunk):
-                for name in chunk:
-                    self._add_sent(patient_id, [name])
-
-    def _add_sent(self, patient_id: str, names: Sequence[str]) -> bool:
-        placeholders = {f"#{n}": name for n, name in enumerate(names)}
-        try:
-            response = self.client.update_item(
-                TableName=self.table_name,
-                Key=codec.item_key(keys.patient_pk(patient_id), keys.NOTICES),
-                UpdateExpression="ADD #sent :sent",
-                ConditionExpression=" AND ".join(f"attribute_exists({p})" for p in placeholders),
-                ExpressionAttributeNames={"#sent": keys.SENT_NOTICES, **placeholders},
-                ExpressionAttributeValues={":sent": {"SS": list(names)}},
-                ReturnConsumedCapacity="TOTAL",
-            )
-        except ClientError as error:
-            if errors.is_condition_failure(error):
-                return False
-            raise
-        self.capacity.add_response("mark_notices_sent", response, write=True)
-        return True
 
     def _clinic_of(self, patient_id: str) -> str:
         """The clinic a notice mark records when the caller did not pass it (one small GetItem)."""
