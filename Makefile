@@ -61,7 +61,7 @@ lint: $(VENV)/.installed $(TOOLS_VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy layers/core functions local tests bench
-	cd layers/core && ../../$(VENV)/bin/lint-imports ../../pyproject.toml
+	PYTHONPATH=layers/core $(VENV)/bin/lint-imports --no-cache
 	scripts/lint-template.sh
 
 build: $(TOOLS_VENV)/.installed

@@ -12,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from lemtrada import bootstrap
 from lemtrada.services.clinics import Clinics
-from lemtrada.services.enrollment import EnrollmentInput, Patients, PregnancyChange, ProfilePatch
+from lemtrada.services.patients import EnrollmentInput, Patients, PregnancyChange, ProfilePatch
 from lemtrada.services.views import ClinicView, PatientPageView, PatientView
 from lemtrada.web import idempotency
 from lemtrada.web.api import (

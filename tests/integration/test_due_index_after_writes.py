@@ -10,7 +10,7 @@ from lemtrada.regimen import next_check, protocol_for
 from lemtrada.regimen.records import Diagnosis, Label, ResultItem, Sex
 from lemtrada.services.actor import Actor, Role
 from lemtrada.services.clinics import Clinics
-from lemtrada.services.enrollment import EnrollmentInput, Patients, ProfilePatch
+from lemtrada.services.patients import EnrollmentInput, Patients, ProfilePatch
 from lemtrada.services.recording import Recording, ResultInput
 from lemtrada.storage.repository import DynamoPatientRepository
 

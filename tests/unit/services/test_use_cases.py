@@ -18,8 +18,8 @@ from lemtrada.regimen.records import (
 from lemtrada.services.actor import Actor, Role
 from lemtrada.services.calendar import schedule_ics
 from lemtrada.services.clinics import Clinics
-from lemtrada.services.enrollment import EnrollmentInput, Patients, PregnancyChange, ProfilePatch
 from lemtrada.services.errors import Conflict, NotFound, RuleRejected, ValidationFailed
+from lemtrada.services.patients import EnrollmentInput, Patients, PregnancyChange, ProfilePatch
 from lemtrada.services.reading import Reading
 from lemtrada.services.recording import Recording, ResultInput
 from lemtrada.storage.ports import VersionConflict

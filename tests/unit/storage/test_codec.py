@@ -23,7 +23,7 @@ from lemtrada.regimen.records import (
     Sex,
 )
 from lemtrada.storage import keys
-from lemtrada.storage.codec import patient_from_items, patient_items
+from lemtrada.storage.codec import marks_from_item, patient_from_items, patient_items
 from lemtrada.storage.ports import StoredPatient
 
 from tests.unit.storage import factories as f
@@ -175,3 +175,16 @@ def test_results_and_marks_are_packed_into_few_small_items() -> None:
     assert back is not None
     assert back.record.results == results
     assert back.sent_notices == sent
+
+
+def test_a_notices_item_written_with_the_old_sent_set_reads_back_unchanged() -> None:
+    """Items stored before the outbox alone kept delivery state carry a ``sent`` string set: it is no mark."""
+    pid = "0123456789abcdef0123456789abcdef"
+    patient = replace(f.stored(f.profile(pid), next_check=date(2026, 2, 1)), sent_notices=frozenset({f"{pid}#x"}))
+    items = patient_items(patient, 16)
+    notices = next(i for i in items if i["sk"]["S"] == keys.NOTICES)
+    notices["sent"] = {"SS": sorted(set(notices) - {"pk", "sk"})}
+    back = patient_from_items(sorted(items, key=lambda i: i["sk"]["S"]))
+    assert back is not None
+    assert back.sent_notices == {f"{pid}#x"}
+    assert [mark.key for mark in marks_from_item(pid, notices)] == [f"{pid}#x"]
