@@ -19,6 +19,7 @@ from lemtrada.web.models import IsoDate
 from lemtrada.web.params import ClinicId, PatientId
 from lemtrada.web.swagger import swagger_page
 
+bootstrap.settings()  # the environment is checked at start: a missing variable fails the cold start, by name
 logger = Logger()
 metrics = Metrics()
 app = new_resolver()

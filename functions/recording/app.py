@@ -20,6 +20,7 @@ from lemtrada.web.api import current_actor as caller
 from lemtrada.web.models import InfusionIn, ResultIn
 from lemtrada.web.params import IdempotencyKey, PatientId
 
+bootstrap.settings()  # the environment is checked at start: a missing variable fails the cold start, by name
 logger = Logger()
 metrics = Metrics()
 app = new_resolver()

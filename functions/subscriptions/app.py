@@ -25,6 +25,7 @@ from lemtrada.web.api import (
 from lemtrada.web.models import SubscriptionIn
 from lemtrada.web.params import ClinicId, IdempotencyKey
 
+bootstrap.settings()  # the environment is checked at start: a missing variable fails the cold start, by name
 logger = Logger()
 metrics = Metrics()
 app = new_resolver()

@@ -13,6 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from lemtrada import bootstrap
 
+bootstrap.settings()  # the environment is checked at start: a missing variable fails the cold start, by name
 logger = Logger()
 metrics = Metrics()
 

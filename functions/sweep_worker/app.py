@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from lemtrada import bootstrap
 from lemtrada.services.sweep import RunPlan
 
+bootstrap.settings()  # the environment is checked at start: a missing variable fails the cold start, by name
 logger = Logger()
 metrics = Metrics()
 

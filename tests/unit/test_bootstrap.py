@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 from lemtrada import bootstrap
-from lemtrada.bootstrap import Settings
-from pydantic import ValidationError
+from lemtrada.bootstrap import Settings, SettingsError
 
 from tests.support.memory import InMemoryOutbox, InMemoryPatientRepository
 
@@ -30,15 +29,15 @@ def test_the_functions_environment_parses() -> None:
 @pytest.mark.parametrize("missing", sorted(ENV))
 def test_a_missing_variable_fails_naming_it(missing: str) -> None:
     environ = {name: value for name, value in ENV.items() if name != missing}
-    with pytest.raises(ValidationError, match=missing):
+    with pytest.raises(SettingsError, match=missing):
         Settings.from_environment(environ)
-    with pytest.raises(ValidationError, match=missing):
+    with pytest.raises(SettingsError, match=missing):
         Settings.from_environment({**environ, missing: ""})  # empty is missing too
 
 
 @pytest.mark.parametrize("shards", ["0", "101", "many"])
 def test_a_bad_shard_count_fails_at_start(shards: str) -> None:
-    with pytest.raises(ValidationError, match="DUE_SHARDS"):
+    with pytest.raises(SettingsError, match="DUE_SHARDS"):
         Settings.from_environment({**ENV, "DUE_SHARDS": shards})
 
 
@@ -53,5 +52,17 @@ def test_one_override_replaces_the_parts_and_use_restores_them(monkeypatch: pyte
         assert bootstrap.clock()() is None
     finally:
         bootstrap.use()
-    with pytest.raises(ValidationError, match="TABLE_NAME"):
+    with pytest.raises(SettingsError, match="TABLE_NAME"):
         bootstrap.repository()  # the real one needs the environment: no default table or region
+
+
+def test_the_error_names_the_variable_and_echoes_no_value() -> None:
+    environ = {**ENV, "DUE_SHARDS": "many", "AWS_SECRET_ACCESS_KEY": "s3cr3t-value"}
+    del environ["TABLE_NAME"]
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_environment(environ)
+    message = str(raised.value)
+    assert "TABLE_NAME" in message
+    assert "DUE_SHARDS" in message
+    assert "s3cr3t-value" not in message
+    assert "many" not in message

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lemtrada.services.actor import Clock, system_clock
 
@@ -42,8 +42,20 @@ class Settings(BaseModel):
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        values = dict(os.environ if environ is None else environ)
-        return cls.model_validate({name: value for name, value in values.items() if value != ""})
+        """Only this model's variables are read (an empty one counts as missing); an error names the variables
+        and never echoes a value, so no credential of the environment reaches a log."""
+        source = os.environ if environ is None else environ
+        names = [str(field.alias) for field in cls.model_fields.values()]
+        values = {name: source[name] for name in names if source.get(name)}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+            raise SettingsError(f"the function's environment is incomplete or malformed: {problems}") from None
+
+
+class SettingsError(RuntimeError):
+    """A variable of the functions' environment is missing or malformed (fails the cold start)."""
 
 
 @dataclass(frozen=True, slots=True)
