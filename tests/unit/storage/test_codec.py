@@ -23,7 +23,8 @@ from lemtrada.regimen.records import (
     Sex,
 )
 from lemtrada.storage import keys
-from lemtrada.storage.codec import marks_from_item, patient_from_items, patient_items
+from lemtrada.storage.codec import patient_from_items, patient_items
+from lemtrada.storage.packing import marks_from_item
 from lemtrada.storage.ports import StoredPatient
 
 from tests.unit.storage import factories as f

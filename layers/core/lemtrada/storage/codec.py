@@ -1,13 +1,12 @@
-"""Domain records <-> DynamoDB items in the wire format (``{"S": ...}``), with the two packed item kinds.
+"""Domain records <-> DynamoDB items: profiles, infusions, audit entries, clinics, user links and a whole patient.
 
-Every function here is pure: no client, no table name. The attribute names come from storage.model; values are
-encoded as DynamoDB's low-level API has them (numbers as JSON text, no attribute for None, empty lists omitted).
+Every function here is pure: no client, no table name. Attribute names come from storage.model, values go
+through storage.wire; the packed results and notice marks are storage.packing's.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -24,13 +23,11 @@ from lemtrada.regimen.records import (
     PatientRecord,
     PregnancyEpisode,
     Result,
-    ResultItem,
     Severity,
     Sex,
 )
 from lemtrada.storage import keys
 from lemtrada.storage.model import (
-    KEY_NAMES,
     PK,
     SK,
     Audit,
@@ -41,49 +38,9 @@ from lemtrada.storage.model import (
     Pregnancy,
     Profile,
 )
+from lemtrada.storage.packing import mark_names, notices_item, results_from_item, results_items
 from lemtrada.storage.ports import AuditEntry, NoticeMark, StoredClinic, StoredPatient
-
-Raw = dict[str, Any]
-"""One item as DynamoDB's wire format has it: attribute name -> typed value (``{"S": "..."}``)."""
-
-
-# ---- values <-> wire ---------------------------------------------------------------------------------------
-def wire(value: Any) -> Raw:
-    """A Python value as a DynamoDB attribute value (str, bool, int, float, list and dict; None inside a map is
-    left out)."""
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if isinstance(value, str):
-        return {"S": value}
-    if isinstance(value, int | float):
-        return {"N": json.dumps(value)}
-    if isinstance(value, list | tuple):
-        return {"L": [wire(element) for element in value]}
-    if isinstance(value, Mapping):
-        return {"M": {name: wire(inner) for name, inner in value.items() if inner is not None}}
-    raise TypeError(f"no DynamoDB encoding for {type(value).__name__}")
-
-
-def python(value: Raw) -> Any:
-    """A DynamoDB attribute value back as Python (numbers as int or float, as they were written)."""
-    kind, inner = next(iter(value.items()))
-    if kind in {"S", "BOOL"}:
-        return inner
-    if kind == "N":
-        return json.loads(inner)
-    if kind == "L":
-        return [python(element) for element in inner]
-    if kind == "M":
-        return {name: python(element) for name, element in inner.items()}
-    if kind == "SS":
-        return set(inner)
-    if kind == "NULL":
-        return None
-    raise TypeError(f"unexpected DynamoDB type {kind}")
-
-
-def item_key(pk: str, sk: str) -> Raw:
-    return {PK: {"S": pk}, SK: {"S": sk}}
+from lemtrada.storage.wire import Raw, item_key, python, wire
 
 
 def _item(pk: str, sk: str, attributes: Mapping[str, Any]) -> Raw:
@@ -247,100 +204,6 @@ def infusion_from_item(raw: Raw) -> Infusion:
     )
 
 
-# ---- results, packed: RESULTS#<year> holds one attribute per result ------------------------------------------
-def _number(value: float | None) -> str:
-    if value is None:
-        return ""
-    if value.is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    return repr(float(value))
-
-
-def result_entry(result: Result) -> str:
-    """A result's value in its year's item: ``item|value|unit|status`` with trailing empty fields cut; a unit or
-    status that is empty or holds ``|`` makes it a JSON list instead (an item code never starts with ``[``)."""
-    texts = (result.unit, result.status)
-    if any(text is not None and (not text or "|" in text) for text in texts):
-        return json.dumps([result.item.value, result.value, result.unit, result.status], separators=(",", ":"))
-    return "|".join((result.item.value, _number(result.value), result.unit or "", result.status or "")).rstrip("|")
-
-
-def result_from_entry(day: date, result_id: str, entry: str) -> Result:
-    if entry.startswith("["):
-        item, value, unit, status = json.loads(entry)
-    else:
-        item, value, unit, status = (*entry.split("|"), "", "", "")[:4]
-        value, unit, status = (float(value) if value else None), (unit or None), (status or None)
-    return Result(
-        result_id=result_id,
-        item=ResultItem(item),
-        date=day,
-        value=None if value is None else float(value),
-        unit=unit,
-        status=status,
-    )
-
-
-def results_items(patient_id: str, results: Sequence[Result]) -> list[Raw]:
-    """A patient's results as one item per calendar year, each result one attribute (``MMDD<id>``)."""
-    by_year: dict[int, Raw] = {}
-    for result in results:
-        item = by_year.setdefault(
-            result.date.year, item_key(keys.patient_pk(patient_id), keys.results_sk(result.date.year))
-        )
-        item[keys.result_name(result.date, result.result_id)] = {"S": result_entry(result)}
-    return [by_year[year] for year in sorted(by_year)]
-
-
-def results_from_item(raw: Raw) -> list[Result]:
-    year = int(raw[SK]["S"].removeprefix(keys.RESULTS_PREFIX))
-    out = []
-    for name, value in raw.items():
-        if name not in KEY_NAMES:
-            day, result_id = keys.result_day_and_id(year, name)
-            out.append(result_from_entry(day, result_id, value["S"]))
-    return out
-
-
-# ---- notice marks, packed: NOTICES holds one attribute per mark --------------------------------------------------
-def mark_value(on: date, clinic_id: str) -> str:
-    """A notice mark's value: the sweep's date (``YYYYMMDD``) then the clinic it was owed to."""
-    return f"{on.year:04d}{on.month:02d}{on.day:02d}{clinic_id}"
-
-
-LEGACY_SENT = "sent"
-"""A string set older NOTICES items carry (the marks already delivered); nothing reads it, the outbox keeps that
-state. It is skipped on read: no mark's name is ``sent`` (names start with ``o#``, ``m#``, ``d#`` or ``=``)."""
-
-
-def _mark_names(raw: Raw) -> Iterable[str]:
-    return (name for name in raw if name not in KEY_NAMES and name != LEGACY_SENT)
-
-
-def notices_item(patient_id: str, marks: Sequence[NoticeMark]) -> Raw | None:
-    """A patient's notice marks as one item: an attribute per mark (its key without the patient id)."""
-    if not marks:
-        return None
-    item = item_key(keys.patient_pk(patient_id), keys.NOTICES)
-    for mark in marks:
-        item[keys.notice_name(patient_id, mark.key)] = {"S": mark_value(mark.on, mark.clinic_id)}
-    return item
-
-
-def marks_from_item(patient_id: str, raw: Raw) -> list[NoticeMark]:
-    marks = []
-    for name in _mark_names(raw):
-        text = raw[name]["S"]
-        marks.append(
-            NoticeMark(
-                key=keys.notice_key(patient_id, name),
-                on=date(int(text[:4]), int(text[4:6]), int(text[6:8])),
-                clinic_id=text[8:],
-            )
-        )
-    return sorted(marks, key=lambda mark: mark.key)
-
-
 # ---- audit, clinics, user links ------------------------------------------------------------------------------
 def audit_item(pk: str, entry: AuditEntry) -> Raw:
     return _item(
@@ -429,7 +292,7 @@ def patient_from_items(items: Sequence[Raw]) -> StoredPatient | None:
             results += results_from_item(raw)
         elif sk == keys.NOTICES:
             pid = raw[PK]["S"].removeprefix(keys.patient_pk(""))
-            notices.update(keys.notice_key(pid, name) for name in _mark_names(raw))
+            notices.update(keys.notice_key(pid, name) for name in mark_names(raw))
     if profile is None:
         return None
     results.sort(key=lambda result: (result.date, result.result_id))

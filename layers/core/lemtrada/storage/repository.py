@@ -14,10 +14,9 @@ from datetime import date
 from typing import Any
 
 from lemtrada.regimen.records import Clinic, Infusion, PatientProfile, Result
-from lemtrada.storage import codec, errors, keys
+from lemtrada.storage import codec, errors, keys, packing
 from lemtrada.storage.capacity import CapacityMeter
 from lemtrada.storage.client import LazyClient
-from lemtrada.storage.codec import Raw
 from lemtrada.storage.model import CLINIC_INDEX, DUE_INDEX, ClinicItem, Profile
 from lemtrada.storage.ports import (
     AuditEntry,
@@ -31,6 +30,7 @@ from lemtrada.storage.ports import (
     sweep_audit,
 )
 from lemtrada.storage.transactions import Transaction, set_or_remove
+from lemtrada.storage.wire import Raw, item_key, wire
 
 _NOT_EXISTS = "attribute_not_exists(pk)"
 
@@ -120,7 +120,7 @@ class DynamoPatientRepository:
     def _get_item(self, operation: str, pk: str, sk: str, *, consistent: bool, only: str | None = None) -> Raw | None:
         request: dict[str, Any] = {
             "TableName": self.table_name,
-            "Key": codec.item_key(pk, sk),
+            "Key": item_key(pk, sk),
             "ConsistentRead": consistent,
             "ReturnConsumedCapacity": "TOTAL",
         }
@@ -157,7 +157,7 @@ class DynamoPatientRepository:
         }
         expression, names, values = set_or_remove(attributes)
         names["#version"] = Profile.version
-        values[":expected"] = codec.wire(expected_version)
+        values[":expected"] = wire(expected_version)
         key = (keys.patient_pk(patient_id), keys.PROFILE)
         write.update("version", key, expression, "#version = :expected", names=names, values=values)
 
@@ -177,7 +177,7 @@ class DynamoPatientRepository:
         else:
             version = expected_version + 1
             condition = "#version = :expected"
-            names, values = {"#version": ClinicItem.version}, {":expected": codec.wire(expected_version)}
+            names, values = {"#version": ClinicItem.version}, {":expected": wire(expected_version)}
             write.put("version", codec.clinic_item(clinic, version), condition, names=names, values=values)
         write.put("audit", codec.audit_item(keys.clinic_key(clinic.clinic_id), audit))
         self._commit("save_clinic", write)
@@ -208,7 +208,7 @@ class DynamoPatientRepository:
             start = {
                 Profile.clinic_key: {"S": keys.clinic_key(clinic_id)},
                 Profile.patient_id: {"S": after},
-                **codec.item_key(keys.patient_pk(after), keys.PROFILE),
+                **item_key(keys.patient_pk(after), keys.PROFILE),
             }
         pages = self._pages(
             "list_clinic_patients",
@@ -230,7 +230,7 @@ class DynamoPatientRepository:
     def notice_marks(self, patient_id: str) -> tuple[NoticeMark, ...]:
         pk = keys.patient_pk(patient_id)
         raw = self._get_item("notice_marks", pk, keys.NOTICES, consistent=self._consistent)
-        return () if raw is None else tuple(codec.marks_from_item(patient_id, raw))
+        return () if raw is None else tuple(packing.marks_from_item(patient_id, raw))
 
     # -- patients: writes ----------------------------------------------------------------------------------
     def create_patient(self, patient: StoredPatient, audit: AuditEntry) -> None:
@@ -288,7 +288,7 @@ class DynamoPatientRepository:
             "SET #r = :r",
             "attribute_not_exists(#r)",
             names={"#r": keys.result_name(result.date, result.result_id)},
-            values={":r": {"S": codec.result_entry(result)}},
+            values={":r": {"S": packing.result_entry(result)}},
         )
         write.put("audit", codec.audit_item(keys.patient_pk(patient_id), audit))
         self._profile_update(write, patient_id, expected_version, next_check, {})
@@ -341,7 +341,7 @@ class DynamoPatientRepository:
                 "SET " + ", ".join(f"{placeholder} = :m" for placeholder in names),
                 " AND ".join(f"attribute_not_exists({placeholder})" for placeholder in names),
                 names=names,
-                values={":m": {"S": codec.mark_value(on, current)}},
+                values={":m": {"S": packing.mark_value(on, current)}},
             )
         entry = audit if audit is not None else sweep_audit(on)
         write.put("audit", codec.audit_item(keys.patient_pk(patient_id), entry))

@@ -13,8 +13,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lemtrada.storage import errors
-from lemtrada.storage.codec import Raw, item_key, wire
 from lemtrada.storage.ports import check_transaction_size
+from lemtrada.storage.wire import Raw, item_key, wire
 
 
 @dataclass(slots=True)
