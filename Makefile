@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run     start the local stack (DynamoDB Local, moto SNS, HTTP front on 127.0.0.1:3000)"
 	@echo "make test    lint, sam build, template checks and every test tier"
-	@echo "make lint    ruff, mypy, sam validate --lint, cfn-lint (as written and translated), asl-validator, checkov"
+	@echo "make lint    ruff, mypy, import-linter contracts, sam validate --lint, cfn-lint (as written and translated), asl-validator, checkov"
 	@echo "make build   sam build (arm64 layer, no Docker)"
 	@echo "make bench   benchmarks (ratios measured side by side)"
 
@@ -66,6 +66,7 @@ lint: $(VENV)/.installed $(TOOLS_VENV)/.installed node_modules/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy layers/core functions local tests bench
+	PYTHONPATH=layers/core $(VENV)/bin/lint-imports --no-cache
 	scripts/lint-template.sh
 
 build: $(TOOLS_VENV)/.installed

@@ -40,23 +40,17 @@ _CORE = str(Path(__file__).resolve().parent.parent / "layers" / "core")
 if _CORE not in sys.path:
     sys.path.insert(0, _CORE)
 
-from lemtrada.notify.publisher import InMemoryDigestPublisher  # noqa: E402
 from lemtrada.regimen.records import Clinic, Label, PatientRecord  # noqa: E402
 from lemtrada.services.sweep import EngineRules, SweepService, run_in_process  # noqa: E402
 from lemtrada.storage import keys  # noqa: E402
-from lemtrada.storage.dynamodb import (  # noqa: E402
-    DynamoPatientRepository,
-    RegimenItem,
-    audit_item,
-    bind_model,
-    patient_from_items,
-    patient_items,
-)
-from lemtrada.storage.outbox import DynamoOutbox, OutboxEntry, QueuedNotice  # noqa: E402
-from lemtrada.storage.repository import AuditEntry, StoredPatient  # noqa: E402
+from lemtrada.storage.codec import audit_item, clinic_from_item, patient_from_items, patient_items  # noqa: E402
+from lemtrada.storage.outbox import DynamoOutbox  # noqa: E402
+from lemtrada.storage.ports import AuditEntry, OutboxEntry, QueuedNotice, StoredPatient  # noqa: E402
+from lemtrada.storage.repository import DynamoPatientRepository  # noqa: E402
 
 from bench.localdb import REGION, LocalDynamo, local_dynamodb  # noqa: E402
 from bench.synthetic import synthetic_records  # noqa: E402
+from tests.support.memory import InMemoryDigestPublisher  # noqa: E402
 
 TARGET = date(2026, 6, 1)
 SHARDS = 16
@@ -174,7 +168,7 @@ def save_clinics(db: LocalDynamo, table: str) -> None:
         repository.save_clinic(clinic, None, _audit(TARGET - timedelta(days=400)))
 
 
-def audit_items(model: type[RegimenItem], patient: StoredPatient) -> Iterator[dict[str, Any]]:
+def audit_items(patient: StoredPatient) -> Iterator[dict[str, Any]]:
     """One audit entry per write that made the patient's version (enrolment, each infusion and result, the
     sweeps), as the service appends them: the same actor, action and target shapes, spread over the history."""
     pk = keys.patient_pk(patient.patient_id)
@@ -202,7 +196,7 @@ def audit_items(model: type[RegimenItem], patient: StoredPatient) -> Iterator[di
             action=action,
             target=target,
         )
-        yield audit_item(model, pk, entry).serialize()
+        yield audit_item(pk, entry)
 
 
 def load(db: LocalDynamo, table: str, patients: Iterable[StoredPatient], threads: int = 4) -> Loaded:
@@ -210,7 +204,6 @@ def load(db: LocalDynamo, table: str, patients: Iterable[StoredPatient], threads
     infusions, results by year, notice marks) and its audit entries. Writers post the JSON straight to DynamoDB
     Local (which checks no signature) so that this machine's cores go to DynamoDB Local rather than to request
     building."""
-    model = bind_model(table, db.endpoint, REGION)
     report = Loaded()
     started = time.perf_counter()
     local = threading.local()
@@ -239,7 +232,7 @@ def load(db: LocalDynamo, table: str, patients: Iterable[StoredPatient], threads
     with ThreadPoolExecutor(threads) as pool:
         for patient in patients:
             report.patients += 1
-            for item in [*patient_items(model, patient, SHARDS), *audit_items(model, patient)]:
+            for item in [*patient_items(patient, SHARDS), *audit_items(patient)]:
                 batch.append({"PutRequest": {"Item": item}})
                 if len(batch) == 25:
                     pending.append(pool.submit(write, batch))
@@ -344,7 +337,6 @@ class ScanRun:
 def scan_sweep(db: LocalDynamo, table: str, day: date) -> ScanRun:
     """Every item of the table (Scan, eventually consistent: the cheaper kind), every record rebuilt, the
     engine asked for each patient's notices on ``day``. Reads only: the notices are returned, not stored."""
-    model = bind_model(table, db.endpoint, REGION)
     client = db.new_client()
     run = ScanRun(seconds=0.0, read_units=0.0, items=0, patients=0)
     labels: dict[str, Label] = {}
@@ -360,10 +352,10 @@ def scan_sweep(db: LocalDynamo, table: str, day: date) -> ScanRun:
             raise RuntimeError(f"the scan returned {group_pk} in two runs: records would be split")
         done.add(group_pk)
         if group_pk == keys.CLINIC_PK:
-            items = [model.from_raw_data(raw) for raw in group]
-            labels.update((item.sk, Label(item.label)) for item in items if item.label)
+            clinics = [clinic_from_item(raw).clinic for raw in group]
+            labels.update((clinic.clinic_id, clinic.label) for clinic in clinics)
         elif group_pk.startswith("PATIENT#"):
-            stored = patient_from_items(model, sorted(group, key=_by_sk))
+            stored = patient_from_items(sorted(group, key=_by_sk))
             if stored is not None:
                 records.append(stored)
 

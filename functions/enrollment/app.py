@@ -10,10 +10,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lemtrada import bootstrap
 from lemtrada.services.clinics import Clinics
-from lemtrada.services.enrollment import EnrollmentInput, Patients, PregnancyChange, ProfilePatch
+from lemtrada.services.patients import EnrollmentInput, Patients, PregnancyChange, ProfilePatch
 from lemtrada.services.views import ClinicView, PatientPageView, PatientView
-from lemtrada.web import idempotency, runtime
+from lemtrada.web import idempotency
 from lemtrada.web.api import (
     answer,
     current_actor,
@@ -28,6 +29,7 @@ from lemtrada.web.api import (
 from lemtrada.web.models import ClinicIn, EnrollmentIn, ProfilePatchIn
 from lemtrada.web.params import ClinicId, IdempotencyKey, IfMatch, PatientId
 
+bootstrap.settings()  # the environment is checked at start: a missing variable fails the cold start, by name
 logger = Logger()
 metrics = Metrics()
 app = new_resolver()
@@ -45,7 +47,7 @@ def put_clinic(
     actor, expected = current_actor(app), if_match(app)
 
     def write() -> idempotency.WriteAnswer:
-        use_case = Clinics(runtime.repository(), runtime.clock())
+        use_case = Clinics(bootstrap.repository(), bootstrap.clock())
         saved = use_case.put_clinic(
             actor, clinic_id, name=clinic.name, timezone=clinic.timezone, label=clinic.label, if_match=expected
         )
@@ -79,7 +81,7 @@ def enroll(data: Annotated[EnrollmentIn, Body()], key: IdempotencyKey = None) ->
     )
 
     def write() -> idempotency.WriteAnswer:
-        view = Patients(runtime.repository(), runtime.clock()).enroll(actor, request)
+        view = Patients(bootstrap.repository(), bootstrap.clock()).enroll(actor, request)
         metrics.add_metric(name="PatientEnrolled", unit=MetricUnit.Count, value=1)
         headers = {"Location": f"/patients/{view.patient_id}", **etag(view.version)}
         return answer(201, view, headers)
@@ -93,7 +95,7 @@ def list_patients(
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> Response[PatientPageView]:
     """The caller's clinic's patients, a page at a time (``next_cursor`` continues)."""
-    page = Patients(runtime.repository(), runtime.clock()).list_patients(current_actor(app), limit, cursor)
+    page = Patients(bootstrap.repository(), bootstrap.clock()).list_patients(current_actor(app), limit, cursor)
     return ok(page)  # type: ignore[return-value]
 
 
@@ -122,7 +124,7 @@ def patch_patient(
     )
 
     def write() -> idempotency.WriteAnswer:
-        view = Patients(runtime.repository(), runtime.clock()).patch_profile(actor, patient_id, change, expected)
+        view = Patients(bootstrap.repository(), bootstrap.clock()).patch_profile(actor, patient_id, change, expected)
         return answer(200, view, etag(view.version))
 
     return idempotent_write(app, patch, write)  # type: ignore[return-value]

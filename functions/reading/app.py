@@ -10,14 +10,15 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lemtrada import bootstrap
 from lemtrada.services.reading import Reading
 from lemtrada.services.views import MeView, PatientView, ReadinessView, ScheduleView, WorklistView
-from lemtrada.web import runtime
 from lemtrada.web.api import current_actor, new_resolver, ok, problem_responses
 from lemtrada.web.models import IsoDate
 from lemtrada.web.params import ClinicId, PatientId
 from lemtrada.web.swagger import SCRIPT, STYLE, asset, openapi_document, swagger_page
 
+bootstrap.settings()  # the environment is checked at start: a missing variable fails the cold start, by name
 logger = Logger()
 metrics = Metrics()
 app = new_resolver()
@@ -32,7 +33,7 @@ DOCUMENT_RESPONSE: dict[int, Any] = {
 
 
 def _reading() -> Reading:
-    return Reading(runtime.repository(), runtime.clock())
+    return Reading(bootstrap.repository(), bootstrap.clock())
 
 
 @app.get("/patients/<patient_id>", tags=["patients"], responses=problem_responses(404))

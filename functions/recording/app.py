@@ -10,22 +10,24 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lemtrada import bootstrap
 from lemtrada.regimen.records import InfusionRequest
 from lemtrada.services.recording import Recording, ResultInput
 from lemtrada.services.views import InfusionView, ResultView
-from lemtrada.web import idempotency, runtime
+from lemtrada.web import idempotency
 from lemtrada.web.api import answer, idempotent_write, new_resolver, problem_responses, resolve_write
 from lemtrada.web.api import current_actor as caller
 from lemtrada.web.models import InfusionIn, ResultIn
 from lemtrada.web.params import IdempotencyKey, PatientId
 
+bootstrap.settings()  # the environment is checked at start: a missing variable fails the cold start, by name
 logger = Logger()
 metrics = Metrics()
 app = new_resolver()
 
 
 def _recording() -> Recording:
-    return Recording(runtime.repository(), runtime.clock())
+    return Recording(bootstrap.repository(), bootstrap.clock())
 
 
 @app.post(

@@ -11,8 +11,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lemtrada import bootstrap
 from lemtrada.services.sweep_subscriptions import DigestSubscriptions, SubscriptionView
-from lemtrada.web import idempotency, runtime
+from lemtrada.web import idempotency
 from lemtrada.web.api import (
     answer,
     current_actor,
@@ -24,6 +25,7 @@ from lemtrada.web.api import (
 from lemtrada.web.models import SubscriptionIn
 from lemtrada.web.params import ClinicId, IdempotencyKey
 
+bootstrap.settings()  # the environment is checked at start: a missing variable fails the cold start, by name
 logger = Logger()
 metrics = Metrics()
 app = new_resolver()
@@ -52,7 +54,9 @@ def subscribe(
     actor = current_actor(app)
 
     def write() -> idempotency.WriteAnswer:
-        view = DigestSubscriptions(runtime.repository(), _sns).subscribe(actor, clinic_id, data.email)
+        view = DigestSubscriptions(bootstrap.repository(), _sns, bootstrap.settings().topic_arn).subscribe(
+            actor, clinic_id, data.email
+        )
         metrics.add_metric(name="DigestSubscriptions", unit=MetricUnit.Count, value=1)
         return answer(202, view)
 

@@ -11,8 +11,9 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from lemtrada.services import sweep_runtime
+from lemtrada import bootstrap
 
+bootstrap.settings()  # the environment is checked at start: a missing variable fails the cold start, by name
 logger = Logger()
 metrics = Metrics()
 
@@ -20,7 +21,7 @@ metrics = Metrics()
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    report = sweep_runtime.service().publish()
+    report = bootstrap.sweep().publish()
     metrics.add_metric(name="DigestsSent", unit=MetricUnit.Count, value=len(report.sent))
     metrics.add_metric(name="DigestItemsSent", unit=MetricUnit.Count, value=sum(d.items for d in report.sent))
     result = report.to_json()

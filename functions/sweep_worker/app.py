@@ -11,9 +11,10 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from lemtrada.services import sweep_runtime
+from lemtrada import bootstrap
 from lemtrada.services.sweep import RunPlan
 
+bootstrap.settings()  # the environment is checked at start: a missing variable fails the cold start, by name
 logger = Logger()
 metrics = Metrics()
 
@@ -24,7 +25,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     shard = int(event["shard"])
     clinics = RunPlan.clinics_from_json(event.get("clinics") or {})
     logger.append_keys(shard=shard)
-    report = sweep_runtime.service().sweep_shard(shard, clinics)
+    report = bootstrap.sweep().sweep_shard(shard, clinics)
     metrics.add_metric(name="PatientsExamined", unit=MetricUnit.Count, value=report.examined)
     metrics.add_metric(name="DueIndexRowsRead", unit=MetricUnit.Count, value=report.index_rows)
     metrics.add_metric(name="SweepConflicts", unit=MetricUnit.Count, value=report.conflicts)

@@ -10,9 +10,9 @@ from lemtrada.regimen import next_check, protocol_for
 from lemtrada.regimen.records import Diagnosis, Label, ResultItem, Sex
 from lemtrada.services.actor import Actor, Role
 from lemtrada.services.clinics import Clinics
-from lemtrada.services.enrollment import EnrollmentInput, Patients, ProfilePatch
+from lemtrada.services.patients import EnrollmentInput, Patients, ProfilePatch
 from lemtrada.services.recording import Recording, ResultInput
-from lemtrada.storage.dynamodb import DynamoPatientRepository
+from lemtrada.storage.repository import DynamoPatientRepository
 
 from tests.integration.conftest import DynamoDBTables
 from tests.support.records import infusion_request
@@ -23,7 +23,7 @@ NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
 
 def test_due_index_holds_the_due_patients(dynamodb_local: DynamoDBTables) -> None:
-    repository = DynamoPatientRepository(dynamodb_local.table_name)
+    repository = DynamoPatientRepository(dynamodb_local.table_name, region="us-east-1", host=dynamodb_local.endpoint)
     clock = lambda: NOW  # noqa: E731
     clinic_id = f"due-{uuid.uuid4().hex[:8]}"
     clinician = Actor("clin", frozenset({Role.CLINICIANS}), clinic_id)

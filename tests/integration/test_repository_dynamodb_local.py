@@ -8,8 +8,8 @@ from collections import Counter
 from datetime import date
 
 import pytest
-from lemtrada.storage.dynamodb import DynamoPatientRepository
-from lemtrada.storage.repository import AlreadyExists, StorageError, VersionConflict
+from lemtrada.storage.ports import AlreadyExists, StorageError, VersionConflict
+from lemtrada.storage.repository import DynamoPatientRepository
 
 from tests.integration.conftest import DynamoDBTables
 from tests.unit.storage import factories as f

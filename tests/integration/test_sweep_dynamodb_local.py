@@ -11,14 +11,14 @@ from datetime import date
 
 import boto3
 import pytest
-from lemtrada.notify.publisher import InMemoryDigestPublisher
 from lemtrada.regimen import next_check, protocol_for
 from lemtrada.regimen.records import Clinic, Deviation, Label, PatientRecord, Severity
 from lemtrada.services.sweep import SweepService, run_in_process
-from lemtrada.storage.dynamodb import DynamoPatientRepository
 from lemtrada.storage.outbox import DynamoOutbox
+from lemtrada.storage.repository import DynamoPatientRepository
 
 from tests.integration.conftest import DynamoDBTables
+from tests.support.memory import InMemoryDigestPublisher
 from tests.unit.storage import factories as f
 from tests.unit.storage.tables import create_regimen_table
 

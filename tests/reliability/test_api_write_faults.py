@@ -14,7 +14,7 @@ from typing import Any
 import botocore.client
 import pytest
 from botocore.exceptions import ClientError
-from lemtrada.storage.dynamodb import DynamoPatientRepository
+from lemtrada.storage.repository import DynamoPatientRepository
 
 from tests.functional.api.conftest import CLINICIAN, Api
 from tests.security.gateway import send

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import requests
-from lemtrada.storage.dynamodb import DynamoPatientRepository
+from lemtrada.storage.repository import DynamoPatientRepository
 
 from tests.e2e.conftest import RunningStack, start_stack
 from tests.support import bodies
@@ -114,7 +114,7 @@ def _client(
 
 def _repository(stack: RunningStack) -> DynamoPatientRepository:
     """The stack's table read through the service's own repository, whatever the item layout."""
-    return DynamoPatientRepository("RegimenTable", host=f"http://127.0.0.1:{stack.dynamodb_port}")
+    return DynamoPatientRepository("RegimenTable", region="us-east-1", host=f"http://127.0.0.1:{stack.dynamodb_port}")
 
 
 def _run(stack: RunningStack, clients: int, writes: int) -> None:

@@ -27,9 +27,9 @@ from typing import Any
 import boto3
 import pytest
 from botocore.history import BaseHistoryHandler, get_global_history_recorder
-from lemtrada.services import sweep_runtime
+from lemtrada import bootstrap
 from lemtrada.storage.outbox import DynamoOutbox
-from lemtrada.web import idempotency, runtime
+from lemtrada.web import idempotency
 
 from local.routes import find_route
 from tests.functional.api.conftest import (
@@ -326,8 +326,7 @@ def recorded() -> Recorder:
             create_tables()
             boto3.client("sns", region_name="eu-west-1").create_topic(Name="digest-test")
             idempotency.reset()
-            runtime.use(clock_override=lambda: NOW)
-            sweep_runtime.use()
+            bootstrap.use(clock=lambda: NOW)
             history.add_handler(recorder)
             history.enable()
             try:
@@ -337,8 +336,7 @@ def recorded() -> Recorder:
             finally:
                 history.disable()
                 vars(history)["_handlers"].remove(recorder)  # botocore offers no remove_handler
-                sweep_runtime.use()
-                runtime.use()
+                bootstrap.use()
                 idempotency.reset()
     return recorder
 

@@ -18,7 +18,7 @@ import sys
 
 import lemtrada
 import pytest
-from lemtrada.services import sweep_runtime
+from lemtrada import bootstrap
 
 from tests.conftest import ROOT
 from tests.functional.api.conftest import CLINIC, CLINICIAN, Api, load_function
@@ -72,7 +72,7 @@ def clinic_day(api: Api) -> None:
         == 422
     )
     # the night: plan, every shard, publish (DynamoDB repository and outbox, SNS digest)
-    sweep_runtime.use()
+    bootstrap.use()
     try:
         context = FakeLambdaContext()
         plan = load_function("sweep_plan").handler({"date": "2026-11-24"}, context)
@@ -80,7 +80,7 @@ def clinic_day(api: Api) -> None:
         results = [worker.handler({"shard": n, "clinics": plan["clinics"]}, context) for n in plan["shards"]]
         published = load_function("sweep_publish").handler({**plan, "results": results}, context)
     finally:
-        sweep_runtime.use()
+        bootstrap.use()
     assert [digest["clinic_id"] for digest in published["digests"]] == [CLINIC]
 
 

@@ -2,7 +2,7 @@
 
 Subpackages, from the inside out:
 - ``regimen``: the regimen rules as protocol data plus a pure engine (no AWS, no I/O).
-- ``storage``: DynamoDB persistence (PynamoDB) behind a repository, with an in-memory twin.
+- ``storage``: DynamoDB persistence (boto3's low-level client) behind ports (``storage.ports``).
 - ``notify``: digest publishing (SNS) behind a publisher, with an in-memory twin.
 - ``services``: use cases that tie rules, storage and notification together.
 - ``web``: what HTTP handlers share (principal from JWT claims, problem+json, request models).

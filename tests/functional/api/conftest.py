@@ -17,7 +17,8 @@ from typing import Any
 
 import boto3
 import pytest
-from lemtrada.web import idempotency, runtime
+from lemtrada import bootstrap
+from lemtrada.web import idempotency
 
 from local.tables import ensure_tables, table_specs
 from local.template import LocalContext, Resolver, load_template
@@ -154,11 +155,11 @@ def api(aws: None) -> Iterator[Api]:
     """Fresh moto tables, the DynamoDB repository, the clock fixed at NOW."""
     create_tables()
     idempotency.reset()
-    runtime.use(clock_override=lambda: NOW)
+    bootstrap.use(clock=lambda: NOW)
     try:
         yield Api()
     finally:
-        runtime.use()
+        bootstrap.use()
         idempotency.reset()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lemtrada.web import runtime
+from lemtrada import bootstrap
 
 from tests.functional.api.conftest import CLINICIAN, OTHER_CLINICIAN, Api
 
@@ -26,7 +26,7 @@ def test_replayed_infusion_returns_201_again_and_stores_once(api: Api, patient_i
     again = api.call("post_infusion", path=path, headers=_key("inf-1"))
     assert first.status == again.status == 201
     assert first.raw == again.raw
-    stored = runtime.repository().get_patient(patient_id)
+    stored = bootstrap.repository().get_patient(patient_id)
     assert stored is not None
     assert len(stored.record.infusions) == 1
     assert stored.version == 2
@@ -37,7 +37,7 @@ def test_replayed_result_stores_one_result(api: Api, patient_id: str) -> None:
     first = api.call("post_result", path=path, headers=_key("res-1"))
     again = api.call("post_result", path=path, headers=_key("res-1"))
     assert first.body["result_id"] == again.body["result_id"]
-    stored = runtime.repository().get_patient(patient_id)
+    stored = bootstrap.repository().get_patient(patient_id)
     assert stored is not None
     assert len(stored.record.results) == 1
 
@@ -48,7 +48,7 @@ def test_same_key_with_another_body_is_refused(api: Api, patient_id: str) -> Non
     other = api.call("post_result", path=path, headers=_key("res-2"), body={"item": "liver", "date": "2026-11-20"})
     assert other.status == 422
     assert other.body["code"] == "idempotency_key_reused"
-    stored = runtime.repository().get_patient(patient_id)
+    stored = bootstrap.repository().get_patient(patient_id)
     assert stored is not None
     assert len(stored.record.results) == 1
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from lemtrada.web import runtime
+from lemtrada import bootstrap
 
 from tests.functional.api.conftest import CLINIC, CLINICIAN, PATIENT, SAMPLE_PATIENT, Api
 
@@ -259,7 +259,7 @@ def test_unknown_patient_is_404_problem(api: Api, clinic: str) -> None:
 
 def test_writes_append_audit_entries_without_bodies(api: Api, patient_id: str) -> None:
     assert api.infusion(patient_id, "2026-11-23").status == 201
-    trail = runtime.repository().audit_trail(patient_id)
+    trail = bootstrap.repository().audit_trail(patient_id)
     assert sorted(entry.action for entry in trail) == ["infusion.recorded", "patient.enrolled"]
     infusion = next(entry for entry in trail if entry.action == "infusion.recorded")
     assert infusion.actor_sub == CLINICIAN["sub"]

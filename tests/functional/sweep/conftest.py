@@ -14,11 +14,10 @@ from typing import Any
 
 import boto3
 import pytest
-from lemtrada.services import sweep_runtime
+from lemtrada import bootstrap
 from lemtrada.services.sweep_subscriptions import filter_policy
-from lemtrada.storage.memory import InMemoryPatientRepository
-from lemtrada.web import runtime
 
+from tests.support.memory import InMemoryPatientRepository
 from tests.unit.sweep.fakes import add_clinic
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -90,10 +89,8 @@ def sweep_aws(aws: None, function_env: dict[str, str]) -> Iterator[SweepAws]:
             Attributes={"FilterPolicy": filter_policy(clinic_id), "FilterPolicyScope": "MessageAttributes"},
         )
         queues[clinic_id] = url
-    runtime.use(repo)
-    sweep_runtime.use(repository=repo)
+    bootstrap.use(repository=repo)
     try:
         yield SweepAws(repo, dynamodb, sns, sqs, topic_arn, queues)
     finally:
-        sweep_runtime.use()
-        runtime.use()
+        bootstrap.use()

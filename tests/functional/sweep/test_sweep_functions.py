@@ -10,15 +10,19 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.config import Config
+from lemtrada import bootstrap
 from lemtrada.regimen import next_check, plan_infusion, protocol_for
 from lemtrada.regimen.records import InfusionRequest, InfusionRoute, Label
-from lemtrada.services import sweep_runtime
 from lemtrada.services.sweep import SweepError
-from lemtrada.storage.outbox import DynamoOutbox, OutboxError
+from lemtrada.storage.outbox import DynamoOutbox
+from lemtrada.storage.ports import OutboxError
 
-from tests.functional.conftest import load_event
+from tests.functional.conftest import FUNCTION_ENV, load_event
 from tests.functional.sweep.conftest import SweepAws, load_function
 from tests.unit.sweep.fakes import AUDIT, add_patient
+
+TABLE = FUNCTION_ENV["TABLE_NAME"]
+REGION = FUNCTION_ENV["AWS_REGION"]
 
 
 @pytest.fixture(autouse=True)
@@ -105,7 +109,7 @@ def test_sns_rejecting_fails_the_run_and_the_retry_delivers(sweep_aws: SweepAws,
     sweep_aws.sns.delete_topic(TopicArn=sweep_aws.topic_arn)
     with pytest.raises(SweepError):
         _run({"now": "2026-11-24T02:00:00Z"}, lambda_context)
-    pending = DynamoOutbox().pending("kiritimati-ms")
+    pending = DynamoOutbox(TABLE, region=REGION).pending("kiritimati-ms")
     assert pending, "nothing may be lost while SNS is down"
     # The topic is back (new subscriptions); Step Functions retries only the publish step.
     topic = sweep_aws.sns.create_topic(Name="digest-test")["TopicArn"]
@@ -115,7 +119,7 @@ def test_sns_rejecting_fails_the_run_and_the_retry_delivers(sweep_aws: SweepAws,
     result = publish_fn.handler({}, lambda_context)
     assert len(result["digests"]) == 1
     assert len(sweep_aws.received("kiritimati-ms")) == 1
-    assert DynamoOutbox().pending("kiritimati-ms") == []
+    assert DynamoOutbox(TABLE, region=REGION).pending("kiritimati-ms") == []
 
 
 class _Body:
@@ -145,9 +149,9 @@ def _throttle(client: Any, operation: str, times: int) -> list[int]:
 
 def test_dynamodb_throttling_is_retried_and_the_notice_goes_out(sweep_aws: SweepAws, lambda_context: Any) -> None:
     _infused_patient(sweep_aws, "pt-k1", "kiritimati-ms", date(2026, 11, 20))
-    outbox = DynamoOutbox()
+    outbox = DynamoOutbox(TABLE, region=REGION)
     seen = _throttle(outbox.client, "TransactWriteItems", 3)
-    sweep_runtime.use(repository=sweep_aws.repo, outbox=outbox)
+    bootstrap.use(repository=sweep_aws.repo, outbox=outbox)
     result = _run({"now": "2026-11-24T02:00:00Z"}, lambda_context)
     assert seen[0] == 3
     assert len(result["digests"]) == 1
@@ -156,22 +160,22 @@ def test_dynamodb_throttling_is_retried_and_the_notice_goes_out(sweep_aws: Sweep
 def test_throttling_past_the_retries_fails_loudly_and_loses_nothing(sweep_aws: SweepAws, lambda_context: Any) -> None:
     _infused_patient(sweep_aws, "pt-k1", "kiritimati-ms", date(2026, 11, 20))
     outbox = DynamoOutbox(
-        client=boto3.client("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 2}))
+        TABLE, client=boto3.client("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 2}))
     )
     _throttle(outbox.client, "TransactWriteItems", 1000)
-    sweep_runtime.use(repository=sweep_aws.repo, outbox=outbox)
+    bootstrap.use(repository=sweep_aws.repo, outbox=outbox)
     with pytest.raises(OutboxError):
         _run({"now": "2026-11-24T02:00:00Z"}, lambda_context)
     stored = sweep_aws.repo.get_patient("pt-k1")
     assert stored is not None
     assert stored.sent_notices == frozenset()  # nothing marked: the patient is still due
-    sweep_runtime.use(repository=sweep_aws.repo)  # DynamoDB answers again
+    bootstrap.use(repository=sweep_aws.repo)  # DynamoDB answers again
     result = _run({"now": "2026-11-24T02:00:00Z"}, lambda_context)
     assert len(result["digests"]) == 1
 
 
 def test_transaction_conflicts_are_retried(sweep_aws: SweepAws) -> None:
-    outbox = DynamoOutbox(backoff=0.001)
+    outbox = DynamoOutbox(TABLE, region=REGION, backoff=0.001)
     real = outbox.client.transact_write_items
     calls = [0]
 
@@ -190,7 +194,7 @@ def test_transaction_conflicts_are_retried(sweep_aws: SweepAws) -> None:
         return real(**kwargs)
 
     outbox.client.transact_write_items = conflicting
-    from lemtrada.storage.outbox import QueuedNotice
+    from lemtrada.storage.ports import QueuedNotice
 
     notice = QueuedNotice("k1", {"patient_id": "p", "kind": "milestone", "code": "x", "date": "2026-11-24"})
     assert outbox.enqueue("c", date(2026, 11, 24), "p", [notice]) == ["k1"]

@@ -18,13 +18,13 @@ from lemtrada.regimen.records import (
 from lemtrada.services.actor import Actor, Role
 from lemtrada.services.calendar import schedule_ics
 from lemtrada.services.clinics import Clinics
-from lemtrada.services.enrollment import EnrollmentInput, Patients, PregnancyChange, ProfilePatch
 from lemtrada.services.errors import Conflict, NotFound, RuleRejected, ValidationFailed
+from lemtrada.services.patients import EnrollmentInput, Patients, PregnancyChange, ProfilePatch
 from lemtrada.services.reading import Reading
 from lemtrada.services.recording import Recording, ResultInput
-from lemtrada.storage.memory import InMemoryPatientRepository
-from lemtrada.storage.repository import VersionConflict
+from lemtrada.storage.ports import VersionConflict
 
+from tests.support.memory import InMemoryPatientRepository
 from tests.support.records import infusion_request
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)

@@ -5,19 +5,13 @@ Ids are unique per test so the suite also runs against a shared table (DynamoDB 
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
 from lemtrada.regimen.records import PregnancyEpisode, ResultItem
 from lemtrada.storage import keys
-from lemtrada.storage.repository import (
-    AlreadyExists,
-    NoticeStatus,
-    PatientRepository,
-    VersionConflict,
-)
+from lemtrada.storage.ports import AlreadyExists, PatientRepository, VersionConflict
 
 from tests.unit.storage import factories as f
 
@@ -304,11 +298,8 @@ class RepositoryContract:
         assert due_ids(repo, {pid}, date(2026, 2, 28)) == {}
         marks = repo.notice_marks(pid)
         assert [m.key for m in marks] == ["cbc#3#due", "milestone#course_1_complete"]
-        assert all(m.status is NoticeStatus.PENDING and m.on == on for m in marks)
+        assert all(m.on == on for m in marks)
         assert all(m.clinic_id == patient.clinic_id for m in marks)
-        repo.mark_notices_sent(pid, ["cbc#3#due", "never-recorded"])
-        statuses = {m.key: m.status for m in repo.notice_marks(pid)}
-        assert statuses == {"cbc#3#due": NoticeStatus.SENT, "milestone#course_1_complete": NoticeStatus.PENDING}
         got = repo.get_patient(pid)
         assert got is not None
         assert got.version == 2
@@ -359,7 +350,6 @@ class RepositoryContract:
         for start in range(0, len(keys_written), 98):
             chunk = keys_written[start : start + 98]
             version = repo.record_sweep(pid, date(2026, 2, 1), chunk, version, date(2026, 2, 2), clinic_id="clinic-a")
-        repo.mark_notices_sent(pid, keys_written[:500])
         version = repo.add_result(pid, replace(f.result(date(2026, 1, 30)), result_id="late"), version, None, f.audit())
         got = repo.get_patient(pid, consistent_read=False)
         assert got is not None
@@ -367,5 +357,6 @@ class RepositoryContract:
         assert len(got.record.results) == len(results) + 1
         assert set(got.record.results) >= set(results)
         assert got.sent_notices == frozenset(keys_written)
-        statuses = Counter(mark.status for mark in repo.notice_marks(pid))
-        assert statuses == {NoticeStatus.SENT: 500, NoticeStatus.PENDING: 500}
+        marks = repo.notice_marks(pid)
+        assert [mark.key for mark in marks] == sorted(keys_written)
+        assert {(mark.on, mark.clinic_id) for mark in marks} == {(date(2026, 2, 1), "clinic-a")}

@@ -25,7 +25,7 @@ from lemtrada.regimen.records import (
     Severity,
     Sex,
 )
-from lemtrada.storage.repository import AuditEntry, StoredPatient
+from lemtrada.storage.ports import AuditEntry, StoredPatient
 
 _TICK = itertools.count()
 _BASE = datetime(2026, 1, 1, tzinfo=UTC)

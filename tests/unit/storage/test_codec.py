@@ -23,12 +23,12 @@ from lemtrada.regimen.records import (
     Sex,
 )
 from lemtrada.storage import keys
-from lemtrada.storage.dynamodb import bind_model, patient_from_items, patient_items
-from lemtrada.storage.repository import StoredPatient
+from lemtrada.storage.codec import patient_from_items, patient_items
+from lemtrada.storage.packing import marks_from_item
+from lemtrada.storage.ports import StoredPatient
 
 from tests.unit.storage import factories as f
 
-MODEL = bind_model("codec-only", None, "us-east-1")
 chars = st.characters(exclude_categories=["Cs"])  # surrogates cannot be UTF-8 encoded
 texts = st.text(alphabet=chars, max_size=20)
 ids = st.text(alphabet=chars, min_size=1, max_size=20)
@@ -122,10 +122,10 @@ patients = st.builds(
 @settings(max_examples=300, deadline=None)
 @given(patients)
 def test_record_to_items_to_record_is_identity(patient: StoredPatient) -> None:
-    raw = patient_items(MODEL, patient, 16)
+    raw = patient_items(patient, 16)
     # DynamoDB returns a partition's items ordered by sort key; a Query would hand them back so.
     raw.sort(key=lambda data: data["sk"]["S"].encode("utf-8"))
-    back = patient_from_items(MODEL, raw)
+    back = patient_from_items(raw)
     assert back == patient
     assert back is not None
     assert [type(i.dose_mg) for i in back.record.infusions] == [float] * len(back.record.infusions)
@@ -134,7 +134,7 @@ def test_record_to_items_to_record_is_identity(patient: StoredPatient) -> None:
 
 def test_profile_item_is_compact() -> None:
     patient = f.stored(next_check=date(2026, 2, 1), sub="user-1")
-    data = patient_items(MODEL, patient, 16)[0]
+    data = patient_items(patient, 16)[0]
     long_names = {name for name in data if len(name) > 3}
     assert long_names <= {"version", "patient_id", "clinic_id", "clinic_key", "due_shard", "next_check"}
 
@@ -164,7 +164,7 @@ def test_results_and_marks_are_packed_into_few_small_items() -> None:
     sent = frozenset(f"{pid}#occurrence#cbc#{n}#due" for n in range(20))
     patient = replace(f.stored(f.profile(pid), next_check=date(2026, 2, 1)), sent_notices=sent)
     patient = replace(patient, record=replace(patient.record, results=results))
-    items = patient_items(MODEL, patient, 16)
+    items = patient_items(patient, 16)
     results_items = [i for i in items if i["sk"]["S"].startswith(keys.RESULTS_PREFIX)]
     assert [i["sk"]["S"] for i in results_items] == ["RESULTS#2024", "RESULTS#2025", "RESULTS#2026"]
     entry = results_items[0]["0101r00000000000"]["S"]
@@ -172,7 +172,20 @@ def test_results_and_marks_are_packed_into_few_small_items() -> None:
     notices = [i for i in items if i["sk"]["S"] == keys.NOTICES]
     assert len(notices) == 1
     assert set(notices[0]) - {"pk", "sk"} == {f"o#cbc#{n}#due" for n in range(20)}
-    back = patient_from_items(MODEL, sorted(items, key=lambda i: i["sk"]["S"]))
+    back = patient_from_items(sorted(items, key=lambda i: i["sk"]["S"]))
     assert back is not None
     assert back.record.results == results
     assert back.sent_notices == sent
+
+
+def test_a_notices_item_written_with_the_old_sent_set_reads_back_unchanged() -> None:
+    """Items stored before the outbox alone kept delivery state carry a ``sent`` string set: it is no mark."""
+    pid = "0123456789abcdef0123456789abcdef"
+    patient = replace(f.stored(f.profile(pid), next_check=date(2026, 2, 1)), sent_notices=frozenset({f"{pid}#x"}))
+    items = patient_items(patient, 16)
+    notices = next(i for i in items if i["sk"]["S"] == keys.NOTICES)
+    notices["sent"] = {"SS": sorted(set(notices) - {"pk", "sk"})}
+    back = patient_from_items(sorted(items, key=lambda i: i["sk"]["S"]))
+    assert back is not None
+    assert back.sent_notices == {f"{pid}#x"}
+    assert [mark.key for mark in marks_from_item(pid, notices)] == [f"{pid}#x"]

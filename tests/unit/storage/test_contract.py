@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from lemtrada.storage.dynamodb import DynamoPatientRepository
-from lemtrada.storage.memory import InMemoryPatientRepository
+from lemtrada.storage.repository import DynamoPatientRepository
 
+from tests.support.memory import InMemoryPatientRepository
 from tests.unit.storage.contract import RepositoryContract
 from tests.unit.storage.tables import moto_regimen_table
 

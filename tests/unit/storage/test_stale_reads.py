@@ -9,12 +9,10 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date, timedelta
 
-from lemtrada.notify.publisher import InMemoryDigestPublisher
 from lemtrada.services.sweep import SweepService, run_in_process
-from lemtrada.storage.memory import InMemoryPatientRepository
-from lemtrada.storage.outbox import InMemoryOutbox
-from lemtrada.storage.repository import StoredPatient
+from lemtrada.storage.ports import StoredPatient
 
+from tests.support.memory import InMemoryDigestPublisher, InMemoryOutbox, InMemoryPatientRepository
 from tests.unit.sweep.fakes import AUDIT, FakeNotice, WindowRules, add_clinic, add_patient
 
 D = date(2026, 3, 2)

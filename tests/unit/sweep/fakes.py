@@ -20,8 +20,9 @@ from lemtrada.regimen.records import (
     PatientRecord,
     Sex,
 )
-from lemtrada.storage.memory import InMemoryPatientRepository
-from lemtrada.storage.repository import AuditEntry, StoredPatient
+from lemtrada.storage.ports import AuditEntry, StoredPatient
+
+from tests.support.memory import InMemoryPatientRepository
 
 AUDIT = AuditEntry(actor_sub="test", actor_role="admins", at=datetime(2026, 1, 1, tzinfo=UTC), action="t", target="t")
 

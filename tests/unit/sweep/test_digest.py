@@ -7,7 +7,9 @@ from datetime import date
 
 import pytest
 from lemtrada.notify.digest import SNS_MAX_BYTES, DigestMessage, build_digest, parse_document, severity_of
-from lemtrada.notify.publisher import InMemoryDigestPublisher, PublishError
+from lemtrada.notify.publisher import PublishError
+
+from tests.support.memory import InMemoryDigestPublisher
 
 DAY = date(2026, 3, 2)
 

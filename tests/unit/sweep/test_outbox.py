@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from lemtrada.storage.outbox import InMemoryOutbox, QueuedNotice
+from lemtrada.storage.ports import QueuedNotice
+
+from tests.support.memory import InMemoryOutbox
 
 D1, D2 = date(2026, 3, 1), date(2026, 3, 2)
 

@@ -8,7 +8,7 @@ subject and attributes included), so every part stays under SNS's limit.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -177,7 +177,3 @@ def parse_document(body: str) -> dict[str, Any]:
     """The digest JSON back from an SNS body (used by the in-memory twin and tests)."""
     document: dict[str, Any] = json.loads(json.loads(body)["default"])
     return document
-
-
-def items_of(messages: Sequence[DigestMessage]) -> list[DigestItem]:
-    return [item for message in messages for item in message.items]

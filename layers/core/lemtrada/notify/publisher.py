@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from lemtrada.notify.digest import DigestMessage
@@ -27,15 +24,9 @@ class SnsDigestPublisher:
     standard retry mode retries throttling and 5xx before an error reaches the sweep.
     """
 
-    def __init__(self, topic_arn: str | None = None, client: Any | None = None) -> None:
-        self._topic_arn = topic_arn
+    def __init__(self, topic_arn: str, client: Any | None = None) -> None:
+        self.topic_arn = topic_arn
         self._client = client
-
-    @property
-    def topic_arn(self) -> str:
-        if self._topic_arn is None:
-            self._topic_arn = os.environ["TOPIC_ARN"]
-        return self._topic_arn
 
     @property
     def client(self) -> Any:
@@ -60,37 +51,3 @@ class SnsDigestPublisher:
         except (BotoCoreError, ClientError) as error:
             raise PublishError(f"digest {message.clinic_id}/{message.date} part {message.part} not accepted") from error
         return str(response["MessageId"])
-
-
-@dataclass
-class PublishedDigest:
-    """What the in-memory twin keeps of a message, shaped like the local stack's `GET /_local/notices`."""
-
-    message_id: str
-    subject: str
-    attributes: dict[str, str]
-    digest: dict[str, Any]
-
-
-@dataclass
-class InMemoryDigestPublisher:
-    """Keeps every message; `fail_next` makes the next n publishes raise (to test error paths)."""
-
-    sent: list[PublishedDigest] = field(default_factory=list)
-    fail_next: int = 0
-
-    def publish(self, message: DigestMessage) -> str:
-        if self.fail_next > 0:
-            self.fail_next -= 1
-            raise PublishError("injected publish failure")
-        body = json.loads(message.body())
-        message_id = f"msg-{len(self.sent) + 1}"
-        self.sent.append(
-            PublishedDigest(
-                message_id=message_id,
-                subject=message.subject,
-                attributes={name: value["StringValue"] for name, value in message.attributes().items()},
-                digest=json.loads(body["default"]),
-            )
-        )
-        return message_id

@@ -10,13 +10,7 @@ from zoneinfo import ZoneInfo
 from lemtrada.regimen.records import PatientRecord
 from lemtrada.services.actor import Actor, Clock, Role
 from lemtrada.services.errors import Conflict, NotFound
-from lemtrada.storage.repository import (
-    AuditEntry,
-    PatientRepository,
-    StoredClinic,
-    StoredPatient,
-    VersionConflict,
-)
+from lemtrada.storage.ports import AuditEntry, PatientRepository, StoredClinic, StoredPatient, VersionConflict
 
 WRITE_ATTEMPTS = 4
 """Appends re-read and retry this often when another device wrote in between (no lost update, no 409 noise)."""

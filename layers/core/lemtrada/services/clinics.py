@@ -9,7 +9,7 @@ from lemtrada.services.actor import Actor, Role
 from lemtrada.services.base import UseCase
 from lemtrada.services.errors import Conflict, NotFound
 from lemtrada.services.views import ClinicView
-from lemtrada.storage.repository import AlreadyExists, VersionConflict
+from lemtrada.storage.ports import AlreadyExists, VersionConflict
 
 
 @dataclass(frozen=True, slots=True)

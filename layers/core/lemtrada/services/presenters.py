@@ -21,7 +21,7 @@ from lemtrada.services.views import (
     ResultView,
     ScheduleView,
 )
-from lemtrada.storage.repository import StoredClinic, StoredPatient
+from lemtrada.storage.ports import StoredClinic, StoredPatient
 
 
 def profile_view(profile: PatientProfile, today: date) -> ProfileView:

@@ -22,7 +22,7 @@ from lemtrada.services.base import UseCase, retry_on_conflict
 from lemtrada.services.errors import Conflict, RuleRejected, ValidationFailed, Violation
 from lemtrada.services.presenters import infusion_view, result_view
 from lemtrada.services.views import InfusionView, ResultView
-from lemtrada.storage.repository import AlreadyExists, VersionConflict
+from lemtrada.storage.ports import AlreadyExists, VersionConflict
 
 _STATUS_VALUES: dict[ResultItem, frozenset[str]] = {
     ResultItem.VZV: frozenset(VzvStatus),

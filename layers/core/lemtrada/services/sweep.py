@@ -23,14 +23,16 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from lemtrada.notify.digest import DigestItem, build_digest
+from lemtrada.notify.digest import build_digest
 from lemtrada.notify.publisher import DigestPublisher, PublishError
 from lemtrada.regimen.records import Clinic, Label, PatientRecord
-from lemtrada.storage.outbox import Outbox, OutboxEntry, QueuedNotice
-from lemtrada.storage.repository import (
+from lemtrada.storage.ports import (
     MAX_TRANSACTION_ITEMS,
     AlreadyExists,
+    Outbox,
+    OutboxEntry,
     PatientRepository,
+    QueuedNotice,
     StoredPatient,
     VersionConflict,
 )
@@ -332,25 +334,9 @@ class SweepService:
                 message_id = self.publisher.publish(message)
                 # The one duplicate window: SNS has the part, the outbox does not know yet. Nothing runs in between.
                 self.outbox.mark_sent(part_entries, message_id)
-                self._mark_patients(part_entries)
                 report.sent.append(
                     SentDigest(clinic_id, day, message.part, message.parts, len(message.items), message_id)
                 )
-
-    def _mark_patients(self, entries: Sequence[OutboxEntry]) -> None:
-        """Turn the patients' marks sent (informational: the outbox key items are what prevent a repeat)."""
-        by_patient: dict[str, list[str]] = {}
-        for entry in entries:
-            by_patient.setdefault(entry.patient_id, []).append(entry.key)
-        for patient_id, keys in by_patient.items():
-            try:
-                self.repository.mark_notices_sent(patient_id, keys)
-            except Exception:  # the digest went out; a stale "pending" mark must not fail the run
-                logger.warning("patient notice marks not turned sent", extra={"patient_id": patient_id}, exc_info=True)
-
-
-def digest_items(entries: Iterable[OutboxEntry]) -> list[DigestItem]:
-    return [entry.item for entry in entries]
 
 
 def run_in_process(service: SweepService, event: Mapping[str, Any]) -> tuple[RunPlan, list[ShardReport], PublishReport]:

@@ -7,7 +7,6 @@ digest only to subscriptions of that clinic. The e-mail address is never logged 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +14,7 @@ from pydantic import BaseModel
 
 from lemtrada.services.actor import Actor
 from lemtrada.services.errors import NotFound
-from lemtrada.storage.repository import PatientRepository
+from lemtrada.storage.ports import PatientRepository
 
 
 class SubscriptionView(BaseModel):
@@ -34,7 +33,7 @@ def filter_policy(clinic_id: str) -> str:
 class DigestSubscriptions:
     """POST /clinics/{clinic_id}/subscriptions: clinicians of that clinic only (anyone else: 404)."""
 
-    def __init__(self, repository: PatientRepository, sns: Callable[[], Any], topic_arn: str | None = None) -> None:
+    def __init__(self, repository: PatientRepository, sns: Callable[[], Any], topic_arn: str) -> None:
         self.repository = repository
         self._sns = sns
         self._topic_arn = topic_arn
@@ -43,7 +42,7 @@ class DigestSubscriptions:
         if not actor.clinician_of(clinic_id) or self.repository.get_clinic(clinic_id) is None:
             raise NotFound("no such clinic")
         response = self._sns().subscribe(
-            TopicArn=self._topic_arn or os.environ["TOPIC_ARN"],
+            TopicArn=self._topic_arn,
             Protocol="email",
             Endpoint=email,
             Attributes={"FilterPolicy": filter_policy(clinic_id), "FilterPolicyScope": "MessageAttributes"},

@@ -78,8 +78,6 @@ def result_day_and_id(year: int, name: str) -> tuple[date, str]:
 _NOTICE_KINDS = {"occurrence": "o", "milestone": "m", "deviation": "d"}
 _NOTICE_KIND_OF = {short: kind for kind, short in _NOTICE_KINDS.items()}
 RAW_NOTICE = "="
-SENT_NOTICES = "sent"
-"""The NOTICES item's string set of the marks already delivered; every other attribute but the keys is a mark."""
 
 
 def notice_name(patient_id: str, key: str) -> str:

@@ -1,160 +1,267 @@
-"""The storage port: what the services need from persistence, independent of DynamoDB.
+"""PatientRepository on the single RegimenTable: one Query per record, one transaction per write.
 
-Every patient-level write is one atomic step that (a) checks and bumps the profile's ``version`` (optimistic
-locking: two devices cannot overwrite each other), (b) writes the new fact, (c) keeps the sparse due index right
-(``next_check`` set, or removed when nothing can change any more) and (d) appends an audit entry. Either all of
-it happens or none of it does.
+Reads: ``get_patient`` is one Query (``sk > AUDIT$``: profile, infusions, results by year, notice marks); the
+audit trail and the clinic list are Queries by prefix; the sweep reads the sparse DueIndex. Writes: every
+patient-level change is one TransactWriteItems that checks and bumps the profile's version, writes the fact, moves
+the due keys and appends an audit entry (storage.transactions). Every response's consumed capacity is counted per
+operation in ``capacity``. The item layout is storage.model; records <-> items is storage.codec.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from enum import StrEnum
-from typing import Protocol
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date
+from typing import Any
 
-from lemtrada.regimen.records import Clinic, Infusion, PatientProfile, PatientRecord, Result
+from lemtrada.regimen.records import Clinic, Infusion, PatientProfile, Result
+from lemtrada.storage import codec, errors, keys, packing
+from lemtrada.storage.capacity import CapacityMeter
+from lemtrada.storage.client import LazyClient
+from lemtrada.storage.model import CLINIC_INDEX, DUE_INDEX, ClinicItem, Profile
+from lemtrada.storage.ports import (
+    AuditEntry,
+    DueEntry,
+    NoticeMark,
+    PatientPage,
+    StoredClinic,
+    StoredPatient,
+    VersionConflict,
+    check_transaction_size,
+    sweep_audit,
+)
+from lemtrada.storage.transactions import Transaction, set_or_remove
+from lemtrada.storage.wire import Raw, item_key, wire
 
-MAX_TRANSACTION_ITEMS = 100
-"""DynamoDB's limit on one TransactWriteItems call; both implementations refuse a write that would need more."""
-
-
-class StorageError(Exception):
-    """Base of the errors a repository raises; services turn them into HTTP problems."""
-
-
-class VersionConflict(StorageError):
-    """Someone else changed the record since it was read (expected version did not match)."""
-
-
-class AlreadyExists(StorageError):
-    """The thing being created exists already (same infusion date, patient id, or a linked user sub)."""
-
-    def __init__(self, what: str) -> None:
-        super().__init__(what)
-        self.what = what
+_NOT_EXISTS = "attribute_not_exists(pk)"
 
 
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """Who did what, when: no request bodies, no health data beyond the action and its target."""
+class DynamoPatientRepository:
+    """PatientRepository on the single RegimenTable (see docs/ARCHITECTURE.md, "Item layout")."""
 
-    actor_sub: str
-    actor_role: str
-    at: datetime
-    action: str  # e.g. "patient.enrolled", "infusion.recorded", "result.recorded", "profile.updated"
-    target: str  # e.g. "INFUSION#2026-11-02", "RESULT#2026-11-02#<id>"
-
-
-@dataclass(frozen=True, slots=True)
-class StoredClinic:
-    clinic: Clinic
-    version: int
-
-
-@dataclass(frozen=True, slots=True)
-class StoredPatient:
-    """A patient's record plus what storage keeps beside it."""
-
-    record: PatientRecord
-    version: int
-    enrolled_at: datetime
-    patient_sub: str | None = None
-    external_ref: str | None = None
-    next_check: date | None = None
-    swept_through: date | None = None  # last local date the sweep processed this patient
-    sent_notices: frozenset[str] = field(default_factory=frozenset)  # keys of notice marks, pending or sent
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        region: str,
+        host: str | None = None,
+        due_shards: int = keys.DEFAULT_DUE_SHARDS,
+        consistent_reads: bool = True,
+        client: Any | None = None,
+    ) -> None:
+        """The table and region are required (lemtrada.bootstrap reads them from the environment); ``host`` is
+        an endpoint (DynamoDB Local), ``client`` one already built (the bootstrap shares one)."""
+        self.table_name = table_name
+        self._client = LazyClient(region, host, client)
+        self._shards = due_shards
+        self._consistent = consistent_reads
+        self.capacity = CapacityMeter()
 
     @property
-    def patient_id(self) -> str:
-        return self.record.profile.patient_id
+    def client(self) -> Any:
+        return self._client.get()
 
     @property
-    def clinic_id(self) -> str:
-        return self.record.profile.clinic_id
+    def due_shards(self) -> int:
+        return self._shards
 
+    # -- requests --------------------------------------------------------------------------------------------
+    def _pages(
+        self,
+        operation: str,
+        hash_name: str,
+        hash_key: str,
+        condition: str | None = None,
+        values: Mapping[str, Raw] | None = None,
+        *,
+        index_name: str | None = None,
+        limit: int | None = None,
+        start: dict[str, Any] | None = None,
+        consistent: bool = False,
+    ) -> Iterator[dict[str, Any]]:
+        """Query pages (raw responses) of one partition, following LastEvaluatedKey, counting capacity per page;
+        ``condition`` is on the sort key, named ``#r``."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "#h = :h" + ("" if condition is None else f" AND {condition}"),
+            "ExpressionAttributeNames": {"#h": hash_name},
+            "ExpressionAttributeValues": {":h": {"S": hash_key}, **(values or {})},
+            "ConsistentRead": consistent,
+            "ReturnConsumedCapacity": "TOTAL",
+        }
+        if condition is not None:
+            request["ExpressionAttributeNames"]["#r"] = _range_name(index_name)
+        if index_name is not None:
+            request["IndexName"] = index_name
+        if limit is not None:
+            request["Limit"] = limit
+        while True:
+            if start is not None:
+                request["ExclusiveStartKey"] = start
+            page: dict[str, Any] = self.client.query(**request)
+            self.capacity.add_response(operation, page)
+            yield page
+            start = page.get("LastEvaluatedKey")
+            if start is None or limit is not None:
+                return
 
-@dataclass(frozen=True, slots=True)
-class PatientPage:
-    patients: tuple[StoredPatient, ...]
-    cursor: str | None  # opaque; pass back to get the next page, None when there is none
+    def _items(
+        self,
+        operation: str,
+        pk: str,
+        condition: str | None = None,
+        values: Mapping[str, Raw] | None = None,
+        *,
+        consistent: bool | None = None,
+    ) -> list[Raw]:
+        strong = self._consistent if consistent is None else consistent
+        pages = self._pages(operation, "pk", pk, condition, values, consistent=strong)
+        return [raw for page in pages for raw in page.get("Items", [])]
 
+    def _get_item(self, operation: str, pk: str, sk: str, *, consistent: bool, only: str | None = None) -> Raw | None:
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": item_key(pk, sk),
+            "ConsistentRead": consistent,
+            "ReturnConsumedCapacity": "TOTAL",
+        }
+        if only is not None:
+            request["ProjectionExpression"] = "#p"
+            request["ExpressionAttributeNames"] = {"#p": only}
+        response = self.client.get_item(**request)
+        self.capacity.add_response(operation, response)
+        item: Raw | None = response.get("Item")
+        return item
 
-class NoticeStatus(StrEnum):
-    """A notice mark is written ``pending`` by the sweep and turned ``sent`` once its digest is published."""
+    def _commit(self, operation: str, write: Transaction) -> None:
+        try:
+            response = write.commit(self.client)
+        except errors.TransactionCancelled as cancelled:
+            failure = errors.domain_failure(write.labels, cancelled.codes)
+            if failure is not None:
+                raise failure from cancelled
+            raise
+        self.capacity.add_response(operation, response, write=True)
 
-    PENDING = "pending"
-    SENT = "sent"
+    def _new_write(self) -> Transaction:
+        return Transaction(table=self.table_name)
 
+    def _profile_update(
+        self, write: Transaction, patient_id: str, expected_version: int, next_check: date | None, extra: Raw
+    ) -> None:
+        """The profile's share of every patient write: version + 1 if it still is ``expected_version``, the due
+        keys moved or removed, and ``extra`` attributes set (None: removed)."""
+        attributes = {
+            Profile.version: expected_version + 1,
+            **extra,
+            **codec.due_keys(patient_id, next_check, self._shards),
+        }
+        expression, names, values = set_or_remove(attributes)
+        names["#version"] = Profile.version
+        values[":expected"] = wire(expected_version)
+        key = (keys.patient_pk(patient_id), keys.PROFILE)
+        write.update("version", key, expression, "#version = :expected", names=names, values=values)
 
-@dataclass(frozen=True, slots=True)
-class NoticeMark:
-    """One notice owed (pending) or delivered (sent): its key makes "at most once" a conditional write."""
-
-    key: str
-    status: NoticeStatus
-    on: date  # the clinic-local date of the sweep that recorded it
-    clinic_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class DueEntry:
-    """One row of the sparse due index: enough to decide whether to load the record."""
-
-    patient_id: str
-    clinic_id: str
-    next_check: date
-
-
-class PatientRepository(Protocol):
-    """Clinics, patients and their facts. Implementations: DynamoDB (PynamoDB) and in-memory."""
-
-    # -- clinics -----------------------------------------------------------------------------------
-    def get_clinic(self, clinic_id: str) -> StoredClinic | None: ...
+    # -- clinics -------------------------------------------------------------------------------------------
+    def get_clinic(self, clinic_id: str) -> StoredClinic | None:
+        raw = self._get_item("get_clinic", keys.CLINIC_PK, clinic_id, consistent=self._consistent)
+        return None if raw is None else codec.clinic_from_item(raw)
 
     def list_clinics(self) -> tuple[StoredClinic, ...]:
-        """Every clinic (the sweep needs each one's time zone), ordered by clinic id."""
-        ...
-
-    def clinic_audit_trail(self, clinic_id: str) -> tuple[AuditEntry, ...]: ...
+        return tuple(codec.clinic_from_item(raw) for raw in self._items("list_clinics", keys.CLINIC_PK))
 
     def save_clinic(self, clinic: Clinic, expected_version: int | None, audit: AuditEntry) -> int:
-        """Create (expected_version None: must not exist) or update (version must match); returns new version."""
-        ...
+        write = self._new_write()
+        if expected_version is None:
+            version = 1
+            write.put("clinic", codec.clinic_item(clinic, version), _NOT_EXISTS)
+        else:
+            version = expected_version + 1
+            condition = "#version = :expected"
+            names, values = {"#version": ClinicItem.version}, {":expected": wire(expected_version)}
+            write.put("version", codec.clinic_item(clinic, version), condition, names=names, values=values)
+        write.put("audit", codec.audit_item(keys.clinic_key(clinic.clinic_id), audit))
+        self._commit("save_clinic", write)
+        return version
 
-    # -- patients: reads ---------------------------------------------------------------------------
+    def clinic_audit_trail(self, clinic_id: str) -> tuple[AuditEntry, ...]:
+        items = self._items("clinic_audit_trail", keys.clinic_key(clinic_id), *_audit_prefix())
+        return tuple(codec.audit_from_item(raw) for raw in items)
+
+    # -- patients: reads -----------------------------------------------------------------------------------
     def get_patient(self, patient_id: str, *, consistent_read: bool = True) -> StoredPatient | None:
-        """The whole record in one read (profile, infusions, results, notice marks; not the audit trail).
+        consistent = self._consistent and consistent_read
+        after = {":after": {"S": keys.RECORD_AFTER}}
+        items = self._items("get_patient", keys.patient_pk(patient_id), "#r > :after", after, consistent=consistent)
+        return codec.patient_from_items(items)
 
-        ``consistent_read=False`` may return an older version of the record at half the read cost; only a
-        caller whose write is conditioned on the version it read (the sweep worker) may use it.
-        """
-        ...
+    def patient_id_for_user(self, sub: str) -> str | None:
+        raw = self._get_item("patient_id_for_user", keys.user_pk(sub), keys.LINK, consistent=self._consistent)
+        return None if raw is None else codec.linked_patient(raw)
 
-    def patient_id_for_user(self, sub: str) -> str | None: ...
-
-    def list_clinic_patients(self, clinic_id: str, limit: int, cursor: str | None = None) -> PatientPage: ...
+    def list_clinic_patients(self, clinic_id: str, limit: int, cursor: str | None = None) -> PatientPage:
+        """A page of the clinic's patients by id; each is then read whole (one Query per patient)."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        start: dict[str, Any] | None = None
+        if cursor is not None:
+            after = keys.decode_cursor(clinic_id, cursor)
+            start = {
+                Profile.clinic_key: {"S": keys.clinic_key(clinic_id)},
+                Profile.patient_id: {"S": after},
+                **item_key(keys.patient_pk(after), keys.PROFILE),
+            }
+        pages = self._pages(
+            "list_clinic_patients",
+            Profile.clinic_key,
+            keys.clinic_key(clinic_id),
+            index_name=CLINIC_INDEX,
+            limit=limit + 1,
+            start=start,
+        )
+        ids = [raw[Profile.patient_id]["S"] for raw in next(pages).get("Items", [])]
+        patients = tuple(p for p in (self.get_patient(pid) for pid in ids[:limit]) if p is not None)
+        more = len(ids) > limit
+        return PatientPage(patients=patients, cursor=keys.encode_cursor(clinic_id, ids[limit - 1]) if more else None)
 
     def audit_trail(self, patient_id: str) -> tuple[AuditEntry, ...]:
-        """The patient's audit entries, oldest first (never part of get_patient's read)."""
-        ...
+        items = self._items("audit_trail", keys.patient_pk(patient_id), *_audit_prefix())
+        return tuple(codec.audit_from_item(raw) for raw in items)
 
     def notice_marks(self, patient_id: str) -> tuple[NoticeMark, ...]:
-        """The patient's notice marks with their status, ordered by key."""
-        ...
+        pk = keys.patient_pk(patient_id)
+        raw = self._get_item("notice_marks", pk, keys.NOTICES, consistent=self._consistent)
+        return () if raw is None else tuple(packing.marks_from_item(patient_id, raw))
 
-    # -- patients: writes (each one atomic, version-checked, index-maintaining, audited) ------------
+    # -- patients: writes ----------------------------------------------------------------------------------
     def create_patient(self, patient: StoredPatient, audit: AuditEntry) -> None:
-        """Store a new patient (version 1) and, if ``patient_sub`` is set, link that user to it.
-
-        Raises AlreadyExists("patient") or AlreadyExists("patient_sub").
-        """
-        ...
+        pid = patient.patient_id
+        write = self._new_write()
+        fresh = StoredPatient(
+            record=patient.record,
+            version=1,
+            enrolled_at=patient.enrolled_at,
+            patient_sub=patient.patient_sub,
+            external_ref=patient.external_ref,
+            next_check=patient.next_check,
+            swept_through=patient.swept_through,
+        )
+        items = codec.patient_items(fresh, self._shards)
+        write.put("patient", items[0], _NOT_EXISTS)
+        for item in items[1:]:
+            write.put("fact", item)
+        if patient.patient_sub is not None:
+            write.put("patient_sub", codec.link_item(patient.patient_sub, pid), _NOT_EXISTS)
+        write.put("audit", codec.audit_item(keys.patient_pk(pid), audit))
+        self._commit("create_patient", write)
 
     def update_profile(
         self, profile: PatientProfile, expected_version: int, next_check: date | None, audit: AuditEntry
-    ) -> int: ...
+    ) -> int:
+        write = self._new_write()
+        self._profile_update(write, profile.patient_id, expected_version, next_check, codec.profile_body(profile))
+        write.put("audit", codec.audit_item(keys.patient_pk(profile.patient_id), audit))
+        self._commit("update_profile", write)
+        return expected_version + 1
 
     def add_infusion(
         self,
@@ -164,22 +271,50 @@ class PatientRepository(Protocol):
         next_check: date | None,
         audit: AuditEntry,
     ) -> int:
-        """Raises AlreadyExists("infusion") when an infusion on that date exists, VersionConflict when stale."""
-        ...
+        write = self._new_write()
+        write.put("infusion", codec.infusion_item(patient_id, infusion), _NOT_EXISTS)
+        write.put("audit", codec.audit_item(keys.patient_pk(patient_id), audit))
+        self._profile_update(write, patient_id, expected_version, next_check, {})
+        self._commit("add_infusion", write)
+        return expected_version + 1
 
     def add_result(
         self, patient_id: str, result: Result, expected_version: int, next_check: date | None, audit: AuditEntry
-    ) -> int: ...
+    ) -> int:
+        write = self._new_write()
+        write.update(
+            "result",
+            (keys.patient_pk(patient_id), keys.results_sk(result.date.year)),
+            "SET #r = :r",
+            "attribute_not_exists(#r)",
+            names={"#r": keys.result_name(result.date, result.result_id)},
+            values={":r": {"S": packing.result_entry(result)}},
+        )
+        write.put("audit", codec.audit_item(keys.patient_pk(patient_id), audit))
+        self._profile_update(write, patient_id, expected_version, next_check, {})
+        self._commit("add_result", write)
+        return expected_version + 1
 
-    # -- the sweep's view -------------------------------------------------------------------------
-    @property
-    def due_shards(self) -> int:
-        """How many shards the due index is spread over (``DUE_SHARDS``); shards are 0 .. due_shards - 1."""
-        ...
-
+    # -- the sweep's view ----------------------------------------------------------------------------------
     def due_patients(self, shard: int, through: date) -> Iterator[DueEntry]:
-        """Rows of one shard of the due index with next_check <= through (reads the index only)."""
-        ...
+        """Reads the DueIndex only: its items are the keys plus ``clinic_id``, a few dozen bytes each."""
+        if not 0 <= shard < self._shards:
+            raise ValueError(f"shard must be between 0 and {self._shards - 1}")
+        pages = self._pages(
+            "due_patients",
+            Profile.due_shard,
+            keys.due_shard_key(shard),
+            "#r <= :through",
+            {":through": {"S": through.isoformat()}},
+            index_name=DUE_INDEX,
+        )
+        for page in pages:
+            for raw in page.get("Items", []):
+                yield DueEntry(
+                    patient_id=raw["pk"]["S"].removeprefix(keys.patient_pk("")),
+                    clinic_id=raw[Profile.clinic_id]["S"],
+                    next_check=date.fromisoformat(raw[Profile.next_check]["S"]),
+                )
 
     def record_sweep(
         self,
@@ -192,17 +327,40 @@ class PatientRepository(Protocol):
         audit: AuditEntry | None = None,
         clinic_id: str | None = None,
     ) -> int:
-        """Atomically: a pending mark per notice key, ``swept_through = on``, next_check moved or removed, version + 1.
+        unique = sorted(set(notices))
+        # One attribute per key on the NOTICES item; the limit stays that of one mark per transaction item (the
+        # sweep splits larger sets), which also keeps the condition expression under DynamoDB's 4 KB.
+        check_transaction_size(2 + len(unique))
+        write = self._new_write()
+        if unique:
+            current = clinic_id if clinic_id is not None else self._clinic_of(patient_id)
+            names = {f"#{n}": keys.notice_name(patient_id, key) for n, key in enumerate(unique)}
+            write.update(
+                "notice",
+                (keys.patient_pk(patient_id), keys.NOTICES),
+                "SET " + ", ".join(f"{placeholder} = :m" for placeholder in names),
+                " AND ".join(f"attribute_not_exists({placeholder})" for placeholder in names),
+                names=names,
+                values={":m": {"S": packing.mark_value(on, current)}},
+            )
+        entry = audit if audit is not None else sweep_audit(on)
+        write.put("audit", codec.audit_item(keys.patient_pk(patient_id), entry))
+        self._profile_update(write, patient_id, expected_version, next_check, {Profile.swept_through: on.isoformat()})
+        self._commit("record_sweep", write)
+        return expected_version + 1
 
-        Raises AlreadyExists("notice") when a mark for one of the keys exists (nothing is written) and
-        VersionConflict when stale. Without ``audit`` a system entry ("notices.recorded") is appended.
-        ``clinic_id`` (the patient's clinic, known from the due row) spares the DynamoDB implementation a read.
-        """
-        ...
+    def _clinic_of(self, patient_id: str) -> str:
+        """The clinic a notice mark records when the caller did not pass it (one small GetItem)."""
+        pk = keys.patient_pk(patient_id)
+        raw = self._get_item("record_sweep", pk, keys.PROFILE, consistent=False, only=Profile.clinic_id)
+        if raw is None:
+            raise VersionConflict(f"patient {patient_id} does not exist")
+        return str(raw[Profile.clinic_id]["S"])
 
-    def mark_notices_sent(self, patient_id: str, notice_keys: Sequence[str]) -> None:
-        """Turn pending marks into sent ones once their digest is published (idempotent; no version bump).
 
-        Unknown keys are ignored: a mark is only ever created by record_sweep.
-        """
-        ...
+def _range_name(index_name: str | None) -> str:
+    return {None: "sk", DUE_INDEX: Profile.next_check, CLINIC_INDEX: Profile.patient_id}[index_name]
+
+
+def _audit_prefix() -> tuple[str, dict[str, Raw]]:
+    return "begins_with(#r, :prefix)", {":prefix": {"S": keys.AUDIT_PREFIX}}

@@ -11,12 +11,12 @@ module only for ``WriteAnswer`` (the reading function, through ``lemtrada.web.ap
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from lemtrada import bootstrap
 from lemtrada.services.errors import Conflict, ValidationFailed, Violation
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ WriteAnswer = dict[str, Any]
 def _persistence() -> DynamoDBPersistenceLayer:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer  # noqa: PLC0415 - writers only
 
-    return DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE_NAME"])
+    return DynamoDBPersistenceLayer(table_name=bootstrap.settings().idempotency_table_name)
 
 
 @cache
@@ -72,7 +72,7 @@ def run_idempotent(
     key = next((value for name, value in headers.items() if name.lower() == HEADER), None)
     if key is None:
         return write()
-    from aws_lambda_powertools.utilities.idempotency.base import IdempotencyHandler  # noqa: PLC0415
+    from aws_lambda_powertools.utilities.idempotency import idempotent_function  # noqa: PLC0415 - writers only
     from aws_lambda_powertools.utilities.idempotency.exceptions import (  # noqa: PLC0415
         IdempotencyAlreadyInProgressError,
         IdempotencyValidationError,
@@ -83,17 +83,15 @@ def run_idempotent(
             "Idempotency-Key must be 1 to 128 visible ASCII characters",
             violations=[Violation(code="invalid", field="Idempotency-Key", detail="1-128 visible ASCII characters")],
         )
-    handler = IdempotencyHandler(
-        function=lambda *_, **__: write(),
-        function_payload={"scope": f"{scope} {key}", "body": body},
-        config=_config(),
+    once = idempotent_function(
+        _call,
+        data_keyword_argument="request",
         persistence_store=_persistence(),
+        config=_config(),
         key_prefix="write",
-        function_args=(),
-        function_kwargs={},
     )
     try:
-        answer: WriteAnswer = handler.handle()
+        answer: WriteAnswer = once(request={"scope": f"{scope} {key}", "body": body}, write=write)
     except IdempotencyValidationError as error:
         raise ValidationFailed(
             "this Idempotency-Key was already used with a different request body",
@@ -105,3 +103,9 @@ def run_idempotent(
             code="idempotency_in_progress",
         ) from error
     return answer
+
+
+def _call(*, request: Mapping[str, Any], write: Callable[[], WriteAnswer]) -> WriteAnswer:
+    """What Powertools runs once per key: ``request`` is the hashed payload, ``write`` the work."""
+    del request  # hashed by Powertools (scope + key) and validated (body); the write needs none of it
+    return write()

@@ -8,7 +8,10 @@ a test regenerates it and fails when the committed files are stale.
 from __future__ import annotations
 
 import json
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,8 @@ from aws_lambda_powertools.event_handler.openapi.models import (
     HTTPBearer,
     Server,
 )
+
+from lemtrada import bootstrap
 
 HTTP_FUNCTIONS = ("health", "enrollment", "recording", "reading", "subscriptions")
 PUBLIC_OPERATIONS = frozenset({("get", "/docs"), ("get", "/openapi.json")})
@@ -44,6 +49,21 @@ UNAUTHORIZED: dict[str, Any] = {
 """Every route but the public ones sits behind the JWT authorizer; its refusal is API Gateway's own body."""
 
 
+@contextmanager
+def _placeholder_environment() -> Iterator[None]:
+    """Importing a handler checks its environment (lemtrada.bootstrap); the document is built without AWS, so any
+    variable missing gets a placeholder for the merge only, and the settings parsed from them are forgotten."""
+    required = [str(field.alias) for field in bootstrap.Settings.model_fields.values() if field.is_required()]
+    added = [name for name in required if not os.environ.get(name)]
+    os.environ.update({name: "1" if name == "DUE_SHARDS" else "openapi" for name in added})
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
+        bootstrap.use()
+
+
 def merged_document(root: Path) -> dict[str, Any]:
     """The merged document of functions/<name>/app.py for every HTTP function."""
     merge = OpenAPIMerge(
@@ -56,9 +76,10 @@ def merged_document(root: Path) -> dict[str, Any]:
         security=[{SECURITY_SCHEME: []}],
         on_conflict="error",
     )
-    for name in HTTP_FUNCTIONS:
-        merge.add_file(root / "functions" / name / "app.py", resolver_name="app")
-    document: dict[str, Any] = json.loads(merge.get_openapi_json_schema())
+    with _placeholder_environment():
+        for name in HTTP_FUNCTIONS:
+            merge.add_file(root / "functions" / name / "app.py", resolver_name="app")
+        document: dict[str, Any] = json.loads(merge.get_openapi_json_schema())
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
             if (method, path) in PUBLIC_OPERATIONS:

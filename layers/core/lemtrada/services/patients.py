@@ -22,7 +22,7 @@ from lemtrada.services.base import WRITE_ATTEMPTS, PatientContext, UseCase, loca
 from lemtrada.services.errors import Conflict, NotFound, RuleRejected, ValidationFailed, Violation
 from lemtrada.services.presenters import patient_summary, patient_view
 from lemtrada.services.views import PatientPageView, PatientView
-from lemtrada.storage.repository import AlreadyExists, StoredPatient
+from lemtrada.storage.ports import AlreadyExists, StoredPatient
 
 MAX_PAGE = 100
 

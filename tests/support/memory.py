@@ -1,29 +1,38 @@
-"""An in-memory twin of the DynamoDB repository for unit tests: same versions, conflicts, shards, cursors, audit.
+"""In-memory twins of the shipped adapters, for tests and benchmarks only (the layer does not ship them).
 
-Every write checks all its conditions first and then applies everything under one lock, as one DynamoDB
-transaction would: either all of it happens or none of it does.
+- InMemoryPatientRepository: same versions, conflicts, shards, cursors and audit as the DynamoDB repository.
+  Every write checks all its conditions first and then applies everything under one lock, as one DynamoDB
+  transaction would: either all of it happens or none of it does.
+- InMemoryOutbox: the outbox's rules in dictionaries.
+- InMemoryDigestPublisher: keeps every digest instead of publishing it to SNS.
 """
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
 
+from lemtrada.notify.digest import DigestMessage
+from lemtrada.notify.publisher import PublishError
 from lemtrada.regimen.records import Clinic, Infusion, PatientProfile, PatientRecord, Result
 from lemtrada.storage import keys
-from lemtrada.storage.repository import (
-    MAX_TRANSACTION_ITEMS,
+from lemtrada.storage.ports import (
     AlreadyExists,
     AuditEntry,
     DueEntry,
     NoticeMark,
-    NoticeStatus,
+    OutboxEntry,
     PatientPage,
+    QueuedNotice,
     StoredClinic,
     StoredPatient,
     VersionConflict,
+    check_transaction_size,
+    sweep_audit,
 )
 
 
@@ -40,22 +49,6 @@ class _PatientState:
     results: dict[tuple[date, str], Result] = field(default_factory=dict)
     notices: dict[str, NoticeMark] = field(default_factory=dict)
     audit: list[tuple[str, AuditEntry]] = field(default_factory=list)
-
-
-def sweep_audit(on: date) -> AuditEntry:
-    """The entry a sweep write gets when the caller gives none."""
-    return AuditEntry(
-        actor_sub="system:sweep",
-        actor_role="system",
-        at=datetime.now(UTC),
-        action="notices.recorded",
-        target=f"{keys.NOTICE_PREFIX}{on.isoformat()}",
-    )
-
-
-def check_transaction_size(items: int) -> None:
-    if items > MAX_TRANSACTION_ITEMS:
-        raise ValueError(f"one write may touch at most {MAX_TRANSACTION_ITEMS} items, this one needs {items}")
 
 
 class InMemoryPatientRepository:
@@ -238,23 +231,10 @@ class InMemoryPatientRepository:
                 raise AlreadyExists("notice")
             state = self._checked(patient_id, expected_version)
             for key in unique:
-                state.notices[key] = NoticeMark(
-                    key=key, status=NoticeStatus.PENDING, on=on, clinic_id=clinic_id or state.profile.clinic_id
-                )
+                state.notices[key] = NoticeMark(key=key, on=on, clinic_id=clinic_id or state.profile.clinic_id)
             state.swept_through = on
             return self._bump(state, next_check, audit if audit is not None else sweep_audit(on))
 
-    def mark_notices_sent(self, patient_id: str, notice_keys: Sequence[str]) -> None:
-        with self._lock:
-            state = self._patients.get(patient_id)
-            if state is None:
-                return
-            for key in notice_keys:
-                mark = state.notices.get(key)
-                if mark is not None:
-                    state.notices[key] = replace(mark, status=NoticeStatus.SENT)
-
-    # -- helpers -------------------------------------------------------------------------------------
     def _checked(self, patient_id: str, expected_version: int) -> _PatientState:
         state = self._patients.get(patient_id)
         if state is None or state.version != expected_version:
@@ -285,3 +265,72 @@ class InMemoryPatientRepository:
             swept_through=state.swept_through,
             sent_notices=frozenset(state.notices),
         )
+
+
+@dataclass
+class InMemoryOutbox:
+    """Same rules as the DynamoDB outbox, in dictionaries."""
+
+    entries: dict[tuple[str, date, str, str], OutboxEntry] = field(default_factory=dict)
+    keys: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (clinic, patient, key) -> state
+
+    def enqueue(self, clinic_id: str, day: date, patient_id: str, notices: Sequence[QueuedNotice]) -> list[str]:
+        queued = []
+        for notice in notices:
+            dedupe = (clinic_id, patient_id, notice.key)
+            if dedupe in self.keys:
+                continue
+            self.keys[dedupe] = "pending"
+            self.entries[(clinic_id, day, patient_id, notice.key)] = OutboxEntry(
+                clinic_id, day, patient_id, notice.key, dict(notice.item)
+            )
+            queued.append(notice.key)
+        return queued
+
+    def retract(self, clinic_id: str, day: date, patient_id: str, keys: Iterable[str]) -> None:
+        for key in keys:
+            if self.entries.pop((clinic_id, day, patient_id, key), None) is not None:
+                self.keys.pop((clinic_id, patient_id, key), None)
+
+    def pending(self, clinic_id: str) -> list[OutboxEntry]:
+        found = [entry for entry in self.entries.values() if entry.clinic_id == clinic_id]
+        return sorted(found, key=lambda entry: (entry.date, entry.patient_id, entry.key))
+
+    def mark_sent(self, entries: Sequence[OutboxEntry], message_id: str) -> None:
+        for entry in entries:
+            self.entries.pop((entry.clinic_id, entry.date, entry.patient_id, entry.key), None)
+            self.keys[(entry.clinic_id, entry.patient_id, entry.key)] = "sent"
+
+
+@dataclass
+class PublishedDigest:
+    """What the in-memory publisher keeps of a message, shaped like the local stack's `GET /_local/notices`."""
+
+    message_id: str
+    subject: str
+    attributes: dict[str, str]
+    digest: dict[str, Any]
+
+
+@dataclass
+class InMemoryDigestPublisher:
+    """Keeps every message; `fail_next` makes the next n publishes raise (to test error paths)."""
+
+    sent: list[PublishedDigest] = field(default_factory=list)
+    fail_next: int = 0
+
+    def publish(self, message: DigestMessage) -> str:
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise PublishError("injected publish failure")
+        body = json.loads(message.body())
+        message_id = f"msg-{len(self.sent) + 1}"
+        self.sent.append(
+            PublishedDigest(
+                message_id=message_id,
+                subject=message.subject,
+                attributes={name: value["StringValue"] for name, value in message.attributes().items()},
+                digest=json.loads(body["default"]),
+            )
+        )
+        return message_id

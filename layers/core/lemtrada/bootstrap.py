@@ -1,0 +1,147 @@
+"""The one place the application is wired: settings from the environment, then every concrete part from them.
+
+``settings()`` parses the environment the template gives each function once, into ``Settings``; a missing or
+malformed variable fails with its name (no silent default table or region). The parts (repository, outbox,
+publisher, clock) are built from it on first use, so a cold start pays only for what its requests touch and a
+test's AWS mock is in place before a client exists. Tests and the local stack pass their own parts with ``use``
+(``use()`` goes back to the real ones and re-reads the environment).
+
+Layering: functions -> web -> bootstrap -> services -> storage | notify -> regimen (pyproject.toml, import-linter).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from lemtrada.services.actor import Clock, system_clock
+
+if TYPE_CHECKING:  # the parts are imported where they are built: an HTTP function never loads the sweep
+    from lemtrada.notify.publisher import DigestPublisher
+    from lemtrada.services.sweep import SweepService
+    from lemtrada.storage.ports import Outbox, PatientRepository
+
+
+class Settings(BaseModel):
+    """The functions' environment (template.yaml, Globals), parsed once; names are the variables'."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    table_name: str = Field(alias="TABLE_NAME", min_length=1)
+    idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=1)
+    topic_arn: str = Field(alias="TOPIC_ARN", min_length=1)
+    due_shards: int = Field(alias="DUE_SHARDS", ge=1, le=100)
+    region: str = Field(alias="AWS_REGION", min_length=1)
+    dynamodb_endpoint: str | None = Field(default=None, alias="AWS_ENDPOINT_URL_DYNAMODB")
+    """Only the local stack and tests set it (botocore reads it too); None means AWS."""
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Only this model's variables are read (an empty one counts as missing); an error names the variables
+        and never echoes a value, so no credential of the environment reaches a log."""
+        source = os.environ if environ is None else environ
+        names = [str(field.alias) for field in cls.model_fields.values()]
+        values = {name: source[name] for name in names if source.get(name)}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+            raise SettingsError(f"the function's environment is incomplete or malformed: {problems}") from None
+
+
+class SettingsError(RuntimeError):
+    """A variable of the functions' environment is missing or malformed (fails the cold start)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Overrides:
+    repository: PatientRepository | None = None
+    outbox: Outbox | None = None
+    publisher: DigestPublisher | None = None
+    clock: Clock | None = None
+
+
+_overrides = _Overrides()
+
+
+@cache
+def settings() -> Settings:
+    """The environment, parsed on first use and kept for the execution environment."""
+    return Settings.from_environment()
+
+
+@cache
+def _dynamodb() -> Any:
+    """One DynamoDB client for the repository and the outbox (storage.client's Config)."""
+    from lemtrada.storage.client import dynamodb_client  # noqa: PLC0415 - built on first use only
+
+    current = settings()
+    return dynamodb_client(current.region, current.dynamodb_endpoint)
+
+
+@cache
+def _repository() -> PatientRepository:
+    from lemtrada.storage.repository import DynamoPatientRepository  # noqa: PLC0415 - built on first use only
+
+    current = settings()
+    return DynamoPatientRepository(
+        current.table_name, region=current.region, due_shards=current.due_shards, client=_dynamodb()
+    )
+
+
+@cache
+def _outbox() -> Outbox:
+    from lemtrada.storage.outbox import DynamoOutbox  # noqa: PLC0415 - the sweep's functions only
+
+    return DynamoOutbox(settings().table_name, client=_dynamodb())
+
+
+@cache
+def _publisher() -> DigestPublisher:
+    from lemtrada.notify.publisher import SnsDigestPublisher  # noqa: PLC0415 - the sweep's functions only
+
+    return SnsDigestPublisher(settings().topic_arn)
+
+
+def repository() -> PatientRepository:
+    """The patient repository (DynamoDB, ``TABLE_NAME``) unless a test passed its own."""
+    return _overrides.repository or _repository()
+
+
+def outbox() -> Outbox:
+    return _overrides.outbox or _outbox()
+
+
+def publisher() -> DigestPublisher:
+    return _overrides.publisher or _publisher()
+
+
+def clock() -> Clock:
+    return _overrides.clock or system_clock
+
+
+def sweep() -> SweepService:
+    """The sweep on the repository, the outbox and the digest publisher."""
+    from lemtrada.services.sweep import SweepService  # noqa: PLC0415 - the sweep's functions only
+
+    return SweepService(repository(), outbox(), publisher())
+
+
+def use(
+    *,
+    repository: PatientRepository | None = None,
+    outbox: Outbox | None = None,
+    publisher: DigestPublisher | None = None,
+    clock: Clock | None = None,
+) -> None:
+    """The one override (tests, local stack): the parts given replace the real ones; ``use()`` restores them
+    and forgets what was built, so the next use re-reads the environment (a test's fresh AWS mock)."""
+    global _overrides  # noqa: PLW0603 - one wiring per execution environment by design
+    _overrides = _Overrides(repository=repository, outbox=outbox, publisher=publisher, clock=clock)
+    for built in (settings, _dynamodb, _repository, _outbox, _publisher):
+        built.cache_clear()

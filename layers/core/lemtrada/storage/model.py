@@ -1,0 +1,108 @@
+"""The table's layout, declared once: indexes, and the stored name of every attribute of every item kind.
+
+RegimenTable is a single table keyed ``pk``/``sk``; an item only carries the attributes of its kind (no attribute
+is stored for None). Non-key attributes have short stored names to keep items small, because the sweep's cost is
+the size of the records it reads. Index keys and projected attributes keep long names. Two item kinds are packed
+and have *data* for attribute names: ``RESULTS#<year>`` (one attribute per result, ``MMDD<result id>``) and
+``NOTICES`` (one attribute per notice mark); storage.codec packs and unpacks them. docs/ARCHITECTURE.md, "Item
+layout", draws the whole table.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+PK: Final = "pk"
+SK: Final = "sk"
+KEY_NAMES: Final = frozenset({PK, SK})
+
+DUE_INDEX: Final = "DueIndex"
+"""Sparse and write-sharded: only profiles that still owe a notice carry ``due_shard``/``next_check``; projects
+the keys and ``clinic_id``."""
+CLINIC_INDEX: Final = "ClinicIndex"
+"""Sparse: ``clinic_key`` (hash) and ``patient_id`` (range) sit on patient profiles only; projects everything."""
+
+
+class Profile:
+    """``PATIENT#<id>`` / ``PROFILE``: the patient's profile, version and due-index keys."""
+
+    version: Final = "version"
+    patient_id: Final = "patient_id"
+    clinic_id: Final = "clinic_id"
+    clinic_key: Final = "clinic_key"
+    due_shard: Final = "due_shard"
+    next_check: Final = "next_check"
+    enrolled_at: Final = "ea"
+    patient_sub: Final = "sub"
+    external_ref: Final = "xr"
+    swept_through: Final = "sw"
+    birth_date: Final = "bd"
+    sex: Final = "sx"
+    reproductive_potential: Final = "rp"
+    diagnosis: Final = "dx"
+    prior_dmt_count: Final = "pdc"
+    contraindications: Final = "ci"
+    enrolled_on: Final = "eo"
+    justification: Final = "jx"
+    warnings: Final = "wn"
+    pregnancies: Final = "pg"  # a list of maps {r: reported on, e: ended on}
+    active_infection: Final = "ai"
+    withdrawn_on: Final = "wo"
+
+
+class Pregnancy:
+    """One map of the profile's ``pg`` list."""
+
+    reported_on: Final = "r"
+    ended_on: Final = "e"
+
+
+class InfusionItem:
+    """``PATIENT#<id>`` / ``INFUSION#<date>``: one infusion (its date is in the sort key)."""
+
+    dose_mg: Final = "mg"
+    diluted_at: Final = "dil"
+    started_at: Final = "st"
+    ended_at: Final = "en"
+    route: Final = "rt"
+    co_infused: Final = "co"
+    methylprednisolone_mg: Final = "mp"
+    antiviral_prophylaxis: Final = "av"
+    course: Final = "c"
+    day: Final = "d"
+    observation_minutes: Final = "om"
+    batch_number: Final = "bn"
+    deviations: Final = "dv"  # a list of maps {c: code, s: severity, t: detail}
+
+
+class DeviationMap:
+    """One map of an infusion's ``dv`` list."""
+
+    code: Final = "c"
+    severity: Final = "s"
+    detail: Final = "t"
+
+
+class Audit:
+    """``PATIENT#<id>`` or ``CLINIC#<id>`` / ``AUDIT#<time>#<uuid>``: who did what, when."""
+
+    actor_sub: Final = "as"
+    actor_role: Final = "ar"
+    at: Final = "at"
+    action: Final = "ac"
+    target: Final = "tg"
+
+
+class ClinicItem:
+    """``CLINIC`` / ``<clinic id>``: a clinic and its version."""
+
+    version: Final = "version"
+    name: Final = "nm"
+    timezone: Final = "tz"
+    label: Final = "lb"
+
+
+class Link:
+    """``USER#<sub>`` / ``PATIENT``: which patient a signed-in patient user is."""
+
+    patient_id: Final = "patient_id"

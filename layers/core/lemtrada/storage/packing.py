@@ -1,0 +1,114 @@
+"""The two packed item kinds, whose attribute names are data: a year of results and a patient's notice marks.
+
+- ``RESULTS#<year>``: one attribute per result, named ``MMDD<result id>`` (storage.keys), valued
+  ``item|value|unit|status`` with trailing empty fields cut, or a JSON list when a unit or status is empty or
+  holds ``|``.
+- ``NOTICES``: one attribute per mark, named by its key without the patient id (storage.keys), valued
+  ``<YYYYMMDD sweep date><clinic id>``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import date
+
+from lemtrada.regimen.records import Result, ResultItem
+from lemtrada.storage import keys
+from lemtrada.storage.model import KEY_NAMES, SK
+from lemtrada.storage.ports import NoticeMark
+from lemtrada.storage.wire import Raw, item_key
+
+
+# ---- results, packed: RESULTS#<year> holds one attribute per result ------------------------------------------
+def _number(value: float | None) -> str:
+    if value is None:
+        return ""
+    if value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return repr(float(value))
+
+
+def result_entry(result: Result) -> str:
+    """A result's value in its year's item: ``item|value|unit|status`` with trailing empty fields cut; a unit or
+    status that is empty or holds ``|`` makes it a JSON list instead (an item code never starts with ``[``)."""
+    texts = (result.unit, result.status)
+    if any(text is not None and (not text or "|" in text) for text in texts):
+        return json.dumps([result.item.value, result.value, result.unit, result.status], separators=(",", ":"))
+    return "|".join((result.item.value, _number(result.value), result.unit or "", result.status or "")).rstrip("|")
+
+
+def result_from_entry(day: date, result_id: str, entry: str) -> Result:
+    if entry.startswith("["):
+        item, value, unit, status = json.loads(entry)
+    else:
+        item, value, unit, status = (*entry.split("|"), "", "", "")[:4]
+        value, unit, status = (float(value) if value else None), (unit or None), (status or None)
+    return Result(
+        result_id=result_id,
+        item=ResultItem(item),
+        date=day,
+        value=None if value is None else float(value),
+        unit=unit,
+        status=status,
+    )
+
+
+def results_items(patient_id: str, results: Sequence[Result]) -> list[Raw]:
+    """A patient's results as one item per calendar year, each result one attribute (``MMDD<id>``)."""
+    by_year: dict[int, Raw] = {}
+    for result in results:
+        item = by_year.setdefault(
+            result.date.year, item_key(keys.patient_pk(patient_id), keys.results_sk(result.date.year))
+        )
+        item[keys.result_name(result.date, result.result_id)] = {"S": result_entry(result)}
+    return [by_year[year] for year in sorted(by_year)]
+
+
+def results_from_item(raw: Raw) -> list[Result]:
+    year = int(raw[SK]["S"].removeprefix(keys.RESULTS_PREFIX))
+    out = []
+    for name, value in raw.items():
+        if name not in KEY_NAMES:
+            day, result_id = keys.result_day_and_id(year, name)
+            out.append(result_from_entry(day, result_id, value["S"]))
+    return out
+
+
+# ---- notice marks, packed: NOTICES holds one attribute per mark --------------------------------------------------
+def mark_value(on: date, clinic_id: str) -> str:
+    """A notice mark's value: the sweep's date (``YYYYMMDD``) then the clinic it was owed to."""
+    return f"{on.year:04d}{on.month:02d}{on.day:02d}{clinic_id}"
+
+
+LEGACY_SENT = "sent"
+"""A string set older NOTICES items carry (the marks already delivered); nothing reads it, the outbox keeps that
+state. It is skipped on read: no mark's name is ``sent`` (names start with ``o#``, ``m#``, ``d#`` or ``=``)."""
+
+
+def mark_names(raw: Raw) -> Iterable[str]:
+    return (name for name in raw if name not in KEY_NAMES and name != LEGACY_SENT)
+
+
+def notices_item(patient_id: str, marks: Sequence[NoticeMark]) -> Raw | None:
+    """A patient's notice marks as one item: an attribute per mark (its key without the patient id)."""
+    if not marks:
+        return None
+    item = item_key(keys.patient_pk(patient_id), keys.NOTICES)
+    for mark in marks:
+        item[keys.notice_name(patient_id, mark.key)] = {"S": mark_value(mark.on, mark.clinic_id)}
+    return item
+
+
+def marks_from_item(patient_id: str, raw: Raw) -> list[NoticeMark]:
+    marks = []
+    for name in mark_names(raw):
+        text = raw[name]["S"]
+        marks.append(
+            NoticeMark(
+                key=keys.notice_key(patient_id, name),
+                on=date(int(text[:4]), int(text[4:6]), int(text[6:8])),
+                clinic_id=text[8:],
+            )
+        )
+    return sorted(marks, key=lambda mark: mark.key)

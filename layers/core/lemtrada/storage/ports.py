@@ -1,0 +1,258 @@
+"""The storage ports: what the services need from persistence (patients, the sweep's outbox), independent of
+DynamoDB, with the records and errors they exchange and the limits every implementation keeps.
+
+Every patient-level write is one atomic step that (a) checks and bumps the profile's ``version`` (optimistic
+locking: two devices cannot overwrite each other), (b) writes the new fact, (c) keeps the sparse due index right
+(``next_check`` set, or removed when nothing can change any more) and (d) appends an audit entry. Either all of
+it happens or none of it does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
+
+from lemtrada.regimen.records import Clinic, Infusion, PatientProfile, PatientRecord, Result
+from lemtrada.storage import keys
+
+MAX_TRANSACTION_ITEMS = 100
+"""DynamoDB's limit on one TransactWriteItems call; both implementations refuse a write that would need more."""
+
+
+def check_transaction_size(items: int) -> None:
+    """Refuse a write DynamoDB would refuse, before anything is sent (the in-memory twin refuses it alike)."""
+    if items > MAX_TRANSACTION_ITEMS:
+        raise ValueError(f"one write may touch at most {MAX_TRANSACTION_ITEMS} items, this one needs {items}")
+
+
+class StorageError(Exception):
+    """Base of the errors a repository raises; services turn them into HTTP problems."""
+
+
+class VersionConflict(StorageError):
+    """Someone else changed the record since it was read (expected version did not match)."""
+
+
+class AlreadyExists(StorageError):
+    """The thing being created exists already (same infusion date, patient id, or a linked user sub)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """Who did what, when: no request bodies, no health data beyond the action and its target."""
+
+    actor_sub: str
+    actor_role: str
+    at: datetime
+    action: str  # e.g. "patient.enrolled", "infusion.recorded", "result.recorded", "profile.updated"
+    target: str  # e.g. "INFUSION#2026-11-02", "RESULT#2026-11-02#<id>"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredClinic:
+    clinic: Clinic
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPatient:
+    """A patient's record plus what storage keeps beside it."""
+
+    record: PatientRecord
+    version: int
+    enrolled_at: datetime
+    patient_sub: str | None = None
+    external_ref: str | None = None
+    next_check: date | None = None
+    swept_through: date | None = None  # last local date the sweep processed this patient
+    sent_notices: frozenset[str] = field(default_factory=frozenset)  # keys of notice marks, pending or sent
+
+    @property
+    def patient_id(self) -> str:
+        return self.record.profile.patient_id
+
+    @property
+    def clinic_id(self) -> str:
+        return self.record.profile.clinic_id
+
+
+@dataclass(frozen=True, slots=True)
+class PatientPage:
+    patients: tuple[StoredPatient, ...]
+    cursor: str | None  # opaque; pass back to get the next page, None when there is none
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeMark:
+    """One notice the sweep recorded for a patient: its key makes "at most once" a conditional write. Whether it
+    went out is the outbox's to know (its key item turns ``sent``), not the mark's."""
+
+    key: str
+    on: date  # the clinic-local date of the sweep that recorded it
+    clinic_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DueEntry:
+    """One row of the sparse due index: enough to decide whether to load the record."""
+
+    patient_id: str
+    clinic_id: str
+    next_check: date
+
+
+def sweep_audit(on: date) -> AuditEntry:
+    """The entry a sweep write gets when the caller gives none."""
+    return AuditEntry(
+        actor_sub="system:sweep",
+        actor_role="system",
+        at=datetime.now(UTC),
+        action="notices.recorded",
+        target=f"{keys.NOTICE_PREFIX}{on.isoformat()}",
+    )
+
+
+# ---- the patient repository -------------------------------------------------------------------------------
+class PatientRepository(Protocol):
+    """Clinics, patients and their facts. Implementations: DynamoDB (storage.repository) and an in-memory twin
+    for tests (tests/support/memory.py)."""
+
+    # -- clinics -----------------------------------------------------------------------------------
+    def get_clinic(self, clinic_id: str) -> StoredClinic | None: ...
+
+    def list_clinics(self) -> tuple[StoredClinic, ...]:
+        """Every clinic (the sweep needs each one's time zone), ordered by clinic id."""
+        ...
+
+    def clinic_audit_trail(self, clinic_id: str) -> tuple[AuditEntry, ...]: ...
+
+    def save_clinic(self, clinic: Clinic, expected_version: int | None, audit: AuditEntry) -> int:
+        """Create (expected_version None: must not exist) or update (version must match); returns new version."""
+        ...
+
+    # -- patients: reads ---------------------------------------------------------------------------
+    def get_patient(self, patient_id: str, *, consistent_read: bool = True) -> StoredPatient | None:
+        """The whole record in one read (profile, infusions, results, notice marks; not the audit trail).
+
+        ``consistent_read=False`` may return an older version of the record at half the read cost; only a
+        caller whose write is conditioned on the version it read (the sweep worker) may use it.
+        """
+        ...
+
+    def patient_id_for_user(self, sub: str) -> str | None: ...
+
+    def list_clinic_patients(self, clinic_id: str, limit: int, cursor: str | None = None) -> PatientPage: ...
+
+    def audit_trail(self, patient_id: str) -> tuple[AuditEntry, ...]:
+        """The patient's audit entries, oldest first (never part of get_patient's read)."""
+        ...
+
+    def notice_marks(self, patient_id: str) -> tuple[NoticeMark, ...]:
+        """The patient's notice marks, ordered by key."""
+        ...
+
+    # -- patients: writes (each one atomic, version-checked, index-maintaining, audited) ------------
+    def create_patient(self, patient: StoredPatient, audit: AuditEntry) -> None:
+        """Store a new patient (version 1) and, if ``patient_sub`` is set, link that user to it.
+
+        Raises AlreadyExists("patient") or AlreadyExists("patient_sub").
+        """
+        ...
+
+    def update_profile(
+        self, profile: PatientProfile, expected_version: int, next_check: date | None, audit: AuditEntry
+    ) -> int: ...
+
+    def add_infusion(
+        self,
+        patient_id: str,
+        infusion: Infusion,
+        expected_version: int,
+        next_check: date | None,
+        audit: AuditEntry,
+    ) -> int:
+        """Raises AlreadyExists("infusion") when an infusion on that date exists, VersionConflict when stale."""
+        ...
+
+    def add_result(
+        self, patient_id: str, result: Result, expected_version: int, next_check: date | None, audit: AuditEntry
+    ) -> int: ...
+
+    # -- the sweep's view -------------------------------------------------------------------------
+    @property
+    def due_shards(self) -> int:
+        """How many shards the due index is spread over (``DUE_SHARDS``); shards are 0 .. due_shards - 1."""
+        ...
+
+    def due_patients(self, shard: int, through: date) -> Iterator[DueEntry]:
+        """Rows of one shard of the due index with next_check <= through (reads the index only)."""
+        ...
+
+    def record_sweep(
+        self,
+        patient_id: str,
+        on: date,
+        notices: Sequence[str],
+        expected_version: int,
+        next_check: date | None,
+        *,
+        audit: AuditEntry | None = None,
+        clinic_id: str | None = None,
+    ) -> int:
+        """Atomically: a pending mark per notice key, ``swept_through = on``, next_check moved or removed, version + 1.
+
+        Raises AlreadyExists("notice") when a mark for one of the keys exists (nothing is written) and
+        VersionConflict when stale. Without ``audit`` a system entry ("notices.recorded") is appended.
+        ``clinic_id`` (the patient's clinic, known from the due row) spares the DynamoDB implementation a read.
+        """
+        ...
+
+
+# ---- the sweep's outbox -----------------------------------------------------------------------------------
+class OutboxError(Exception):
+    """The outbox could not be written after retries: the sweep must fail loudly, not skip the patient."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedNotice:
+    """A notice as the worker hands it to the outbox: its key and its digest item."""
+
+    key: str
+    item: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """A pending notice of a clinic's digest for one local date."""
+
+    clinic_id: str
+    date: date
+    patient_id: str
+    key: str
+    item: Mapping[str, Any]
+
+
+class Outbox(Protocol):
+    """Pending notices per (clinic, local date), deduplicated by (patient, notice key) for all time."""
+
+    def enqueue(self, clinic_id: str, day: date, patient_id: str, notices: Sequence[QueuedNotice]) -> list[str]:
+        """Queue notices not queued before; returns the keys newly queued (already known keys are skipped)."""
+        ...
+
+    def retract(self, clinic_id: str, day: date, patient_id: str, keys: Iterable[str]) -> None:
+        """Withdraw entries queued by an attempt that lost a version race (only those not yet sent)."""
+        ...
+
+    def pending(self, clinic_id: str) -> list[OutboxEntry]:
+        """Every pending entry of a clinic, oldest date first."""
+        ...
+
+    def mark_sent(self, entries: Sequence[OutboxEntry], message_id: str) -> None:
+        """Remove entries from pending and remember their keys as sent (idempotent)."""
+        ...
