@@ -24,7 +24,7 @@ start=$(date +%s)
 "$TOOLS_VENV/bin/sam" build --template-file template.yaml --parallel ${SAM_BUILD_ARGS:-}
 echo "sam build took $(($(date +%s) - start)) s"
 
-# The python3.13 runtime ships boto3 and botocore (with s3transfer and urllib3). pynamodb still pulls botocore
+# The python3.13 runtime ships boto3 and botocore (with s3transfer and urllib3). A dependency that pulls botocore
 # into the layer, where /opt/python would shadow the runtime's copy and add ~25 MB, so the layer keeps none of
 # them (docs/DECISIONS.md, "Layer contents and bytecode"). Nothing else is pruned: every library ships whole.
 for package in boto3 botocore s3transfer urllib3; do

@@ -70,7 +70,7 @@ _CONTROL = {"DescribeTable"}
 
 
 class Recorder(BaseHistoryHandler):
-    """Every botocore API call (PynamoDB, Powertools and boto3 clients alike), attributed to a function."""
+    """Every botocore API call (the storage client, Powertools and boto3 clients alike), attributed to a function."""
 
     def __init__(self) -> None:
         self.stack: list[str] = []

@@ -33,7 +33,7 @@ def create_regimen_table(client: Any, table_name: str) -> None:
 
 @contextmanager
 def moto_regimen_table() -> Iterator[str]:
-    """A fresh RegimenTable inside moto's mock; a unique name gives each test its own PynamoDB connection."""
+    """A fresh RegimenTable inside moto's mock; a unique name gives each test its own table."""
     name = f"regimen-{uuid.uuid4().hex[:8]}"
     with mock_aws():
         create_regimen_table(boto3.client("dynamodb", region_name="us-east-1"), name)

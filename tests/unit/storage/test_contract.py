@@ -1,4 +1,4 @@
-"""The repository contract on the in-memory twin and on PynamoDB over moto (tables from template.yaml)."""
+"""The repository contract on the in-memory twin and on the DynamoDB adapter over moto (tables from template.yaml)."""
 
 from __future__ import annotations
 
