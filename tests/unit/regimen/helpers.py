@@ -8,6 +8,7 @@ from typing import Any
 
 from lemtrada.regimen import US_PROTOCOL, Protocol, plan_infusion
 from lemtrada.regimen.records import (
+    Analyte,
     Diagnosis,
     Enrollment,
     InfusionRequest,
@@ -123,3 +124,17 @@ def treated(start: str = "2024-01-15", courses: tuple[str, ...] = (), **profile_
         record = with_results(record, *pre_course_labs(D(later)))
         record = course(record, later, 3)
     return record
+
+
+def analyte(
+    code: str, value: float, unit: str | None = None, *, low: float | None = None, high: float | None = None
+) -> Analyte:
+    """An analyte in the canonical unit unless ``unit`` is given."""
+    spec = US_PROTOCOL.analyte(code)
+    assert spec is not None, code
+    return Analyte(code, value, unit or spec.canonical_unit, low, high)
+
+
+def lab(item: ResultItem, day: date | str, *analytes: Analyte, rid: str | None = None) -> Result:
+    when = D(day) if isinstance(day, str) else day
+    return Result(rid or f"{item.value}-{when.isoformat()}", item, when, analytes=analytes)

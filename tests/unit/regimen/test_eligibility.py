@@ -61,3 +61,36 @@ def test_prior_dmts_and_justification(
 def test_eu_findings_cite_the_smpc() -> None:
     decision = check_eligibility(enrollment(prior_dmt_count=0), protocol_for(Label.EU))
     assert decision.rejections[0].source.startswith("EU SmPC")
+
+
+@pytest.mark.parametrize(
+    ("diagnosis", "us", "eu"),
+    [
+        (Diagnosis.RELAPSING_REMITTING, [], []),
+        (Diagnosis.ACTIVE_SECONDARY_PROGRESSIVE, [], ["not_relapsing_ms"]),  # EU SmPC 4.1: RRMS only
+        (Diagnosis.NON_ACTIVE_SECONDARY_PROGRESSIVE, ["not_relapsing_ms"], ["not_relapsing_ms"]),
+    ],
+)
+def test_eu_accepts_only_relapsing_remitting(diagnosis: Diagnosis, us: list[str], eu: list[str]) -> None:
+    assert codes(check_eligibility(enrollment(diagnosis=diagnosis), US_PROTOCOL).rejections) == us
+    decision = check_eligibility(enrollment(diagnosis=diagnosis), EU_PROTOCOL)
+    assert codes(decision.rejections) == eu
+    if eu:
+        assert decision.rejections[0].source == "EU SmPC 4.1 (Therapeutic indications)"
+        assert "relapsing_remitting" in decision.rejections[0].detail
+
+
+@pytest.mark.parametrize(
+    ("protocol", "prior", "res", "rejected"),
+    [
+        (EU_PROTOCOL, 0, True, []),  # rapidly evolving severe: no prior DMT needed
+        (EU_PROTOCOL, 0, False, ["insufficient_prior_dmts"]),
+        (EU_PROTOCOL, 1, False, []),
+        (US_PROTOCOL, 0, True, ["insufficient_prior_dmts"]),  # the US label has no such case
+        (US_PROTOCOL, 1, True, ["insufficient_prior_dmts"]),
+    ],
+)
+def test_rapidly_evolving_severe(protocol: Protocol, prior: int, res: bool, rejected: list[str]) -> None:
+    decision = check_eligibility(enrollment(prior_dmt_count=prior, rapidly_evolving_severe=res), protocol)
+    assert codes(decision.rejections) == rejected
+    assert decision.warnings == ()

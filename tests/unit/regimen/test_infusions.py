@@ -10,13 +10,26 @@ from lemtrada.regimen import (
     US_PROTOCOL,
     InfusionOnSameDate,
     InfusionRejected,
+    add_result,
     is_replay,
     plan_infusion,
     summarize_courses,
 )
-from lemtrada.regimen.records import InfusionRoute, PatientRecord, PregnancyEpisode
+from lemtrada.regimen.records import InfusionRoute, PatientRecord, PregnancyEpisode, ResultItem
 
-from .helpers import D, checklist, course, infuse, pre_course_labs, profile, request, treated, with_results
+from .helpers import (
+    D,
+    analyte,
+    checklist,
+    course,
+    infuse,
+    lab,
+    pre_course_labs,
+    profile,
+    request,
+    treated,
+    with_results,
+)
 
 T0 = D("2024-01-15")
 
@@ -186,3 +199,30 @@ def test_eu_fifth_course_is_stored_with_exceeds_max_courses() -> None:
         infuse(record, "2024-02-01", EU_PROTOCOL), request(D("2024-02-02")), D("2024-02-02"), EU_PROTOCOL
     )
     assert [d.code for d in nxt.deviations] == ["exceeds_max_courses"]
+
+
+def test_active_infection_is_a_deviation_on_every_infusion_day() -> None:
+    """DESIGN 7: checked on every day, not only as a readiness blocker of a course's first infusion."""
+    record = replace(started(), profile=profile(active_infection=True))
+    assert deviations(record) == ["infused_with_active_infection"]
+    assert deviations(record, day=D("2024-01-17")) == ["infused_with_active_infection", "course_interrupted"]
+    fresh = PatientRecord(profile(active_infection=True), results=checklist(T0))
+    first = plan_infusion(fresh, request(T0), T0, US_PROTOCOL).deviations
+    assert [(d.code, d.severity) for d in first] == [
+        ("started_with_blockers", "critical"),
+        ("infused_with_active_infection", "critical"),
+    ]
+    assert first[0].detail == "blockers: active_infection"
+    assert US_PROTOCOL.source("infused_with_active_infection") == "US PI 5.17 (Infections)"
+
+
+def test_corticosteroid_rule_is_the_methylprednisolone_equivalent_dose() -> None:
+    assert "methylprednisolone-equivalent" in US_PROTOCOL.rule("no_corticosteroid_premedication").text
+
+
+def test_a_course_started_over_an_open_critical_finding_is_a_deviation() -> None:
+    low = lab(ResultItem.CBC, T0 - timedelta(days=3), analyte("platelets", 40.0), rid="low")
+    record, added = add_result(PatientRecord(profile(), results=checklist(T0)), low, US_PROTOCOL)
+    assert [f.code for f in added] == ["platelets_below_100"]
+    found = plan_infusion(record, request(T0), T0, US_PROTOCOL).deviations
+    assert [(d.code, d.detail) for d in found] == [("started_with_blockers", "blockers: open_critical_finding")]

@@ -3,10 +3,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, timedelta
 
-from lemtrada.regimen import US_PROTOCOL, Notice, next_check, notices_due
-from lemtrada.regimen.records import PatientRecord, PregnancyEpisode, ResultItem, Severity
+from lemtrada.regimen import US_PROTOCOL, Notice, add_result, finding_key, next_check, notices_due
+from lemtrada.regimen.records import PatientRecord, PregnancyEpisode, Result, ResultItem, Severity
 
-from .helpers import D, profile, result, treated, with_results
+from .helpers import D, analyte, lab, profile, result, treated, with_results
 
 
 def keys(record: PatientRecord, on: date, sent: frozenset[str] = frozenset()) -> list[str]:
@@ -126,3 +126,70 @@ def test_late_entered_record_is_due_in_the_past() -> None:
     first = next_check(record, frozenset(), US_PROTOCOL)
     assert first == D("2020-03-26")  # first monthly window (2020-04-02 - 7 days), years ago
     assert keys(record, D("2026-06-01"))  # missed occurrences are owed once
+
+
+def _with_lab_findings(record: PatientRecord, *results: Result) -> PatientRecord:
+    for one in results:
+        record, _ = add_result(record, one, US_PROTOCOL)
+    return record
+
+
+def test_a_finding_is_owed_once_from_its_result_date_with_its_severity_and_id() -> None:
+    low = lab(ResultItem.CBC, "2024-03-01", analyte("platelets", 15.0), rid="r1")
+    record = _with_lab_findings(treated("2024-01-15"), low)
+    key = finding_key("p1", "r1:platelets_below_100")
+    assert key == "p1#finding#r1:platelets_below_100"
+    assert key not in keys(record, D("2024-02-29"))
+    owed = [n for n in notices_due(record, D("2024-03-01"), frozenset(), US_PROTOCOL) if n.kind == "finding"]
+    assert [n.to_digest_item() for n in owed] == [
+        {
+            "patient_id": "p1",
+            "kind": "finding",
+            "code": "platelets_below_100",
+            "date": "2024-03-01",
+            "severity": "critical",
+            "finding_id": "r1:platelets_below_100",
+        }
+    ]
+    assert key not in keys(record, D("2024-03-02"), frozenset({key}))
+    assert next_check(record, frozenset(), US_PROTOCOL, after=D("2024-02-29")) == D("2024-03-01")
+
+
+def test_acknowledged_findings_are_not_news() -> None:
+    record = _with_lab_findings(treated("2024-01-15"), lab(ResultItem.CBC, "2024-03-01", analyte("platelets", 15.0)))
+    results = tuple(
+        replace(r, findings=tuple(replace(f, acknowledged=True) for f in r.findings)) for r in record.results
+    )
+    quiet = replace(record, results=results)
+    assert [n for n in notices_due(quiet, D("2024-03-01"), frozenset(), US_PROTOCOL) if n.kind == "finding"] == []
+
+
+def test_pre_treatment_findings_are_owed_without_infusions() -> None:
+    bare = PatientRecord(profile())
+    record = _with_lab_findings(bare, lab(ResultItem.LIVER, "2023-12-01", analyte("alt", 200.0), rid="l1"))
+    assert next_check(record, frozenset(), US_PROTOCOL) == D("2023-12-01")
+    owed = notices_due(record, D("2023-12-05"), frozenset(), US_PROTOCOL)
+    assert [(n.kind, n.code, n.severity) for n in owed] == [("finding", "transaminases_above_3x_uln", "major")]
+    sent = frozenset(n.key for n in owed)
+    assert next_check(record, sent, US_PROTOCOL, after=D("2023-12-05")) is None
+    assert next_check(bare, frozenset(), US_PROTOCOL) is None
+
+
+def test_daily_sweeps_send_each_finding_once_and_next_check_predicts_them() -> None:
+    record = _with_lab_findings(
+        treated("2024-01-15"),
+        lab(ResultItem.CBC, "2024-02-20", analyte("platelets", 120.0), rid="a"),
+        lab(ResultItem.URINALYSIS, "2024-03-03", analyte("urine_rbc", 9.0), rid="b"),
+    )
+    sent: frozenset[str] = frozenset()
+    day = D("2024-02-01")
+    predicted = next_check(record, sent, US_PROTOCOL, after=day - timedelta(days=1))
+    seen: list[str] = []
+    for _ in range(60):
+        owed = notices_due(record, day, sent, US_PROTOCOL)
+        assert (predicted == day) is bool(owed)
+        seen += [n.key for n in owed if n.kind == "finding"]
+        sent |= frozenset(n.key for n in owed)
+        predicted = next_check(record, sent, US_PROTOCOL, after=day)
+        day += timedelta(days=1)
+    assert seen == ["p1#finding#a:platelets_below_range", "p1#finding#b:hematuria"]

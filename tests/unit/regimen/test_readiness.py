@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 from lemtrada.regimen import EU_PROTOCOL, US_PROTOCOL, assess_readiness
-from lemtrada.regimen.records import PatientRecord, PregnancyEpisode, ResultItem, Sex
+from lemtrada.regimen.records import LabFinding, PatientRecord, PregnancyEpisode, Result, ResultItem, Severity, Sex
 
 from .helpers import D, checklist, course, pre_course_labs, profile, result, treated, with_results
 
@@ -186,3 +186,50 @@ def test_readiness_ignores_infusions_on_or_after_the_start() -> None:
     record = course(PatientRecord(profile(), results=checklist(S)), S, 2)
     assert assess_readiness(record, S, US_PROTOCOL).course == 1
     assert assess_readiness(record, S + timedelta(days=2), US_PROTOCOL).course == 2
+
+
+def _critical(day: str, *, acknowledged: bool = False) -> Result:
+    found = LabFinding(
+        finding_id=f"r-{day}:platelets_below_100",
+        result_id=f"r-{day}",
+        date=D(day),
+        code="platelets_below_100",
+        severity=Severity.CRITICAL,
+        detail="platelets 15 x10^9/L < 100",
+        source=US_PROTOCOL.source("platelets_below_100"),
+        acknowledged=acknowledged,
+    )
+    return replace(result(ResultItem.CBC, day, rid=f"r-{day}"), findings=(found,))
+
+
+def test_open_critical_finding_blocks_course_one_until_acknowledged() -> None:
+    record = with_results(ready_record(), _critical("2024-02-25"))
+    readiness = assess_readiness(record, S, US_PROTOCOL)
+    assert [b.code for b in readiness.blockers] == ["open_critical_finding"]
+    assert readiness.blockers[0].detail == (
+        "unacknowledged critical finding(s): platelets_below_100 on 2024-02-25 (r-2024-02-25:platelets_below_100)"
+    )
+    assert readiness.blockers[0].source == "US PI 5.1 (Autoimmunity)"
+    assert readiness.earliest_start is None
+    assert assess_readiness(
+        with_results(ready_record(), _critical("2024-02-25", acknowledged=True)), S, US_PROTOCOL
+    ).ready
+
+
+def test_open_critical_finding_dated_after_the_start_does_not_block_it() -> None:
+    record = with_results(ready_record(), _critical("2024-03-05"))
+    assert assess_readiness(record, S, US_PROTOCOL).ready
+    assert assess_readiness(record, D("2024-03-05"), US_PROTOCOL).blockers[0].code == "open_critical_finding"
+
+
+def test_open_critical_finding_blocks_every_later_course_in_both_labels() -> None:
+    record = with_results(treated("2024-01-15"), *pre_course_labs(D("2025-02-01")), _critical("2024-06-01"))
+    for protocol in (US_PROTOCOL, EU_PROTOCOL):
+        readiness = assess_readiness(record, D("2025-02-01"), protocol)
+        assert (readiness.course, [b.code for b in readiness.blockers]) == (2, ["open_critical_finding"])
+
+
+def test_major_findings_do_not_block() -> None:
+    critical = _critical("2024-02-25")
+    major = replace(critical, findings=(replace(critical.findings[0], severity=Severity.MAJOR),))
+    assert assess_readiness(with_results(ready_record(), major), S, US_PROTOCOL).ready

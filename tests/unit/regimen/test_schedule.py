@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 from lemtrada.regimen import (
+    EU_PROTOCOL,
     US_PROTOCOL,
     OccurrenceStatus,
     build_schedule,
@@ -14,7 +15,7 @@ from lemtrada.regimen import (
 )
 from lemtrada.regimen.records import PatientRecord, PatientStatus, ResultItem, Sex
 
-from .helpers import D, checklist, course, profile, result, treated, with_results
+from .helpers import D, analyte, checklist, course, lab, profile, result, treated, with_results
 
 
 def dues(record: PatientRecord, item: ResultItem, as_of: date) -> list[date]:
@@ -190,3 +191,20 @@ def test_t0_on_29_february_monitoring_end() -> None:
     schedule = build_schedule(record, D("2024-04-01"), US_PROTOCOL)
     assert schedule.monitoring_ends == D("2028-03-04")
     assert dues(record, ResultItem.CBC, D("2029-01-01"))[-1] == D("2028-02-29")
+
+
+def test_eu_herpes_prophylaxis_may_stop_one_month_after_each_course_whatever_the_cd4() -> None:
+    record = treated("2024-01-15", ("2025-01-20",))  # E_1 = 2024-01-19, E_2 = 2025-01-22; no cd4 at all
+    eu = list(build_schedule(record, D("2026-01-01"), EU_PROTOCOL).milestones)
+    stops = [m for m in eu if m.code == "herpes_prophylaxis_may_stop"]
+    assert [m.date for m in stops] == [D("2024-02-19"), D("2025-02-22")]
+    assert stops[0].source.startswith("EU SmPC 4.2")
+    assert "herpes_prophylaxis_may_stop" not in milestones(record, D("2026-01-01"))  # US: needs a cd4 >= 200
+
+
+@pytest.mark.parametrize(("value", "unit", "reached"), [(199.0, "cells/uL", False), (200.0, "10*6/L", True)])
+def test_us_herpes_prophylaxis_reads_the_cd4_analyte(value: float, unit: str, reached: bool) -> None:
+    cd4 = lab(ResultItem.CD4, "2024-04-01", analyte("cd4", value, unit))
+    record = with_results(treated("2024-01-15"), cd4)
+    stops = milestones(record, D("2024-06-01")).get("herpes_prophylaxis_may_stop", [])
+    assert stops == ([D("2024-04-01")] if reached else [])

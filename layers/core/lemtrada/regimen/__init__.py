@@ -4,6 +4,17 @@ No AWS import and no I/O here: every function reads a ``PatientRecord`` and a da
 that date, so a sweep can be replayed for any past day and every rule can be unit-tested.
 """
 
+from lemtrada.regimen.analytes import (
+    AnalyteError,
+    AnalytesRejected,
+    Measured,
+    analyte_errors,
+    analyte_for_loinc,
+    check_analytes,
+    measured,
+    result_analytes,
+    to_canonical,
+)
 from lemtrada.regimen.courses import CourseSummary, summarize_courses
 from lemtrada.regimen.eligibility import EligibilityDecision, check_eligibility
 from lemtrada.regimen.findings import Finding
@@ -12,6 +23,7 @@ from lemtrada.regimen.notices import (
     Notice,
     NoticeKind,
     deviation_key,
+    finding_key,
     milestone_key,
     next_check,
     notices_due,
@@ -20,8 +32,10 @@ from lemtrada.regimen.notices import (
 from lemtrada.regimen.protocol import (
     EU_PROTOCOL,
     US_PROTOCOL,
+    AnalyteSpec,
     Audience,
     Check,
+    FindingThresholds,
     MonitoringItem,
     Protocol,
     Requirement,
@@ -29,6 +43,17 @@ from lemtrada.regimen.protocol import (
     protocol_for,
 )
 from lemtrada.regimen.readiness import Readiness, assess_readiness
+from lemtrada.regimen.records import Analyte, LabFinding
+from lemtrada.regimen.safety import (
+    add_result,
+    all_findings,
+    finding_id,
+    findings_for,
+    new_findings,
+    open_critical_findings,
+    open_findings,
+    with_findings,
+)
 from lemtrada.regimen.schedule import (
     Milestone,
     Occurrence,
@@ -42,13 +67,20 @@ from lemtrada.regimen.schedule import (
 __all__ = [
     "EU_PROTOCOL",
     "US_PROTOCOL",
+    "Analyte",
+    "AnalyteError",
+    "AnalyteSpec",
+    "AnalytesRejected",
     "Audience",
     "Check",
     "CourseSummary",
     "EligibilityDecision",
     "Finding",
+    "FindingThresholds",
     "InfusionOnSameDate",
     "InfusionRejected",
+    "LabFinding",
+    "Measured",
     "Milestone",
     "MonitoringItem",
     "Notice",
@@ -60,18 +92,33 @@ __all__ = [
     "Requirement",
     "Rule",
     "Schedule",
+    "add_result",
+    "all_findings",
+    "analyte_errors",
+    "analyte_for_loinc",
     "assess_readiness",
     "build_schedule",
+    "check_analytes",
     "check_eligibility",
     "deviation_key",
+    "finding_id",
+    "finding_key",
+    "findings_for",
     "is_replay",
+    "measured",
     "milestone_key",
+    "new_findings",
     "next_check",
     "notices_due",
     "occurrence_key",
+    "open_critical_findings",
+    "open_findings",
     "patient_status",
     "plan_infusion",
     "protocol_for",
+    "result_analytes",
     "satisfied_occurrence",
     "summarize_courses",
+    "to_canonical",
+    "with_findings",
 ]

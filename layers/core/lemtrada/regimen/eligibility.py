@@ -46,15 +46,19 @@ def check_eligibility(enrollment: Enrollment, protocol: Protocol) -> Eligibility
         rejections.append(
             finding(
                 "not_relapsing_ms",
-                f"diagnosis {enrollment.diagnosis.value} is not relapsing-remitting or active secondary progressive MS",
+                f"diagnosis {enrollment.diagnosis.value} is not "
+                + " or ".join(sorted(d.value for d in protocol.relapsing_diagnoses)),
             )
         )
     for contraindication, code, detail in _CONTRAINDICATIONS:
         if contraindication in enrollment.contraindications:
             rejections.append(finding(code, detail))
-    if enrollment.prior_dmt_count < protocol.min_prior_dmts:
+    required = protocol.min_prior_dmts
+    if enrollment.rapidly_evolving_severe and protocol.min_prior_dmts_rapidly_evolving is not None:
+        required = protocol.min_prior_dmts_rapidly_evolving  # EU SmPC 4.1: rapidly evolving severe RRMS
+    if enrollment.prior_dmt_count < required:
         justified = bool(enrollment.justification and enrollment.justification.strip())
-        counted = f"{enrollment.prior_dmt_count} prior DMT(s), label expects {protocol.min_prior_dmts} or more"
+        counted = f"{enrollment.prior_dmt_count} prior DMT(s), label expects {required} or more"
         if justified:
             warnings.append(finding("fewer_prior_dmts_than_label", f"{counted}; enrolled on justification"))
         else:

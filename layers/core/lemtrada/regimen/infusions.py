@@ -170,6 +170,9 @@ def _deviations(
         if readiness.blockers:
             codes = ", ".join(b.code for b in readiness.blockers)
             flag("started_with_blockers", f"blockers: {codes}")
+    if record.profile.active_infection:
+        # Every infusion day, not only a course's first (DESIGN 7): the flag is the current one.
+        flag("infused_with_active_infection", "an active infection is flagged")
     if record.profile.pregnant_on(request.date):
         flag("pregnancy", f"pregnancy ongoing on {request.date}")
     if request.co_infused:

@@ -3,8 +3,9 @@
 States, not events, drive notices: on date t an occurrence is owed in its current state (due, overdue or
 missed) unless that state's key was sent; a reached milestone is owed unless sent, superseded by a later
 milestone of its chain, or older than the protocol's catch-up horizon; a deviation is owed from its
-infusion date until sent. ``next_check`` finds the first day anything is owed from each notice's own
-window of days, never by stepping through the calendar.
+infusion date until sent; an unacknowledged finding from its result's date until sent (with or without
+infusions: pre-treatment labs raise findings too). ``next_check`` finds the first day anything is owed from
+each notice's own window of days, never by stepping through the calendar.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from lemtrada.regimen.schedule import (
     occurrence_status,
 )
 
-NoticeKind = Literal["occurrence", "milestone", "deviation"]
+NoticeKind = Literal["occurrence", "milestone", "deviation", "finding"]
 
 _OWED_STATES = (OccurrenceStatus.DUE, OccurrenceStatus.OVERDUE, OccurrenceStatus.MISSED)
 
@@ -47,6 +48,7 @@ class Notice:
     due_date: date | None = None
     date: date | None = None
     severity: Severity | None = None
+    finding_id: str | None = None
 
     def to_digest_item(self) -> dict[str, Any]:
         item: dict[str, Any] = {"patient_id": self.patient_id, "kind": self.kind, "code": self.code}
@@ -60,6 +62,8 @@ class Notice:
             item["date"] = self.date.isoformat()
         if self.severity is not None:
             item["severity"] = self.severity.value
+        if self.finding_id is not None:
+            item["finding_id"] = self.finding_id
         return item
 
 
@@ -75,6 +79,35 @@ def deviation_key(patient_id: str, code: str, infusion_date: date) -> str:
     return f"{patient_id}#deviation#{code}#{infusion_date.isoformat()}"
 
 
+def finding_key(patient_id: str, finding_id: str) -> str:
+    return f"{patient_id}#finding#{finding_id}"
+
+
+def _owed_findings(record: PatientRecord, on: date, sent: frozenset[str]) -> list[Notice]:
+    """Unacknowledged findings of results dated on or before ``on`` not yet sent (acknowledged ones, history
+    included, are not news). Owed with or without infusions: pre-treatment labs raise findings too."""
+    pid = record.profile.patient_id
+    out = []
+    for result in sorted(
+        (r for r in record.results if r.date <= on and r.findings), key=lambda r: (r.date, r.result_id)
+    ):
+        for found in result.findings:
+            key = finding_key(pid, found.finding_id)
+            if not found.acknowledged and key not in sent:
+                out.append(
+                    Notice(
+                        key,
+                        pid,
+                        "finding",
+                        found.code,
+                        date=found.date,
+                        severity=found.severity,
+                        finding_id=found.finding_id,
+                    )
+                )
+    return out
+
+
 def _superseded(milestone: Milestone, reached: Sequence[Milestone], protocol: Protocol) -> bool:
     for chain in protocol.milestone_chains:
         if milestone.code in chain:
@@ -85,13 +118,14 @@ def _superseded(milestone: Milestone, reached: Sequence[Milestone], protocol: Pr
 
 
 def notices_due(record: PatientRecord, on: date, sent: frozenset[str], protocol: Protocol) -> tuple[Notice, ...]:
-    """Notices owed on ``on``: occurrences in date order, then milestones, then deviations."""
+    """Notices owed on ``on``: occurrences in date order, then milestones, then deviations, then findings."""
     profile = record.profile
     if profile.withdrawn_on is not None and profile.withdrawn_on <= on:
         return ()
     infusions = infusions_until(record, on)
+    findings = _owed_findings(record, on, sent)
     if not infusions:
-        return ()
+        return tuple(findings)
     pid = profile.patient_id
     results = group_results([r for r in record.results if r.date <= on])
     t0 = infusions[0].date
@@ -133,7 +167,7 @@ def notices_due(record: PatientRecord, on: date, sent: frozenset[str], protocol:
                 out.append(
                     Notice(key, pid, "deviation", deviation.code, date=infusion.date, severity=deviation.severity)
                 )
-    return tuple(out)
+    return (*out, *findings)
 
 
 class _Earliest:
@@ -164,14 +198,18 @@ def next_check(
     """First day (> ``after``) on which ``notices_due`` is non-empty; None when nothing can be owed again."""
     profile = record.profile
     infusions = tuple(sorted(record.infusions, key=lambda i: i.date))
-    if not infusions:
-        return None
     low = date.min if after is None else after + ONE_DAY
     high = date.max if profile.withdrawn_on is None else profile.withdrawn_on - ONE_DAY
     if low > high:
         return None
     pid = profile.patient_id
     earliest = _Earliest(low, high)
+    for result in record.results:
+        for found in result.findings:
+            if not found.acknowledged and finding_key(pid, found.finding_id) not in sent:
+                earliest.offer(found.date, date.max)
+    if not infusions:
+        return earliest.best
     for infusion in infusions:
         for deviation in infusion.deviations:
             if deviation_key(pid, deviation.code, infusion.date) not in sent:
@@ -276,6 +314,7 @@ def _add_days(day: date, span: timedelta) -> date:
 __all__ = [
     "Notice",
     "deviation_key",
+    "finding_key",
     "milestone_key",
     "next_check",
     "notices_due",

@@ -138,11 +138,25 @@ def _evaluate(
                 ((clears, date.max),),
                 f"last infusion on {last_infusion}; course {course} not before {clears}",
             )
+        case Check.NO_OPEN_CRITICAL_FINDING:
+            return _open_critical(record, start)
         case Check.COURSE_LIMIT:
             limit = protocol.max_courses
             over = limit is not None and course > limit
             return (NO_DAY if over else EVERY_DAY), f"course {course} exceeds the limit of {limit} courses"
     raise AssertionError(req.check)  # pragma: no cover
+
+
+def _open_critical(record: PatientRecord, start: date) -> tuple[Spans, str]:
+    """Blocked from the first open critical finding's date on (acknowledging it clears the blocker)."""
+    found = [f for r in record.results for f in r.findings if f.open_critical]
+    if not found:
+        return EVERY_DAY, ""
+    first = min(f.date for f in found)
+    standing = sorted((f for f in found if f.date <= start), key=lambda f: (f.date, f.finding_id))
+    listed = ", ".join(f"{f.code} on {f.date} ({f.finding_id})" for f in standing)
+    spans = NO_DAY if first == date.min else ((date.min, day_before(first)),)
+    return spans, f"unacknowledged critical finding(s): {listed}"
 
 
 def _complement(spans: Spans) -> Spans:

@@ -110,6 +110,7 @@ class Enrollment:
     contraindications: frozenset[Contraindication]
     enrolled_on: date
     justification: str | None = None
+    rapidly_evolving_severe: bool = False  # EU SmPC 4.1: admits zero prior DMTs
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,8 +195,45 @@ class Infusion:
 
 
 @dataclass(frozen=True, slots=True)
+class Analyte:
+    """One measured value of a result, stored as sent; ``low``/``high`` are the lab's range, same unit."""
+
+    code: str
+    value: float
+    unit: str
+    low: float | None = None
+    high: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LabFinding:
+    """A safety finding raised on a result (DESIGN 7), stored with it like deviations with infusions.
+
+    ``finding_id`` is ``<result_id>:<code>``: unique within the patient because result ids are and a
+    code is raised at most once per result. ``acknowledged`` is set by whoever loads the record from the
+    stored acknowledgements; an acknowledged finding no longer blocks readiness.
+    """
+
+    finding_id: str
+    result_id: str
+    date: date
+    code: str
+    severity: Severity
+    detail: str
+    source: str
+    acknowledged: bool = False
+
+    @property
+    def open_critical(self) -> bool:
+        return self.severity == Severity.CRITICAL and not self.acknowledged
+
+
+@dataclass(frozen=True, slots=True)
 class Result:
-    """A lab result, exam or checklist entry. ``status`` carries categorical answers (vzv, tb)."""
+    """A lab result, exam or checklist entry. ``status`` carries categorical answers (vzv, tb).
+
+    ``analytes`` are the measured values (DESIGN 7); ``findings`` what the rules raised when it was stored.
+    """
 
     result_id: str
     item: ResultItem
@@ -203,6 +241,8 @@ class Result:
     value: float | None = None
     unit: str | None = None
     status: str | None = None
+    analytes: tuple[Analyte, ...] = ()
+    findings: tuple[LabFinding, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from enum import StrEnum
 from functools import lru_cache
 from operator import attrgetter
 
+from lemtrada.regimen.analytes import measured
 from lemtrada.regimen.courses import infusions_until
 from lemtrada.regimen.dates import add_months
 from lemtrada.regimen.protocol import Audience, MonitoringItem, Protocol
@@ -160,16 +161,13 @@ def milestones_for(
             add("next_course_eligible", next_allowed, course)
         if reproductive:
             add("contraception_window_ends", add_months(end, protocol.contraception_months), course)
-        cd4 = next(
-            (r for r in cd4_results if r.date > end and r.value is not None and r.value >= protocol.cd4_threshold),
-            None,
-        )
-        if cd4 is not None:
-            add(
-                "herpes_prophylaxis_may_stop",
-                max(add_months(end, protocol.herpes_prophylaxis_months), cd4.date),
-                course,
-            )
+        may_stop = add_months(end, protocol.herpes_prophylaxis_months)
+        if not protocol.herpes_prophylaxis_needs_cd4:
+            add("herpes_prophylaxis_may_stop", may_stop, course)  # EU SmPC: E_n + 1 month, whatever the CD4
+        else:
+            cd4 = next((r for r in cd4_results if r.date > end and _cd4(r, protocol) >= protocol.cd4_threshold), None)
+            if cd4 is not None:
+                add("herpes_prophylaxis_may_stop", max(may_stop, cd4.date), course)
     last_day = add_months(infusions[-1].date, protocol.monitoring_months)
     out.append(
         Milestone(
@@ -178,6 +176,12 @@ def milestones_for(
     )
     out.sort(key=lambda m: (m.date, m.code))
     return out
+
+
+def _cd4(result: Result, protocol: Protocol) -> float:
+    """The cd4 count in cells/uL (the round-1 value or the cd4 analyte); -1 when the result has none."""
+    value = measured(result, protocol).get("cd4")
+    return -1.0 if value is None else value.value
 
 
 def applies_to_reproductive(profile: PatientProfile) -> bool:
