@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from lemtrada.regimen.records import (
+    Analyte,
     Clinic,
     Contraindication,
     Deviation,
@@ -20,6 +21,7 @@ from lemtrada.regimen.records import (
     Infusion,
     InfusionRoute,
     Label,
+    LabFinding,
     PatientProfile,
     PatientRecord,
     PregnancyEpisode,
@@ -28,6 +30,7 @@ from lemtrada.regimen.records import (
     Severity,
     Sex,
 )
+from lemtrada.regimen.safety import finding_id
 from lemtrada.storage import keys
 from lemtrada.storage.model import (
     KEY_NAMES,
@@ -41,7 +44,14 @@ from lemtrada.storage.model import (
     Pregnancy,
     Profile,
 )
-from lemtrada.storage.ports import AuditEntry, NoticeMark, StoredClinic, StoredPatient
+from lemtrada.storage.ports import (
+    Acknowledgement,
+    AuditEntry,
+    NoticeMark,
+    StoredClinic,
+    StoredPatient,
+    with_acknowledgements,
+)
 
 Raw = dict[str, Any]
 """One item as DynamoDB's wire format has it: attribute name -> typed value (``{"S": "..."}``)."""
@@ -129,6 +139,7 @@ def profile_body(profile: PatientProfile) -> dict[str, Any]:
         Profile.contraindications: sorted(c.value for c in enrollment.contraindications) or None,
         Profile.enrolled_on: enrollment.enrolled_on.isoformat(),
         Profile.justification: enrollment.justification,
+        Profile.rapidly_evolving_severe: True if enrollment.rapidly_evolving_severe else None,
         Profile.warnings: list(profile.warnings) or None,
         Profile.pregnancies: [
             {Pregnancy.reported_on: episode.reported_on.isoformat(), Pregnancy.ended_on: _iso(episode.ended_on)}
@@ -175,6 +186,7 @@ def profile_from_item(raw: Raw) -> PatientProfile:
         contraindications=frozenset(Contraindication(c) for c in _get(raw, Profile.contraindications) or ()),
         enrolled_on=date.fromisoformat(_req(raw, Profile.enrolled_on, "enrolled_on")),
         justification=_get(raw, Profile.justification),
+        rapidly_evolving_severe=bool(_get(raw, Profile.rapidly_evolving_severe)),
     )
     return PatientProfile(
         patient_id=_req(raw, Profile.patient_id, "patient_id"),
@@ -257,15 +269,71 @@ def _number(value: float | None) -> str:
 
 
 def result_entry(result: Result) -> str:
-    """A result's value in its year's item: ``item|value|unit|status`` with trailing empty fields cut; a unit or
-    status that is empty or holds ``|`` makes it a JSON list instead (an item code never starts with ``[``)."""
+    """A result's value in its year's item.
+
+    A result with analytes or findings is a JSON object (``{"i": item, "v", "u", "s", "a": [[code, value,
+    unit, low, high]], "f": [[code, severity, detail, source]]}``, absent fields left out). Otherwise the round-1
+    forms: ``item|value|unit|status`` with trailing empty fields cut, or a JSON list when a unit or status is
+    empty or holds ``|``. An item code never starts with ``[`` or ``{``, so the three forms cannot be confused.
+    ``acknowledged`` is not stored here: acknowledgements are items of their own.
+    """
+    if result.analytes or result.findings:
+        body: dict[str, Any] = {"i": result.item.value}
+        for name, value in (("v", result.value), ("u", result.unit), ("s", result.status)):
+            if value is not None:
+                body[name] = value
+        if result.analytes:
+            body["a"] = [_trimmed([a.code, a.value, a.unit, a.low, a.high]) for a in result.analytes]
+        if result.findings:
+            body["f"] = [[f.code, f.severity.value, f.detail, f.source] for f in result.findings]
+        return json.dumps(body, separators=(",", ":"), allow_nan=False)
     texts = (result.unit, result.status)
     if any(text is not None and (not text or "|" in text) for text in texts):
         return json.dumps([result.item.value, result.value, result.unit, result.status], separators=(",", ":"))
     return "|".join((result.item.value, _number(result.value), result.unit or "", result.status or "")).rstrip("|")
 
 
+def _trimmed(values: list[Any]) -> list[Any]:
+    while values and values[-1] is None:
+        values.pop()
+    return values
+
+
+def _analyte(values: Sequence[Any]) -> Analyte:
+    code, value, unit, low, high = (*values, None, None)[:5]
+    return Analyte(
+        code=code,
+        value=float(value),
+        unit=unit,
+        low=None if low is None else float(low),
+        high=None if high is None else float(high),
+    )
+
+
 def result_from_entry(day: date, result_id: str, entry: str) -> Result:
+    if entry.startswith("{"):
+        body = json.loads(entry)
+        return Result(
+            result_id=result_id,
+            item=ResultItem(body["i"]),
+            date=day,
+            value=None if body.get("v") is None else float(body["v"]),
+            unit=body.get("u"),
+            status=body.get("s"),
+            analytes=tuple(_analyte(values) for values in body.get("a", ())),
+            findings=tuple(
+                LabFinding(
+                    finding_id=finding_id(result_id, code),
+                    result_id=result_id,
+                    date=day,
+                    code=code,
+                    severity=Severity(severity),
+                    detail=detail,
+                    source=source,
+                )
+                for code, severity, detail, source in body.get("f", ())
+            ),
+        )
     if entry.startswith("["):
         item, value, unit, status = json.loads(entry)
     else:
@@ -341,6 +409,32 @@ def marks_from_item(patient_id: str, raw: Raw) -> list[NoticeMark]:
     return sorted(marks, key=lambda mark: mark.key)
 
 
+# ---- acknowledgements, packed: REVIEWS holds one attribute per acknowledgement ----------------------------------
+def acknowledgement_value(ack: Acknowledgement) -> str:
+    """``[action, by, at]`` as JSON text (the attribute's name is the kind and ref)."""
+    return json.dumps([ack.action, ack.by, ack.at.isoformat()], separators=(",", ":"))
+
+
+def acknowledgements_from_item(raw: Raw) -> list[Acknowledgement]:
+    out = []
+    for name in raw:
+        if name in KEY_NAMES:
+            continue
+        kind, ref = keys.acknowledgement_kind_and_ref(name)
+        action, by, at = json.loads(raw[name]["S"])
+        out.append(Acknowledgement(kind=kind, ref=ref, action=action, by=by, at=datetime.fromisoformat(at)))
+    return sorted(out, key=lambda ack: (ack.kind, ack.ref))
+
+
+def acknowledgements_item(patient_id: str, acks: Sequence[Acknowledgement]) -> Raw | None:
+    if not acks:
+        return None
+    item = item_key(keys.patient_pk(patient_id), keys.REVIEWS)
+    for ack in acks:
+        item[keys.acknowledgement_name(ack.kind, ack.ref)] = {"S": acknowledgement_value(ack)}
+    return item
+
+
 # ---- audit, clinics, user links ------------------------------------------------------------------------------
 def audit_item(pk: str, entry: AuditEntry) -> Raw:
     return _item(
@@ -410,6 +504,9 @@ def patient_items(patient: StoredPatient, shards: int) -> list[Raw]:
     notices = notices_item(pid, marks)
     if notices is not None:
         items.append(notices)
+    reviews = acknowledgements_item(pid, patient.acknowledgements)
+    if reviews is not None:
+        items.append(reviews)
     return items
 
 
@@ -419,6 +516,7 @@ def patient_from_items(items: Sequence[Raw]) -> StoredPatient | None:
     infusions: list[Infusion] = []
     results: list[Result] = []
     notices: set[str] = set()
+    acks: list[Acknowledgement] = []
     for raw in items:
         sk = raw[SK]["S"]
         if sk == keys.PROFILE:
@@ -430,10 +528,13 @@ def patient_from_items(items: Sequence[Raw]) -> StoredPatient | None:
         elif sk == keys.NOTICES:
             pid = raw[PK]["S"].removeprefix(keys.patient_pk(""))
             notices.update(keys.notice_key(pid, name) for name in _mark_names(raw))
+        elif sk == keys.REVIEWS:
+            acks = acknowledgements_from_item(raw)
     if profile is None:
         return None
     results.sort(key=lambda result: (result.date, result.result_id))
     record = PatientRecord(profile=profile_from_item(profile), infusions=tuple(infusions), results=tuple(results))
+    record = with_acknowledgements(record, acks)
     return StoredPatient(
         record=record,
         version=int(_req(profile, Profile.version, "version")),
@@ -443,4 +544,5 @@ def patient_from_items(items: Sequence[Raw]) -> StoredPatient | None:
         next_check=_day(_get(profile, Profile.next_check)),
         swept_through=_day(_get(profile, Profile.swept_through)),
         sent_notices=frozenset(notices),
+        acknowledgements=tuple(acks),
     )
