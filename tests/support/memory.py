@@ -351,6 +351,7 @@ class PublishedDigest:
     subject: str
     attributes: dict[str, str]
     digest: dict[str, Any]
+    email: str = ""
 
 
 @dataclass
@@ -372,6 +373,7 @@ class InMemoryDigestPublisher:
                 subject=message.subject,
                 attributes={name: value["StringValue"] for name, value in message.attributes().items()},
                 digest=json.loads(body["default"]),
+                email=str(body.get("email", "")),
             )
         )
         return message_id
