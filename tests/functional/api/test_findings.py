@@ -252,5 +252,6 @@ def test_rapidly_evolving_severe_admits_zero_prior_dmts_in_the_eu(api: Api) -> N
     admitted = api.enroll(prior_dmt_count=0, rapidly_evolving_severe=True)
     assert admitted.status == 201, admitted.raw
     assert _stored(admitted.body["patient_id"]).record.profile.enrollment.rapidly_evolving_severe
+    assert admitted.body["profile"]["rapidly_evolving_severe"] is True
     not_bool = api.enroll(prior_dmt_count=0, rapidly_evolving_severe="yes")
     assert (not_bool.status, not_bool.body["errors"][0]["field"]) == (422, "rapidly_evolving_severe")

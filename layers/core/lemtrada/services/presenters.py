@@ -43,6 +43,7 @@ def profile_view(profile: PatientProfile, today: date) -> ProfileView:
         pregnant=profile.pregnant_on(today),
         active_infection=profile.active_infection,
         withdrawn_on=profile.withdrawn_on,
+        rapidly_evolving_severe=enrollment.rapidly_evolving_severe,
     )
 
 

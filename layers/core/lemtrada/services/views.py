@@ -97,6 +97,7 @@ class ProfileView(_View):
     pregnant: bool
     active_infection: bool
     withdrawn_on: date | None
+    rapidly_evolving_severe: bool = False  # EU SmPC 4.1, sent at enrollment
 
 
 class InfusionView(_View):
