@@ -105,6 +105,7 @@ class MotoSns:
                     "subject": subject,
                     "attributes": _attribute_values(attributes or {}),
                     "digest": _digest(message),
+                    "email": _email(message),
                 }
             )
         return notices
@@ -120,6 +121,16 @@ def _attribute_values(attributes: Mapping[str, Any]) -> dict[str, str]:
         else:
             values[name] = str(attribute)
     return values
+
+
+def _email(message: str) -> str | None:
+    """The `email` text of a `MessageStructure=json` message (DESIGN 6), None for other messages."""
+    try:
+        parsed = json.loads(message)
+    except ValueError:
+        return None
+    email = parsed.get("email") if isinstance(parsed, dict) else None
+    return email if isinstance(email, str) else None
 
 
 def _digest(message: str) -> Any:

@@ -78,6 +78,7 @@ def enroll(data: Annotated[EnrollmentIn, Body()], key: IdempotencyKey = None) ->
         justification=data.justification,
         patient_sub=data.patient_sub,
         external_ref=data.external_ref,
+        rapidly_evolving_severe=data.rapidly_evolving_severe,
     )
 
     def write() -> idempotency.WriteAnswer:

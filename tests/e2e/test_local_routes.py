@@ -61,6 +61,7 @@ def test_notices_show_what_was_published_to_the_digest_topic_oldest_first(local_
             "subject": "Lemtrada digest",
             "attributes": {"clinic_id": digest["clinic_id"], "date": "2026-03-01", "kind": "digest"},
             "digest": digest,
+            "email": "readable text",
         }
         for digest in digests
     ]

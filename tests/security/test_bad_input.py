@@ -45,9 +45,22 @@ def _infusion_at(day: str, start: str, end: str, diluted: str = "08:10") -> dict
     )
 
 
+def _analyte(code: str = "platelets", **changes: Any) -> dict[str, Any]:
+    return _with({"code": code, "value": 15, "unit": "10*9/L"}, **changes)
+
+
+def _cbc(*analytes: dict[str, Any]) -> dict[str, Any]:
+    return {"item": "cbc", "date": "2026-11-20", "analytes": list(analytes)}
+
+
+def _ack(kind: str, ref: str, action: str = "reviewed") -> dict[str, Any]:
+    return {"kind": kind, "ref": ref, "action": action}
+
+
 # (id, method, path ("{pid}" = the enrolled patient), body (bytes are sent as they are), headers, status, code)
 Case = tuple[str, str, str, Any, dict[str, str], int, str]
 INF, RES, ENR, PAT = "/patients/{pid}/infusions", "/patients/{pid}/results", "/patients", "/patients/{pid}"
+ACK = "/patients/{pid}/acknowledgements"
 CORPUS: list[Case] = [
     # malformed JSON and the wrong document shape
     ("truncated-json", "POST", INF, b'{"date": ', JSON, 422, VALIDATION),
@@ -244,6 +257,59 @@ CORPUS: list[Case] = [
     ("vzv-without-status", "POST", RES, {"item": "vzv", "date": "2026-11-20"}, JSON, 422, VALIDATION),
     ("status-on-cbc", "POST", RES, _with(RESULT, status="negative"), JSON, 422, VALIDATION),
     ("unknown-item", "POST", RES, _with(RESULT, item="mri"), JSON, 422, VALIDATION),
+    # analytes (DESIGN 7): each refused with the analyte rules' code, nothing stored
+    ("analyte-of-another-item", "POST", RES, _cbc(_analyte("tsh", unit="m[IU]/L")), JSON, 422, "analyte_not_of_item"),
+    ("analyte-unknown-code", "POST", RES, _cbc(_analyte("ldl")), JSON, 422, "analyte_not_of_item"),
+    ("analyte-unknown-unit", "POST", RES, _cbc(_analyte(unit="cells/mm3")), JSON, 422, "unit_not_accepted"),
+    ("analyte-unit-case", "POST", RES, _cbc(_analyte(unit="10*9/l")), JSON, 422, "unit_not_accepted"),
+    ("analyte-negative", "POST", RES, _cbc(_analyte(value=-0.1)), JSON, 422, VALIDATION),
+    ("analyte-low-above-high", "POST", RES, _cbc(_analyte(low=400, high=150)), JSON, 422, VALIDATION),
+    ("analyte-negative-high", "POST", RES, _cbc(_analyte(high=-1)), JSON, 422, VALIDATION),
+    ("analyte-duplicate", "POST", RES, _cbc(_analyte(), _analyte(value=90)), JSON, 422, VALIDATION),
+    ("analyte-value-string", "POST", RES, _cbc(_analyte(value="15")), JSON, 422, VALIDATION),
+    ("analyte-value-bool", "POST", RES, _cbc(_analyte(value=True)), JSON, 422, VALIDATION),
+    ("analyte-without-unit", "POST", RES, _cbc(_without(_analyte(), "unit")), JSON, 422, VALIDATION),
+    ("analyte-unknown-field", "POST", RES, _cbc(_with(_analyte(), loinc="777-3")), JSON, 422, VALIDATION),
+    ("analytes-not-a-list", "POST", RES, _with(RESULT, analytes=_analyte()), JSON, 422, VALIDATION),
+    ("analytes-33", "POST", RES, _cbc(*[_analyte()] * 33), JSON, 422, VALIDATION),
+    (
+        "analyte-infinite",
+        "POST",
+        RES,
+        b'{"item":"cbc","date":"2026-11-20","analytes":[{"code":"platelets","value":1e400,"unit":"10*9/L"}]}',
+        JSON,
+        422,
+        VALIDATION,
+    ),
+    (
+        "analyte-nan",
+        "POST",
+        RES,
+        b'{"item":"cbc","date":"2026-11-20","analytes":[{"code":"platelets","value":NaN,"unit":"10*9/L"}]}',
+        JSON,
+        422,
+        VALIDATION,
+    ),
+    (
+        "cd4-unit-unknown",
+        "POST",
+        RES,
+        {"item": "cd4", "date": "2026-11-20", "value": 400, "unit": "g/L"},
+        JSON,
+        422,
+        "unit_not_accepted",
+    ),
+    # acknowledgements: unknown refs, an occurrence not yet overdue, bad kinds and actions
+    ("ack-unknown-finding", "POST", ACK, _ack("finding", "nosuch:platelets_below_100"), JSON, 404, "not_found"),
+    ("ack-unknown-deviation", "POST", ACK, _ack("deviation", "2026-11-19:no_such_code"), JSON, 404, "not_found"),
+    ("ack-unknown-occurrence", "POST", ACK, _ack("occurrence", "cbc:999"), JSON, 404, "not_found"),
+    ("ack-upcoming-occurrence", "POST", ACK, _ack("occurrence", "cbc:1"), JSON, 422, "not_acknowledgeable"),
+    ("ack-unknown-kind", "POST", ACK, _ack("infusion", "2026-11-19"), JSON, 422, VALIDATION),
+    ("ack-unknown-action", "POST", ACK, _ack("occurrence", "cbc:1", action="ignored"), JSON, 422, VALIDATION),
+    ("ack-empty-ref", "POST", ACK, _ack("finding", ""), JSON, 422, VALIDATION),
+    ("ack-ref-with-hash", "POST", ACK, _ack("finding", "a#b"), JSON, 422, VALIDATION),
+    ("ack-ref-too-long", "POST", ACK, _ack("finding", "r" * 161), JSON, 422, VALIDATION),
+    ("ack-by-in-body", "POST", ACK, _with(_ack("occurrence", "cbc:1"), by="someone"), JSON, 422, VALIDATION),
 ]
 
 

@@ -271,6 +271,13 @@ def run_api(s: Scenario) -> dict[str, str]:
     result = {"item": "cbc", "date": "2026-11-23", "value": 5.1, "unit": "g/L"}
     assert s.http("POST", f"/patients/{ids['a']}/results", CLINICIAN, result, {"idempotency-key": "r-1"}).status == 201
     assert s.http("POST", f"/patients/{ids['a']}/results", CLINICIAN, result).status == 201
+    low = {"item": "cbc", "date": "2026-11-23", "analytes": [{"code": "platelets", "value": 15, "unit": "10*9/L"}]}
+    raised = s.http("POST", f"/patients/{ids['a']}/results", CLINICIAN, low)
+    assert raised.status == 201, raised.body
+    ack = {"kind": "finding", "ref": raised.json()["findings"][0]["finding_id"], "action": "reviewed"}
+    url = f"/patients/{ids['a']}/acknowledgements"
+    assert s.http("POST", url, CLINICIAN, ack, {"idempotency-key": "k-1"}).status == 201
+    assert s.http("POST", url, CLINICIAN, ack).status == 200  # acknowledged before: the stored one
     # reading: every route
     for path in ("", "/readiness", "/schedule", "/schedule.ics"):
         assert s.http("GET", f"/patients/{ids['a']}{path}").status == 200

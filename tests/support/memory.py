@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from lemtrada.notify.publisher import PublishError
 from lemtrada.regimen.records import Clinic, Infusion, PatientProfile, PatientRecord, Result
 from lemtrada.storage import keys
 from lemtrada.storage.ports import (
+    Acknowledgement,
     AlreadyExists,
     AuditEntry,
     DueEntry,
@@ -33,6 +34,7 @@ from lemtrada.storage.ports import (
     VersionConflict,
     check_transaction_size,
     sweep_audit,
+    with_acknowledgements,
 )
 
 
@@ -48,6 +50,7 @@ class _PatientState:
     infusions: dict[date, Infusion] = field(default_factory=dict)
     results: dict[tuple[date, str], Result] = field(default_factory=dict)
     notices: dict[str, NoticeMark] = field(default_factory=dict)
+    acknowledgements: dict[tuple[str, str], Acknowledgement] = field(default_factory=dict)
     audit: list[tuple[str, AuditEntry]] = field(default_factory=list)
 
 
@@ -187,14 +190,43 @@ class InMemoryPatientRepository:
             return self._bump(state, next_check, audit)
 
     def add_result(
-        self, patient_id: str, result: Result, expected_version: int, next_check: date | None, audit: AuditEntry
+        self,
+        patient_id: str,
+        result: Result,
+        expected_version: int,
+        next_check: date | None,
+        audit: AuditEntry,
+        *,
+        updated: Sequence[Result] = (),
     ) -> int:
         with self._lock:
             state = self._patients.get(patient_id)
             if state is not None and (result.date, result.result_id) in state.results:
                 raise AlreadyExists("result")
             state = self._checked(patient_id, expected_version)
-            state.results[(result.date, result.result_id)] = result
+            others = [r for r in updated if r.result_id != result.result_id]
+            if any((r.date, r.result_id) not in state.results for r in others):
+                raise VersionConflict(f"patient {patient_id}: a rewritten result is not stored")
+            state.results[(result.date, result.result_id)] = _as_stored(result)
+            for other in others:
+                state.results[(other.date, other.result_id)] = _as_stored(other)
+            return self._bump(state, next_check, audit)
+
+    def acknowledge(
+        self,
+        patient_id: str,
+        acknowledgement: Acknowledgement,
+        expected_version: int,
+        next_check: date | None,
+        audit: AuditEntry,
+    ) -> int:
+        with self._lock:
+            state = self._patients.get(patient_id)
+            ref = (acknowledgement.kind, acknowledgement.ref)
+            if state is not None and ref in state.acknowledgements:
+                raise AlreadyExists("acknowledgement")
+            state = self._checked(patient_id, expected_version)
+            state.acknowledgements[ref] = acknowledgement
             return self._bump(state, next_check, audit)
 
     # -- the sweep's view -------------------------------------------------------------------------
@@ -250,11 +282,13 @@ class InMemoryPatientRepository:
 
     @staticmethod
     def _stored(state: _PatientState) -> StoredPatient:
+        acks = tuple(state.acknowledgements[ref] for ref in sorted(state.acknowledgements))
         record = PatientRecord(
             profile=state.profile,
             infusions=tuple(state.infusions[day] for day in sorted(state.infusions)),
             results=tuple(state.results[k] for k in sorted(state.results)),
         )
+        record = with_acknowledgements(record, acks)
         return StoredPatient(
             record=record,
             version=state.version,
@@ -264,7 +298,14 @@ class InMemoryPatientRepository:
             next_check=state.next_check,
             swept_through=state.swept_through,
             sent_notices=frozenset(state.notices),
+            acknowledgements=acks,
         )
+
+
+def _as_stored(result: Result) -> Result:
+    """A result as DynamoDB keeps it: acknowledgements live apart, so no finding is stored acknowledged."""
+    findings = tuple(replace(f, acknowledged=False) for f in result.findings)
+    return replace(result, findings=findings)
 
 
 @dataclass
@@ -310,6 +351,7 @@ class PublishedDigest:
     subject: str
     attributes: dict[str, str]
     digest: dict[str, Any]
+    email: str = ""
 
 
 @dataclass
@@ -331,6 +373,7 @@ class InMemoryDigestPublisher:
                 subject=message.subject,
                 attributes={name: value["StringValue"] for name, value in message.attributes().items()},
                 digest=json.loads(body["default"]),
+                email=str(body.get("email", "")),
             )
         )
         return message_id

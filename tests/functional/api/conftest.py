@@ -51,6 +51,8 @@ EVENT_FUNCTION = {
     "patch_patient": "enrollment",
     "post_infusion": "recording",
     "post_result": "recording",
+    "post_result_analytes": "recording",
+    "post_acknowledgement": "recording",
     "get_patient": "reading",
     "get_readiness": "reading",
     "get_schedule": "reading",
@@ -141,6 +143,11 @@ class Api:
     def result(self, patient_id: str, item: str, day: str, **changes: Any) -> Reply:
         body = {"item": item, "date": day, **changes}
         return self.call("post_result", claims=CLINICIAN, path=f"/patients/{patient_id}/results", body=body)
+
+    def acknowledge(self, patient_id: str, kind: str, ref: str, action: str = "reviewed", **options: Any) -> Reply:
+        body = {"kind": kind, "ref": ref, "action": action}
+        path = f"/patients/{patient_id}/acknowledgements"
+        return self.call("post_acknowledgement", path=path, body=body, **{"claims": CLINICIAN, **options})
 
 
 def create_tables() -> None:

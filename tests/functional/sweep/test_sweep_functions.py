@@ -11,8 +11,8 @@ import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.config import Config
 from lemtrada import bootstrap
-from lemtrada.regimen import next_check, plan_infusion, protocol_for
-from lemtrada.regimen.records import InfusionRequest, InfusionRoute, Label
+from lemtrada.regimen import add_result, next_check, plan_infusion, protocol_for
+from lemtrada.regimen.records import Analyte, InfusionRequest, InfusionRoute, Label, Result, ResultItem
 from lemtrada.services.sweep import SweepError
 from lemtrada.storage.outbox import DynamoOutbox
 from lemtrada.storage.ports import OutboxError
@@ -102,6 +102,34 @@ def test_digests_reach_only_their_clinic_once(sweep_aws: SweepAws, lambda_contex
     # A re-run of the same instant sends nothing new.
     assert _run({"now": "2026-11-24T02:00:00Z"}, lambda_context)["digests"] == []
     assert sweep_aws.received("kiritimati-ms") == []
+
+
+def test_a_critical_finding_heads_the_digest_and_is_sent_once(sweep_aws: SweepAws, lambda_context: Any) -> None:
+    """Platelets at 15 on a CBC beside an infusion deviation: the finding is the digest's first item, once."""
+    _infused_patient(sweep_aws, "pt-k1", "kiritimati-ms", date(2026, 11, 20))
+    stored = sweep_aws.repo.get_patient("pt-k1")
+    assert stored is not None
+    protocol = protocol_for(Label.US)
+    cbc = Result("r-low", ResultItem.CBC, date(2026, 11, 21), analytes=(Analyte("platelets", 15, "10*9/L"),))
+    record, added = add_result(stored.record, cbc, protocol)
+    upcoming = next_check(record, stored.sent_notices, protocol)
+    sweep_aws.repo.add_result("pt-k1", record.results[-1], stored.version, upcoming, AUDIT)
+    assert [f.code for f in added] == ["platelets_below_100"]
+    _run({"now": "2026-11-24T02:00:00Z"}, lambda_context)
+    (digest,) = sweep_aws.received("kiritimati-ms")
+    assert digest["items"][0] == {
+        "patient_id": "pt-k1",
+        "kind": "finding",
+        "code": "platelets_below_100",
+        "date": "2026-11-21",
+        "severity": "critical",
+        "finding_id": "r-low:platelets_below_100",
+    }
+    assert [i["kind"] for i in digest["items"]].count("finding") == 1
+    assert _run({"now": "2026-11-24T02:00:00Z"}, lambda_context)["digests"] == []
+    _run({"now": "2026-11-25T02:00:00Z"}, lambda_context)
+    later = [i for d in sweep_aws.received("kiritimati-ms") for i in d["items"]]
+    assert [i for i in later if i["kind"] == "finding"] == []
 
 
 def test_sns_rejecting_fails_the_run_and_the_retry_delivers(sweep_aws: SweepAws, lambda_context: Any) -> None:

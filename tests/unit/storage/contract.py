@@ -6,12 +6,12 @@ Ids are unique per test so the suite also runs against a shared table (DynamoDB 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from lemtrada.regimen.records import PregnancyEpisode, ResultItem
+from lemtrada.regimen.records import PregnancyEpisode, ResultItem, Severity
 from lemtrada.storage import keys
-from lemtrada.storage.ports import AlreadyExists, PatientRepository, VersionConflict
+from lemtrada.storage.ports import Acknowledgement, AlreadyExists, PatientRepository, VersionConflict
 
 from tests.unit.storage import factories as f
 
@@ -147,6 +147,72 @@ class RepositoryContract:
         got = repo.get_patient(pid)
         assert got is not None
         assert got.record.results == (tb,)
+
+    def test_results_carry_analytes_and_findings(self, repo: PatientRepository) -> None:
+        patient = f.stored(f.profile(enrollment=replace(f.profile().enrollment, rapidly_evolving_severe=True)))
+        pid = patient.patient_id
+        repo.create_patient(patient, f.audit())
+        low = f.cbc(date(2026, 2, 3), 15.0, ("platelets_below_100", Severity.CRITICAL))
+        normal = f.cbc(date(2026, 3, 3), 210.5)
+        assert repo.add_result(pid, low, 1, None, f.audit("result.recorded")) == 2
+        assert repo.add_result(pid, normal, 2, None, f.audit("result.recorded")) == 3
+        got = repo.get_patient(pid)
+        assert got is not None
+        assert got.record.profile.enrollment.rapidly_evolving_severe
+        assert got.record.results == (low, normal)
+        assert got.record.results[0].findings[0].finding_id == f"{low.result_id}:platelets_below_100"
+
+    def test_adding_a_result_rewrites_other_results_findings_atomically(self, repo: PatientRepository) -> None:
+        patient = f.stored()
+        pid = patient.patient_id
+        repo.create_patient(patient, f.audit())
+        same_year = f.cbc(date(2026, 5, 1), 60.0)
+        next_year = f.cbc(date(2027, 1, 4), 40.0)
+        repo.add_result(pid, same_year, 1, None, f.audit())
+        repo.add_result(pid, next_year, 2, None, f.audit())
+        late = f.cbc(date(2026, 4, 1), 300.0)
+        grown = [f.with_finding(r, "platelets_halved", Severity.MAJOR) for r in (same_year, next_year)]
+        with pytest.raises(VersionConflict):
+            repo.add_result(pid, late, 2, None, f.audit(), updated=grown)
+        got = repo.get_patient(pid)
+        assert got is not None
+        assert got.version == 3
+        assert got.record.results == (same_year, next_year)
+        assert repo.add_result(pid, late, 3, None, f.audit(), updated=grown) == 4
+        got = repo.get_patient(pid)
+        assert got is not None
+        assert got.record.results == (late, *grown)
+        ghost = f.cbc(date(2026, 6, 1), 10.0)
+        with pytest.raises((VersionConflict, AlreadyExists)):
+            repo.add_result(pid, f.cbc(date(2026, 7, 1), 10.0), 4, None, f.audit(), updated=[ghost])
+        got = repo.get_patient(pid)
+        assert got is not None
+        assert got.version == 4
+        assert len(got.record.results) == 3
+
+    def test_acknowledgements_are_kept_once_and_close_their_findings(self, repo: PatientRepository) -> None:
+        patient = f.stored()
+        pid = patient.patient_id
+        repo.create_patient(patient, f.audit())
+        low = f.cbc(date(2026, 2, 3), 15.0, ("platelets_below_100", Severity.CRITICAL))
+        repo.add_result(pid, low, 1, None, f.audit())
+        finding = low.findings[0]
+        at = datetime(2026, 2, 4, 9, 15, tzinfo=UTC)
+        ack = Acknowledgement("finding", finding.finding_id, "repeat_test_ordered", "clinician-1", at)
+        occurrence = Acknowledgement("occurrence", "cbc:3", "patient_contacted", "clinician|2", at)
+        with pytest.raises(VersionConflict):
+            repo.acknowledge(pid, ack, 1, None, f.audit())
+        assert repo.acknowledge(pid, ack, 2, date(2026, 3, 1), f.audit("acknowledgement.recorded")) == 3
+        assert repo.acknowledge(pid, occurrence, 3, None, f.audit()) == 4
+        with pytest.raises(AlreadyExists) as twice:
+            repo.acknowledge(pid, replace(ack, action="reviewed"), 4, None, f.audit())
+        assert twice.value.what == "acknowledgement"
+        got = repo.get_patient(pid)
+        assert got is not None
+        assert got.version == 4
+        assert got.acknowledgements == (ack, occurrence)
+        assert got.record.results[0].findings == (replace(finding, acknowledged=True),)
+        assert [e.action for e in repo.audit_trail(pid)][-2:] == ["acknowledgement.recorded", "test.write"]
 
     def test_update_profile_sets_and_clears_fields(self, repo: PatientRepository) -> None:
         patient = f.stored(sub=f.uid("sub"))

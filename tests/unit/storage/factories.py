@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 from lemtrada.regimen.records import (
+    Analyte,
     Clinic,
     Contraindication,
     Deviation,
@@ -17,6 +18,7 @@ from lemtrada.regimen.records import (
     Infusion,
     InfusionRoute,
     Label,
+    LabFinding,
     PatientProfile,
     PatientRecord,
     PregnancyEpisode,
@@ -111,4 +113,29 @@ def stored(
         patient_sub=sub,
         external_ref="MRN-1",
         next_check=next_check,
+    )
+
+
+def with_finding(stored: Result, code: str, severity: Severity) -> Result:
+    """``stored`` with one more finding, as the rules add one when a later-typed result changes its history."""
+    rid = stored.result_id
+    found = LabFinding(f"{rid}:{code}", rid, stored.date, code, severity, f"{code} detail", "US PI 5.2")
+    return replace(stored, findings=(*stored.findings, found))
+
+
+def cbc(day: date, platelets: float, *findings: tuple[str, Severity]) -> Result:
+    """A CBC with analytes (one with the lab's range) and, optionally, findings already raised on it."""
+    rid = uid("r")
+    return Result(
+        result_id=rid,
+        item=ResultItem.CBC,
+        date=day,
+        analytes=(
+            Analyte("platelets", platelets, "10*9/L", low=150.0, high=400.0),
+            Analyte("hemoglobin", 13.2, "g/dL"),
+        ),
+        findings=tuple(
+            LabFinding(f"{rid}:{code}", rid, day, code, severity, f"{code} detail", "US PI 5.2 | IWG")
+            for code, severity in findings
+        ),
     )

@@ -8,12 +8,14 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lemtrada.regimen.records import (
+    Analyte,
     Contraindication,
     Deviation,
     Diagnosis,
     Enrollment,
     Infusion,
     InfusionRoute,
+    LabFinding,
     PatientProfile,
     PatientRecord,
     PregnancyEpisode,
@@ -24,8 +26,8 @@ from lemtrada.regimen.records import (
 )
 from lemtrada.storage import keys
 from lemtrada.storage.codec import patient_from_items, patient_items
-from lemtrada.storage.packing import marks_from_item
-from lemtrada.storage.ports import StoredPatient
+from lemtrada.storage.packing import marks_from_item, result_entry, result_from_entry
+from lemtrada.storage.ports import Acknowledgement, StoredPatient
 
 from tests.unit.storage import factories as f
 
@@ -67,20 +69,55 @@ def infusions(draw: st.DrawFn) -> tuple[Infusion, ...]:
     )
 
 
+analytes = st.builds(
+    Analyte,
+    code=ids,
+    value=numbers,
+    unit=texts,
+    low=st.none() | numbers,
+    high=st.none() | numbers,
+)
+
+
 @st.composite
 def results(draw: st.DrawFn) -> tuple[Result, ...]:
     keys = sorted(draw(st.sets(st.tuples(days, ids), max_size=6)))
-    return tuple(
-        Result(
-            result_id=result_id,
-            item=draw(st.sampled_from(ResultItem)),
-            date=day,
-            value=draw(st.none() | numbers),
-            unit=draw(st.none() | texts),
-            status=draw(st.none() | texts),
+    out = []
+    for day, result_id in keys:
+        codes = draw(st.lists(ids, unique=True, max_size=3))
+        findings = tuple(
+            LabFinding(
+                f"{result_id}:{code}", result_id, day, code, draw(st.sampled_from(Severity)), draw(texts), draw(texts)
+            )
+            for code in codes
         )
-        for day, result_id in keys
-    )
+        out.append(
+            Result(
+                result_id=result_id,
+                item=draw(st.sampled_from(ResultItem)),
+                date=day,
+                value=draw(st.none() | numbers),
+                unit=draw(st.none() | texts),
+                status=draw(st.none() | texts),
+                analytes=tuple(draw(st.lists(analytes, max_size=3))),
+                findings=findings,
+            )
+        )
+    return tuple(out)
+
+
+acknowledgements = st.lists(
+    st.builds(
+        Acknowledgement,
+        kind=st.sampled_from(["deviation", "occurrence"]),
+        ref=ids,
+        action=texts,
+        by=ids,
+        at=times,
+    ),
+    max_size=3,
+    unique_by=lambda ack: (ack.kind, ack.ref),
+).map(lambda acks: tuple(sorted(acks, key=lambda ack: (ack.kind, ack.ref))))
 
 
 enrollments = st.builds(
@@ -93,6 +130,7 @@ enrollments = st.builds(
     contraindications=st.frozensets(st.sampled_from(Contraindication)),
     enrolled_on=days,
     justification=st.none() | texts,
+    rapidly_evolving_severe=st.booleans(),
 )
 profiles = st.builds(
     PatientProfile,
@@ -116,6 +154,7 @@ patients = st.builds(
     next_check=st.none() | days,
     swept_through=st.none() | days,
     sent_notices=st.frozensets(ids, max_size=5),
+    acknowledgements=acknowledgements,
 )
 
 
@@ -189,3 +228,25 @@ def test_a_notices_item_written_with_the_old_sent_set_reads_back_unchanged() -> 
     assert back is not None
     assert back.sent_notices == {f"{pid}#x"}
     assert [mark.key for mark in marks_from_item(pid, notices)] == [f"{pid}#x"]
+
+
+def test_round_1_result_entries_still_read_back() -> None:
+    """Items written before analytes existed (``item|value|unit|status`` and the JSON list) read as before."""
+    day = date(2026, 3, 2)
+    assert result_from_entry(day, "r1", "cd4|512|cells/uL") == Result("r1", ResultItem.CD4, day, 512.0, "cells/uL")
+    assert result_from_entry(day, "r2", "tb_screening|||negative") == Result(
+        "r2", ResultItem.TB_SCREENING, day, status="negative"
+    )
+    assert result_from_entry(day, "r3", "cbc") == Result("r3", ResultItem.CBC, day)
+    assert result_from_entry(day, "r4", '["cbc",1.5,"a|b",null]') == Result("r4", ResultItem.CBC, day, 1.5, "a|b")
+
+
+def test_a_result_with_analytes_is_a_json_object_and_round_1_results_keep_their_form() -> None:
+    day = date(2026, 3, 2)
+    plain = Result("r1", ResultItem.CD4, day, 512.0, "cells/uL")
+    assert result_entry(plain) == "cd4|512|cells/uL"
+    low = f.cbc(day, 15.0, ("platelets_below_100", Severity.CRITICAL))
+    entry = result_entry(low)
+    assert entry.startswith("{")
+    assert "acknowledged" not in entry
+    assert result_from_entry(day, low.result_id, entry) == low

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from typing import Any
 
 import pytest
 from lemtrada.notify.digest import SNS_MAX_BYTES, DigestMessage, build_digest, parse_document, severity_of
@@ -79,6 +80,26 @@ def test_severity_of_items() -> None:
     assert severity_of({"kind": "occurrence", "state": "due"}) == "minor"
     assert severity_of({"kind": "deviation", "severity": "critical"}) == "critical"
     assert severity_of({"kind": "milestone"}) == "info"
+    assert severity_of({"kind": "finding", "severity": "critical"}) == "critical"
+    assert severity_of({"kind": "finding", "severity": "major"}) == "major"
+
+
+def test_a_critical_finding_heads_the_email() -> None:
+    """Platelets at 15 come before every other critical line, whichever patient ids sort first."""
+    finding: dict[str, Any] = {
+        "patient_id": "p-zzz",
+        "kind": "finding",
+        "code": "platelets_below_100",
+        "date": "2026-03-01",
+        "severity": "critical",
+        "finding_id": "r1:platelets_below_100",
+    }
+    items: list[dict[str, Any]] = [*_items(9), finding, {**finding, "severity": "major", "code": "tsh_out_of_range"}]
+    text = build_digest("c1", DAY, items)[0].email_text()
+    lines = [line for line in text.splitlines() if line.startswith("- ")]
+    assert lines[0] == "- patient p-zzz: finding platelets_below_100 (critical) on result of 2026-03-01"
+    major = text[text.index("MAJOR") :]
+    assert major.splitlines()[1].startswith("- patient p-zzz: finding tsh_out_of_range (major)")
 
 
 @pytest.mark.parametrize("count", [1500, 6000])

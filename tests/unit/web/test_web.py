@@ -102,6 +102,7 @@ def test_openapi_lists_every_route_of_the_patient_api() -> None:
         "/patients",
         "/patients/{patient_id}",
         "/patients/{patient_id}/results",
+        "/patients/{patient_id}/acknowledgements",
         "/patients/{patient_id}/readiness",
         "/patients/{patient_id}/infusions",
         "/patients/{patient_id}/schedule",

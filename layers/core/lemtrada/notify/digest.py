@@ -20,8 +20,8 @@ SUBJECT_MAX = 100  # SNS e-mail subjects: at most 100 printable ASCII characters
 
 DigestItem = Mapping[str, Any]
 
-# Groups of the e-mail text, most urgent first. A deviation carries its own severity; a monitoring occurrence is
-# graded by how late it is; a milestone reached is information.
+# Groups of the e-mail text, most urgent first. A deviation or a safety finding carries its own severity; a
+# monitoring occurrence is graded by how late it is; a milestone reached is information.
 _GROUPS: tuple[tuple[str, str], ...] = (
     ("critical", "CRITICAL"),
     ("major", "MAJOR"),
@@ -35,7 +35,7 @@ _RANK = {name: index for index, (name, _) in enumerate(_GROUPS)}
 def severity_of(item: DigestItem) -> str:
     """Which group of the e-mail an item belongs to."""
     kind = item.get("kind")
-    if kind == "deviation":
+    if kind in ("deviation", "finding"):
         severity = str(item.get("severity") or "major")
         return severity if severity in _RANK else "major"
     if kind == "occurrence":
@@ -43,11 +43,13 @@ def severity_of(item: DigestItem) -> str:
     return "info"
 
 
-def sort_key(item: DigestItem) -> tuple[int, str, str, str, int, str]:
-    """Stable order: most urgent first, then patient, then what."""
+def sort_key(item: DigestItem) -> tuple[int, bool, str, str, str, int, str]:
+    """Stable order: most urgent first, findings first within a group (platelets at 15 head the e-mail), then
+    patient, then what."""
     k = item.get("k")
     return (
         _RANK[severity_of(item)],
+        item.get("kind") != "finding",
         str(item.get("patient_id", "")),
         str(item.get("kind", "")),
         str(item.get("code", "")),
@@ -67,6 +69,8 @@ def item_line(item: DigestItem) -> str:
             return f"- patient {patient}: {code} reached on {item.get('date')}"
         case "deviation":
             return f"- patient {patient}: deviation {code} ({item.get('severity')}) on infusion of {item.get('date')}"
+        case "finding":
+            return f"- patient {patient}: finding {code} ({item.get('severity')}) on result of {item.get('date')}"
         case _:
             return f"- patient {patient}: {code}"
 

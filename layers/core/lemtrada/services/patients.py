@@ -17,6 +17,7 @@ from lemtrada.regimen.records import (
     PregnancyEpisode,
     Sex,
 )
+from lemtrada.services.acknowledgements import settled
 from lemtrada.services.actor import Actor, Role
 from lemtrada.services.base import WRITE_ATTEMPTS, PatientContext, UseCase, local_today, retry_on_conflict
 from lemtrada.services.errors import Conflict, NotFound, RuleRejected, ValidationFailed, Violation
@@ -38,6 +39,7 @@ class EnrollmentInput:
     justification: str | None = None
     patient_sub: str | None = None
     external_ref: str | None = None
+    rapidly_evolving_severe: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,7 @@ class Patients(UseCase):
             contraindications=data.contraindications,
             enrolled_on=today,
             justification=data.justification or None,
+            rapidly_evolving_severe=data.rapidly_evolving_severe,
         )
         decision = check_eligibility(enrollment, protocol)
         if not decision.accepted:
@@ -137,7 +140,7 @@ class Patients(UseCase):
             profile = _patched(context, patch)
             protocol = protocol_for(context.clinic.clinic.label)
             record = replace(context.record, profile=profile)
-            upcoming = next_check(record, context.stored.sent_notices, protocol, after=context.stored.swept_through)
+            upcoming = next_check(record, settled(context.stored), protocol, after=context.stored.swept_through)
             audit = self.audit(actor, context.role, "profile.updated", "PROFILE")
             version = self.repository.update_profile(profile, context.stored.version, upcoming, audit)
             stored = replace(context.stored, record=record, version=version, next_check=upcoming)

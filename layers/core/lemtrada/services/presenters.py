@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
-from lemtrada.regimen import Occurrence, build_schedule, protocol_for, summarize_courses
-from lemtrada.regimen.records import Infusion, PatientProfile, Result
+from lemtrada.regimen import Occurrence, build_schedule, open_findings, protocol_for, summarize_courses
+from lemtrada.regimen.records import Infusion, LabFinding, PatientProfile, Result
 from lemtrada.regimen.schedule import Schedule
 from lemtrada.services.views import (
+    AnalyteView,
     CourseView,
     DeviationView,
     InfusionView,
+    LabFindingView,
     MilestoneView,
     OccurrenceRef,
     OccurrenceView,
@@ -40,6 +43,7 @@ def profile_view(profile: PatientProfile, today: date) -> ProfileView:
         pregnant=profile.pregnant_on(today),
         active_infection=profile.active_infection,
         withdrawn_on=profile.withdrawn_on,
+        rapidly_evolving_severe=enrollment.rapidly_evolving_severe,
     )
 
 
@@ -62,8 +66,24 @@ def infusion_view(infusion: Infusion) -> InfusionView:
     )
 
 
-def result_view(result: Result, satisfied: Occurrence | None) -> ResultView:
-    """A stored result and the monitoring occurrence it satisfied (None: it satisfied none)."""
+def finding_view(found: LabFinding) -> LabFindingView:
+    return LabFindingView(
+        finding_id=found.finding_id,
+        result_id=found.result_id,
+        date=found.date,
+        code=found.code,
+        severity=found.severity,
+        detail=found.detail,
+        source=found.source,
+    )
+
+
+def result_view(
+    result: Result, satisfied: Occurrence | None, findings: Sequence[LabFinding] | None = None
+) -> ResultView:
+    """A stored result, the monitoring occurrence it satisfied (None: it satisfied none) and the findings the
+    write raised (default: the result's own)."""
+    raised = result.findings if findings is None else findings
     return ResultView(
         result_id=result.result_id,
         item=result.item,
@@ -74,6 +94,10 @@ def result_view(result: Result, satisfied: Occurrence | None) -> ResultView:
         satisfied=(
             OccurrenceRef(item=satisfied.item, k=satisfied.k, due_date=satisfied.due_date) if satisfied else None
         ),
+        analytes=[
+            AnalyteView(code=a.code, value=a.value, unit=a.unit, low=a.low, high=a.high) for a in result.analytes
+        ],
+        findings=[finding_view(f) for f in raised],
     )
 
 
@@ -109,10 +133,12 @@ def patient_view(stored: StoredPatient, clinic: StoredClinic, today: date) -> Pa
         monitoring_ends=schedule.monitoring_ends,
         enrolled_at=stored.enrolled_at,
         version=stored.version,
+        open_findings=[finding_view(f) for f in open_findings(record, today)],
     )
 
 
 def schedule_view(stored: StoredPatient, schedule: Schedule, as_of: date) -> ScheduleView:
+    findings = {r.result_id: [finding_view(f) for f in r.findings] for r in stored.record.results if r.findings}
     return ScheduleView(
         patient_id=stored.patient_id,
         as_of=as_of,
@@ -124,6 +150,7 @@ def schedule_view(stored: StoredPatient, schedule: Schedule, as_of: date) -> Sch
                 window_opens=o.window_opens,
                 status=o.status.value,
                 satisfied_by=o.satisfied_by,
+                findings=findings.get(o.satisfied_by, []) if o.satisfied_by else [],
             )
             for o in schedule.occurrences
         ],

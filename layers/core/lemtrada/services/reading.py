@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from lemtrada.regimen import assess_readiness, build_schedule, protocol_for
+from lemtrada.regimen import assess_readiness, build_schedule, open_findings, protocol_for
+from lemtrada.regimen.records import Severity
 from lemtrada.regimen.schedule import OccurrenceStatus, Schedule
+from lemtrada.services.acknowledgements import acknowledged_refs
 from lemtrada.services.actor import Actor
 from lemtrada.services.base import PatientContext, UseCase, local_today
 from lemtrada.services.errors import NotFound
@@ -17,6 +19,7 @@ from lemtrada.services.views import (
     ReadinessView,
     ScheduleView,
     WorklistDeviation,
+    WorklistFinding,
     WorklistMilestone,
     WorklistOccurrence,
     WorklistView,
@@ -69,7 +72,8 @@ class Reading(UseCase):
         )
 
     def worklist(self, actor: Actor, clinic_id: str, on: date | None) -> WorklistView:
-        """Everything in a clinic that needs attention on a date: open occurrences, milestones, deviations."""
+        """Everything in a clinic that needs attention on a date: open occurrences, milestones, deviations and
+        open findings (critical first); what a clinician acknowledged is left out."""
         if not actor.clinician_of(clinic_id):
             raise NotFound(f"clinic {clinic_id} not found")
         clinic = self.clinic(clinic_id)
@@ -79,6 +83,7 @@ class Reading(UseCase):
         occurrences: list[WorklistOccurrence] = []
         milestones: list[WorklistMilestone] = []
         deviations: list[WorklistDeviation] = []
+        findings: list[WorklistFinding] = []
         cursor: str | None = None
         while True:
             page = self.repository.list_clinic_patients(clinic_id, _PAGE, cursor)
@@ -88,6 +93,8 @@ class Reading(UseCase):
                     continue
                 pid, ref = stored.patient_id, stored.external_ref
                 schedule = build_schedule(stored.record, day, protocol)
+                seen_occurrences = acknowledged_refs(stored, "occurrence")
+                seen_deviations = acknowledged_refs(stored, "deviation")
                 occurrences.extend(
                     WorklistOccurrence(
                         patient_id=pid,
@@ -99,7 +106,7 @@ class Reading(UseCase):
                         status=o.status,
                     )
                     for o in schedule.occurrences
-                    if o.status in _ATTENTION
+                    if o.status in _ATTENTION and f"{o.item.value}:{o.k}" not in seen_occurrences
                 )
                 milestones.extend(
                     WorklistMilestone(patient_id=pid, external_ref=ref, code=m.code, date=m.date)
@@ -120,6 +127,20 @@ class Reading(UseCase):
                     for i in stored.record.infusions
                     if recent < i.date <= day
                     for d in i.deviations
+                    if f"{i.date.isoformat()}:{d.code}" not in seen_deviations
+                )
+                findings.extend(
+                    WorklistFinding(
+                        patient_id=pid,
+                        external_ref=ref,
+                        finding_id=f.finding_id,
+                        result_id=f.result_id,
+                        date=f.date,
+                        code=f.code,
+                        severity=f.severity,
+                        detail=f.detail,
+                    )
+                    for f in open_findings(stored.record, day)
                 )
             cursor = page.cursor
             if cursor is None:
@@ -127,8 +148,14 @@ class Reading(UseCase):
         occurrences.sort(key=lambda o: (o.due_date, o.patient_id, o.item, o.k))
         milestones.sort(key=lambda m: (m.date, m.patient_id, m.code))
         deviations.sort(key=lambda d: (d.infusion_date, d.patient_id, d.code))
+        findings.sort(key=lambda f: (f.severity != Severity.CRITICAL, f.date, f.patient_id, f.finding_id))
         return WorklistView(
-            clinic_id=clinic_id, date=day, occurrences=occurrences, milestones=milestones, deviations=deviations
+            clinic_id=clinic_id,
+            date=day,
+            occurrences=occurrences,
+            milestones=milestones,
+            deviations=deviations,
+            findings=findings,
         )
 
     @staticmethod

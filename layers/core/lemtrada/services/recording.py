@@ -8,15 +8,20 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from lemtrada.regimen import (
+    AnalytesRejected,
     InfusionOnSameDate,
     InfusionRejected,
+    Protocol,
+    add_result,
+    check_analytes,
     is_replay,
     next_check,
     plan_infusion,
     protocol_for,
     satisfied_occurrence,
 )
-from lemtrada.regimen.records import InfusionRequest, PatientRecord, Result, ResultItem, TbStatus, VzvStatus
+from lemtrada.regimen.records import Analyte, InfusionRequest, Result, ResultItem, TbStatus, VzvStatus
+from lemtrada.services.acknowledgements import settled
 from lemtrada.services.actor import Actor
 from lemtrada.services.base import UseCase, retry_on_conflict
 from lemtrada.services.errors import Conflict, RuleRejected, ValidationFailed, Violation
@@ -37,6 +42,7 @@ class ResultInput:
     value: float | None = None
     unit: str | None = None
     status: str | None = None
+    analytes: tuple[Analyte, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +59,8 @@ def new_result_id() -> str:
 
 class Recording(UseCase):
     def record_result(self, actor: Actor, patient_id: str, data: ResultInput) -> ResultView:
-        """Store a result and answer which monitoring occurrence (if any) it satisfied."""
+        """Store a result with the findings it raises (and those it adds to results dated after it, in the same
+        write), and answer which monitoring occurrence (if any) it satisfied. Bad analytes: 422, nothing stored."""
         result = Result(
             result_id=new_result_id(),
             item=data.item,
@@ -61,24 +68,31 @@ class Recording(UseCase):
             value=data.value,
             unit=data.unit,
             status=_checked_status(data),
+            analytes=data.analytes,
         )
 
         def attempt() -> ResultView:
             context = self.patient(actor, patient_id, write=True)
+            protocol = protocol_for(context.clinic.clinic.label)
+            _check_analytes(data, protocol)
             if data.date > context.today:
                 raise ValidationFailed(
                     "a result cannot be dated after the clinic's today",
                     code="date_in_future",
                     violations=[Violation("date_in_future", f"after {context.today.isoformat()}", field="date")],
                 )
-            protocol = protocol_for(context.clinic.clinic.label)
-            record = _with_result(context.record, result)
-            upcoming = next_check(record, context.stored.sent_notices, protocol, after=context.stored.swept_through)
+            record, added = add_result(context.record, result, protocol)
+            changed = {found.result_id for found in added}
+            stored = next(r for r in record.results if r.result_id == result.result_id)
+            updated = [r for r in record.results if r.result_id in changed and r.result_id != result.result_id]
+            upcoming = next_check(record, settled(context.stored), protocol, after=context.stored.swept_through)
             audit = self.audit(
                 actor, context.role, "result.recorded", f"RESULT#{data.date.isoformat()}#{result.result_id}"
             )
-            self.repository.add_result(patient_id, result, context.stored.version, upcoming, audit)
-            return result_view(result, satisfied_occurrence(record, result.result_id, context.today, protocol))
+            self.repository.add_result(patient_id, stored, context.stored.version, upcoming, audit, updated=updated)
+            own = [f for f in added if f.result_id == result.result_id]
+            raised = [*own, *(f for f in added if f.result_id != result.result_id)]
+            return result_view(stored, satisfied_occurrence(record, result.result_id, context.today, protocol), raised)
 
         return retry_on_conflict(attempt)
 
@@ -103,7 +117,7 @@ class Recording(UseCase):
                 ) from same_day
             infusions = tuple(sorted((*context.record.infusions, infusion), key=lambda i: i.date))
             record = replace(context.record, infusions=infusions)
-            upcoming = next_check(record, context.stored.sent_notices, protocol, after=context.stored.swept_through)
+            upcoming = next_check(record, settled(context.stored), protocol, after=context.stored.swept_through)
             audit = self.audit(actor, context.role, "infusion.recorded", f"INFUSION#{request.date.isoformat()}")
             try:
                 self.repository.add_infusion(patient_id, infusion, context.stored.version, upcoming, audit)
@@ -115,9 +129,17 @@ class Recording(UseCase):
         return retry_on_conflict(attempt)
 
 
-def _with_result(record: PatientRecord, result: Result) -> PatientRecord:
-    results = tuple(sorted((*record.results, result), key=lambda r: (r.date, r.result_id)))
-    return replace(record, results=results)
+def _check_analytes(data: ResultInput, protocol: Protocol) -> None:
+    """422 naming each bad field (``analytes[2].unit``) with the analyte rules' code; the first error's code is
+    the problem's."""
+    try:
+        check_analytes(data.item, data.analytes, protocol, value=data.value, unit=data.unit)
+    except AnalytesRejected as rejected:
+        raise ValidationFailed(
+            "the analytes cannot be stored as sent",
+            code=rejected.errors[0].code,
+            violations=[Violation(e.code, e.detail, field=e.field) for e in rejected.errors],
+        ) from rejected
 
 
 def _checked_status(data: ResultInput) -> str | None:

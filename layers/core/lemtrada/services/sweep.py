@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from lemtrada.notify.digest import build_digest
 from lemtrada.notify.publisher import DigestPublisher, PublishError
 from lemtrada.regimen.records import Clinic, Label, PatientRecord
+from lemtrada.services.acknowledgements import settled
 from lemtrada.storage.ports import (
     MAX_TRANSACTION_ITEMS,
     AlreadyExists,
@@ -258,7 +259,7 @@ class SweepService:
                     continue
                 return  # already swept (a retried shard or a concurrent run)
             report.examined += 1
-            record, sent = stored.record, stored.sent_notices
+            record, sent = stored.record, settled(stored)
             withdrawn = stored.record.profile.withdrawn_on
             if withdrawn is not None and withdrawn <= day:
                 notices: Sequence[NoticeLike] = ()

@@ -48,6 +48,36 @@ class DeviationView(_View):
     detail: str | None = None
 
 
+class LabFindingView(_View):
+    """A safety finding raised on a lab result (DESIGN 7); ``finding_id`` is what an acknowledgement names."""
+
+    finding_id: str
+    result_id: str
+    date: date
+    code: str
+    severity: Severity
+    detail: str
+    source: str
+
+
+class AnalyteView(_View):
+    """A measured value as sent (unit and the lab's range unconverted)."""
+
+    code: str
+    value: float
+    unit: str
+    low: float | None = None
+    high: float | None = None
+
+
+class AcknowledgementView(_View):
+    kind: str
+    ref: str
+    action: str
+    by: str
+    at: datetime
+
+
 class PregnancyView(_View):
     reported_on: date
     ended_on: date | None = None
@@ -67,6 +97,7 @@ class ProfileView(_View):
     pregnant: bool
     active_infection: bool
     withdrawn_on: date | None
+    rapidly_evolving_severe: bool = False  # EU SmPC 4.1, sent at enrollment
 
 
 class InfusionView(_View):
@@ -115,6 +146,7 @@ class PatientView(_View):
     monitoring_ends: date | None
     enrolled_at: datetime
     version: int
+    open_findings: list[LabFindingView] = []
 
 
 class PatientSummaryView(_View):
@@ -147,6 +179,8 @@ class ResultView(_View):
     unit: str | None
     status: str | None
     satisfied: OccurrenceRef | None
+    analytes: list[AnalyteView] = []
+    findings: list[LabFindingView] = []  # what this write raised (own first; others name their result_id)
 
 
 class ReadinessView(_View):
@@ -164,6 +198,7 @@ class OccurrenceView(_View):
     window_opens: date
     status: str
     satisfied_by: str | None  # the result_id that satisfied it
+    findings: list[LabFindingView] = []  # that result's findings (DESIGN 7)
 
 
 class ScheduleView(_View):
@@ -202,12 +237,24 @@ class WorklistDeviation(_View):
     detail: str | None
 
 
+class WorklistFinding(_View):
+    patient_id: str
+    external_ref: str | None
+    finding_id: str
+    result_id: str
+    date: date
+    code: str
+    severity: Severity
+    detail: str
+
+
 class WorklistView(_View):
     clinic_id: str
     date: date
     occurrences: list[WorklistOccurrence]
     milestones: list[WorklistMilestone]
     deviations: list[WorklistDeviation]
+    findings: list[WorklistFinding] = []  # every open finding, critical first
 
 
 class MeView(_View):

@@ -38,8 +38,22 @@ from lemtrada.storage.model import (
     Pregnancy,
     Profile,
 )
-from lemtrada.storage.packing import mark_names, notices_item, results_from_item, results_items
-from lemtrada.storage.ports import AuditEntry, NoticeMark, StoredClinic, StoredPatient
+from lemtrada.storage.packing import (
+    acknowledgements_from_item,
+    acknowledgements_item,
+    mark_names,
+    notices_item,
+    results_from_item,
+    results_items,
+)
+from lemtrada.storage.ports import (
+    Acknowledgement,
+    AuditEntry,
+    NoticeMark,
+    StoredClinic,
+    StoredPatient,
+    with_acknowledgements,
+)
 from lemtrada.storage.wire import Raw, item_key, python, wire
 
 
@@ -86,6 +100,7 @@ def profile_body(profile: PatientProfile) -> dict[str, Any]:
         Profile.contraindications: sorted(c.value for c in enrollment.contraindications) or None,
         Profile.enrolled_on: enrollment.enrolled_on.isoformat(),
         Profile.justification: enrollment.justification,
+        Profile.rapidly_evolving_severe: True if enrollment.rapidly_evolving_severe else None,
         Profile.warnings: list(profile.warnings) or None,
         Profile.pregnancies: [
             {Pregnancy.reported_on: episode.reported_on.isoformat(), Pregnancy.ended_on: _iso(episode.ended_on)}
@@ -132,6 +147,7 @@ def profile_from_item(raw: Raw) -> PatientProfile:
         contraindications=frozenset(Contraindication(c) for c in _get(raw, Profile.contraindications) or ()),
         enrolled_on=date.fromisoformat(_req(raw, Profile.enrolled_on, "enrolled_on")),
         justification=_get(raw, Profile.justification),
+        rapidly_evolving_severe=bool(_get(raw, Profile.rapidly_evolving_severe)),
     )
     return PatientProfile(
         patient_id=_req(raw, Profile.patient_id, "patient_id"),
@@ -273,6 +289,9 @@ def patient_items(patient: StoredPatient, shards: int) -> list[Raw]:
     notices = notices_item(pid, marks)
     if notices is not None:
         items.append(notices)
+    reviews = acknowledgements_item(pid, patient.acknowledgements)
+    if reviews is not None:
+        items.append(reviews)
     return items
 
 
@@ -282,6 +301,7 @@ def patient_from_items(items: Sequence[Raw]) -> StoredPatient | None:
     infusions: list[Infusion] = []
     results: list[Result] = []
     notices: set[str] = set()
+    acks: list[Acknowledgement] = []
     for raw in items:
         sk = raw[SK]["S"]
         if sk == keys.PROFILE:
@@ -293,10 +313,13 @@ def patient_from_items(items: Sequence[Raw]) -> StoredPatient | None:
         elif sk == keys.NOTICES:
             pid = raw[PK]["S"].removeprefix(keys.patient_pk(""))
             notices.update(keys.notice_key(pid, name) for name in mark_names(raw))
+        elif sk == keys.REVIEWS:
+            acks = acknowledgements_from_item(raw)
     if profile is None:
         return None
     results.sort(key=lambda result: (result.date, result.result_id))
     record = PatientRecord(profile=profile_from_item(profile), infusions=tuple(infusions), results=tuple(results))
+    record = with_acknowledgements(record, acks)
     return StoredPatient(
         record=record,
         version=int(_req(profile, Profile.version, "version")),
@@ -306,4 +329,5 @@ def patient_from_items(items: Sequence[Raw]) -> StoredPatient | None:
         next_check=_day(_get(profile, Profile.next_check)),
         swept_through=_day(_get(profile, Profile.swept_through)),
         sent_notices=frozenset(notices),
+        acknowledgements=tuple(acks),
     )

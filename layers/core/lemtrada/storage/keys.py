@@ -19,6 +19,9 @@ RESULT_PREFIX = "RESULT#"
 """Audit targets name a result ``RESULT#<date>#<result id>`` (results themselves live in ``RESULTS#<year>``)."""
 RESULTS_PREFIX = "RESULTS#"
 NOTICES = "NOTICES"
+REVIEWS = "REVIEWS"
+"""The item holding a patient's acknowledgements (one attribute each). Not ``ACK...``: it must sort after
+``AUDIT$`` to be part of the whole-record Query."""
 NOTICE_PREFIX = "NOTICE#"
 AUDIT_PREFIX = "AUDIT#"
 RECORD_AFTER = "AUDIT$"
@@ -98,6 +101,20 @@ def notice_key(patient_id: str, name: str) -> str:
         return name[len(RAW_NOTICE) :]
     short, _, tail = name.partition("#")
     return f"{patient_id}#{_NOTICE_KIND_OF[short]}#{tail}"
+
+
+_ACK_KINDS = {"finding": "f", "deviation": "d", "occurrence": "o"}
+_ACK_KIND_OF = {short: kind for kind, short in _ACK_KINDS.items()}
+
+
+def acknowledgement_name(kind: str, ref: str) -> str:
+    """An acknowledgement's attribute in the REVIEWS item: the kind's letter, ``#``, then the ref."""
+    return f"{_ACK_KINDS[kind]}#{ref}"
+
+
+def acknowledgement_kind_and_ref(name: str) -> tuple[str, str]:
+    short, _, ref = name.partition("#")
+    return _ACK_KIND_OF[short], ref
 
 
 def audit_sk(at: datetime) -> str:

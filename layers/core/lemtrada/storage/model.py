@@ -44,6 +44,7 @@ class Profile:
     contraindications: Final = "ci"
     enrolled_on: Final = "eo"
     justification: Final = "jx"
+    rapidly_evolving_severe: Final = "res"  # stored only when true
     warnings: Final = "wn"
     pregnancies: Final = "pg"  # a list of maps {r: reported on, e: ended on}
     active_infection: Final = "ai"

@@ -1,22 +1,26 @@
-"""The two packed item kinds, whose attribute names are data: a year of results and a patient's notice marks.
+"""The packed item kinds, whose attribute names are data: a year of results, notice marks, acknowledgements.
 
 - ``RESULTS#<year>``: one attribute per result, named ``MMDD<result id>`` (storage.keys), valued
-  ``item|value|unit|status`` with trailing empty fields cut, or a JSON list when a unit or status is empty or
-  holds ``|``.
+  ``item|value|unit|status`` with trailing empty fields cut, a JSON list when a unit or status is empty or
+  holds ``|``, or a JSON object when the result carries analytes or findings.
 - ``NOTICES``: one attribute per mark, named by its key without the patient id (storage.keys), valued
   ``<YYYYMMDD sweep date><clinic id>``.
+- ``REVIEWS``: one attribute per acknowledgement, named by its kind and ref (storage.keys), valued
+  ``[action, by, at]`` as JSON text.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
-from lemtrada.regimen.records import Result, ResultItem
+from lemtrada.regimen.records import Analyte, LabFinding, Result, ResultItem, Severity
+from lemtrada.regimen.safety import finding_id
 from lemtrada.storage import keys
 from lemtrada.storage.model import KEY_NAMES, SK
-from lemtrada.storage.ports import NoticeMark
+from lemtrada.storage.ports import Acknowledgement, NoticeMark
 from lemtrada.storage.wire import Raw, item_key
 
 
@@ -30,15 +34,71 @@ def _number(value: float | None) -> str:
 
 
 def result_entry(result: Result) -> str:
-    """A result's value in its year's item: ``item|value|unit|status`` with trailing empty fields cut; a unit or
-    status that is empty or holds ``|`` makes it a JSON list instead (an item code never starts with ``[``)."""
+    """A result's value in its year's item.
+
+    A result with analytes or findings is a JSON object (``{"i": item, "v", "u", "s", "a": [[code, value,
+    unit, low, high]], "f": [[code, severity, detail, source]]}``, absent fields left out). Otherwise the round-1
+    forms: ``item|value|unit|status`` with trailing empty fields cut, or a JSON list when a unit or status is
+    empty or holds ``|``. An item code never starts with ``[`` or ``{``, so the three forms cannot be confused.
+    ``acknowledged`` is not stored here: acknowledgements are items of their own.
+    """
+    if result.analytes or result.findings:
+        body: dict[str, Any] = {"i": result.item.value}
+        for name, value in (("v", result.value), ("u", result.unit), ("s", result.status)):
+            if value is not None:
+                body[name] = value
+        if result.analytes:
+            body["a"] = [_trimmed([a.code, a.value, a.unit, a.low, a.high]) for a in result.analytes]
+        if result.findings:
+            body["f"] = [[f.code, f.severity.value, f.detail, f.source] for f in result.findings]
+        return json.dumps(body, separators=(",", ":"), allow_nan=False)
     texts = (result.unit, result.status)
     if any(text is not None and (not text or "|" in text) for text in texts):
         return json.dumps([result.item.value, result.value, result.unit, result.status], separators=(",", ":"))
     return "|".join((result.item.value, _number(result.value), result.unit or "", result.status or "")).rstrip("|")
 
 
+def _trimmed(values: list[Any]) -> list[Any]:
+    while values and values[-1] is None:
+        values.pop()
+    return values
+
+
+def _analyte(values: Sequence[Any]) -> Analyte:
+    code, value, unit, low, high = (*values, None, None)[:5]
+    return Analyte(
+        code=code,
+        value=float(value),
+        unit=unit,
+        low=None if low is None else float(low),
+        high=None if high is None else float(high),
+    )
+
+
 def result_from_entry(day: date, result_id: str, entry: str) -> Result:
+    if entry.startswith("{"):
+        body = json.loads(entry)
+        return Result(
+            result_id=result_id,
+            item=ResultItem(body["i"]),
+            date=day,
+            value=None if body.get("v") is None else float(body["v"]),
+            unit=body.get("u"),
+            status=body.get("s"),
+            analytes=tuple(_analyte(values) for values in body.get("a", ())),
+            findings=tuple(
+                LabFinding(
+                    finding_id=finding_id(result_id, code),
+                    result_id=result_id,
+                    date=day,
+                    code=code,
+                    severity=Severity(severity),
+                    detail=detail,
+                    source=source,
+                )
+                for code, severity, detail, source in body.get("f", ())
+            ),
+        )
     if entry.startswith("["):
         item, value, unit, status = json.loads(entry)
     else:
@@ -112,3 +172,29 @@ def marks_from_item(patient_id: str, raw: Raw) -> list[NoticeMark]:
             )
         )
     return sorted(marks, key=lambda mark: mark.key)
+
+
+# ---- acknowledgements, packed: REVIEWS holds one attribute per acknowledgement ----------------------------------
+def acknowledgement_value(ack: Acknowledgement) -> str:
+    """``[action, by, at]`` as JSON text (the attribute's name is the kind and ref)."""
+    return json.dumps([ack.action, ack.by, ack.at.isoformat()], separators=(",", ":"))
+
+
+def acknowledgements_from_item(raw: Raw) -> list[Acknowledgement]:
+    out = []
+    for name in raw:
+        if name in KEY_NAMES:
+            continue
+        kind, ref = keys.acknowledgement_kind_and_ref(name)
+        action, by, at = json.loads(raw[name]["S"])
+        out.append(Acknowledgement(kind=kind, ref=ref, action=action, by=by, at=datetime.fromisoformat(at)))
+    return sorted(out, key=lambda ack: (ack.kind, ack.ref))
+
+
+def acknowledgements_item(patient_id: str, acks: Sequence[Acknowledgement]) -> Raw | None:
+    if not acks:
+        return None
+    item = item_key(keys.patient_pk(patient_id), keys.REVIEWS)
+    for ack in acks:
+        item[keys.acknowledgement_name(ack.kind, ack.ref)] = {"S": acknowledgement_value(ack)}
+    return item

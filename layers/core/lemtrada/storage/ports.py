@@ -10,7 +10,7 @@ it happens or none of it does.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
@@ -55,6 +55,37 @@ class AuditEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    """A clinician's answer to a finding, a deviation or an overdue/missed occurrence (DESIGN 7).
+
+    ``ref`` is the finding_id, ``<infusion date>:<deviation code>`` or ``<item>:<k>``; one per (kind, ref).
+    """
+
+    kind: str  # "finding", "deviation" or "occurrence"
+    ref: str
+    action: str
+    by: str
+    at: datetime
+
+
+def with_acknowledgements(record: PatientRecord, acks: Sequence[Acknowledgement]) -> PatientRecord:
+    """The record as the rules read it: findings named by a ``finding`` acknowledgement are ``acknowledged``."""
+    refs = {ack.ref for ack in acks if ack.kind == "finding"}
+    if not refs:
+        return record
+    results = tuple(
+        replace(
+            result,
+            findings=tuple(replace(f, acknowledged=True) if f.finding_id in refs else f for f in result.findings),
+        )
+        if any(f.finding_id in refs for f in result.findings)
+        else result
+        for result in record.results
+    )
+    return replace(record, results=results)
+
+
+@dataclass(frozen=True, slots=True)
 class StoredClinic:
     clinic: Clinic
     version: int
@@ -72,6 +103,7 @@ class StoredPatient:
     next_check: date | None = None
     swept_through: date | None = None  # last local date the sweep processed this patient
     sent_notices: frozenset[str] = field(default_factory=frozenset)  # keys of notice marks, pending or sent
+    acknowledgements: tuple[Acknowledgement, ...] = ()  # ordered by (kind, ref); findings' flags already set
 
     @property
     def patient_id(self) -> str:
@@ -181,8 +213,32 @@ class PatientRepository(Protocol):
         ...
 
     def add_result(
-        self, patient_id: str, result: Result, expected_version: int, next_check: date | None, audit: AuditEntry
-    ) -> int: ...
+        self,
+        patient_id: str,
+        result: Result,
+        expected_version: int,
+        next_check: date | None,
+        audit: AuditEntry,
+        *,
+        updated: Sequence[Result] = (),
+    ) -> int:
+        """Store a new result and, in the same transaction, ``updated``: stored results rewritten whole (their
+        findings grew because the new result completed a pair or changed their history).
+
+        Raises AlreadyExists("result") for a taken (date, id), VersionConflict when stale or when an updated
+        result is not stored."""
+        ...
+
+    def acknowledge(
+        self,
+        patient_id: str,
+        acknowledgement: Acknowledgement,
+        expected_version: int,
+        next_check: date | None,
+        audit: AuditEntry,
+    ) -> int:
+        """Store an acknowledgement; AlreadyExists("acknowledgement") when its (kind, ref) has one."""
+        ...
 
     # -- the sweep's view -------------------------------------------------------------------------
     @property

@@ -19,6 +19,7 @@ from lemtrada.storage.capacity import CapacityMeter
 from lemtrada.storage.client import LazyClient
 from lemtrada.storage.model import CLINIC_INDEX, DUE_INDEX, ClinicItem, Profile
 from lemtrada.storage.ports import (
+    Acknowledgement,
     AuditEntry,
     DueEntry,
     NoticeMark,
@@ -279,20 +280,65 @@ class DynamoPatientRepository:
         return expected_version + 1
 
     def add_result(
-        self, patient_id: str, result: Result, expected_version: int, next_check: date | None, audit: AuditEntry
+        self,
+        patient_id: str,
+        result: Result,
+        expected_version: int,
+        next_check: date | None,
+        audit: AuditEntry,
+        *,
+        updated: Sequence[Result] = (),
     ) -> int:
         write = self._new_write()
-        write.update(
-            "result",
-            (keys.patient_pk(patient_id), keys.results_sk(result.date.year)),
-            "SET #r = :r",
-            "attribute_not_exists(#r)",
-            names={"#r": keys.result_name(result.date, result.result_id)},
-            values={":r": {"S": packing.result_entry(result)}},
-        )
+        # One update per year item (a transaction may touch an item once): the new result must not exist, the
+        # rewritten ones must.
+        by_year: dict[int, list[tuple[Result, bool]]] = {}
+        for stored, new in ((result, True), *((r, False) for r in updated if r.result_id != result.result_id)):
+            by_year.setdefault(stored.date.year, []).append((stored, new))
+        for year in sorted(by_year):
+            sets, conditions = [], []
+            names: dict[str, str] = {}
+            values: dict[str, Raw] = {}
+            for number, (stored, new) in enumerate(by_year[year]):
+                names[f"#r{number}"] = keys.result_name(stored.date, stored.result_id)
+                values[f":r{number}"] = {"S": packing.result_entry(stored)}
+                sets.append(f"#r{number} = :r{number}")
+                test = "attribute_not_exists" if new else "attribute_exists"
+                conditions.append(f"{test}(#r{number})")
+            label = "result" if any(new for _, new in by_year[year]) else "version"
+            write.update(
+                label,
+                (keys.patient_pk(patient_id), keys.results_sk(year)),
+                "SET " + ", ".join(sets),
+                " AND ".join(conditions),
+                names=names,
+                values=values,
+            )
         write.put("audit", codec.audit_item(keys.patient_pk(patient_id), audit))
         self._profile_update(write, patient_id, expected_version, next_check, {})
         self._commit("add_result", write)
+        return expected_version + 1
+
+    def acknowledge(
+        self,
+        patient_id: str,
+        acknowledgement: Acknowledgement,
+        expected_version: int,
+        next_check: date | None,
+        audit: AuditEntry,
+    ) -> int:
+        write = self._new_write()
+        write.update(
+            "acknowledgement",
+            (keys.patient_pk(patient_id), keys.REVIEWS),
+            "SET #a = :a",
+            "attribute_not_exists(#a)",
+            names={"#a": keys.acknowledgement_name(acknowledgement.kind, acknowledgement.ref)},
+            values={":a": {"S": packing.acknowledgement_value(acknowledgement)}},
+        )
+        write.put("audit", codec.audit_item(keys.patient_pk(patient_id), audit))
+        self._profile_update(write, patient_id, expected_version, next_check, {})
+        self._commit("acknowledge", write)
         return expected_version + 1
 
     # -- the sweep's view ----------------------------------------------------------------------------------

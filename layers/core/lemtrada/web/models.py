@@ -111,6 +111,7 @@ class EnrollmentIn(_Request):
     justification: Annotated[str | None, Field(max_length=2000, strict=True, pattern=_TEXT)] = None
     patient_sub: Identifier | None = None
     external_ref: Identifier | None = None
+    rapidly_evolving_severe: StrictBool = False
 
 
 class PregnancyIn(_Request):
@@ -139,12 +140,36 @@ class ProfilePatchIn(_Request):
         return self
 
 
+def _json_number(value: Any) -> Any:
+    """A JSON number (not a bool or a string); whether it is finite and not negative is the regimen's check, so
+    the error names ``analytes[2].value`` with the analyte rules' codes."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("a number")
+    return float(value)
+
+
+AnalyteNumber = Annotated[float, BeforeValidator(_json_number)]
+MAX_ANALYTES = 32
+"""More analytes than the largest item has (cbc: 5) leave room for a lab's extras; beyond this is not a result."""
+
+
+class AnalyteIn(_Request):
+    """One measured value: ``low``/``high`` are the lab's reference range for the sample, in the same unit."""
+
+    code: ShortText
+    value: AnalyteNumber
+    unit: ShortText
+    low: AnalyteNumber | None = None
+    high: AnalyteNumber | None = None
+
+
 class ResultIn(_Request):
     item: ResultItem
     date: IsoDate
     value: Number | None = None
     unit: ShortText | None = None
     status: ShortText | None = None
+    analytes: Annotated[list[AnalyteIn], Field(max_length=MAX_ANALYTES)] = []
 
 
 class InfusionIn(_Request):
@@ -161,6 +186,16 @@ class InfusionIn(_Request):
     observation_minutes: Annotated[StrictInt | None, Field(ge=0, le=24 * 60)] = None
     batch_number: ShortText | None = None
     course: Annotated[StrictInt | None, Field(ge=1, le=20)] = None
+
+
+class AcknowledgementIn(_Request):
+    """A clinician's answer to a finding, a deviation or an overdue/missed occurrence (DESIGN 7)."""
+
+    kind: Literal["finding", "deviation", "occurrence"]
+    ref: Annotated[str, Field(min_length=1, max_length=160, strict=True, pattern=r"^[A-Za-z0-9_.:-]+$")]
+    action: Literal[
+        "reviewed", "repeat_test_ordered", "referred", "treatment_started", "patient_contacted", "not_applicable"
+    ]
 
 
 class SubscriptionIn(BaseModel):

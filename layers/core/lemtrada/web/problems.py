@@ -59,12 +59,17 @@ def not_found(detail: str = "no such resource") -> Response[str]:
 
 
 def validation_problem(errors: Sequence[Any]) -> Response[str]:
-    """422 for a request the models refused: one entry per field, with pydantic's location joined by dots."""
+    """422 for a request the models refused: one entry per field, its path as a client writes it
+    (``analytes[2].unit``: names joined by dots, list positions in brackets)."""
     violations = []
     for error in errors:
-        location = [str(part) for part in error.get("loc", ()) if part not in ("body",)]
+        field = ""
+        for part in error.get("loc", ()):
+            if part == "body":
+                continue
+            field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
         violations.append(
-            Violation(code=str(error.get("type", "invalid")), field=".".join(location) or None, detail=error.get("msg"))
+            Violation(code=str(error.get("type", "invalid")), field=field or None, detail=error.get("msg"))
         )
     return problem(
         422, "validation_error", "Validation error", "the request is malformed or incomplete", violations=violations
