@@ -77,11 +77,17 @@ def settings() -> Settings:
 
 @cache
 def _dynamodb() -> Any:
-    """One DynamoDB client for the repository and the outbox (storage.client's Config)."""
+    """One DynamoDB client for the repository, the outbox and the idempotency store (storage.client's Config):
+    building a client parses the service model and endpoint rules, a large share of a write's cold start."""
     from lemtrada.storage.client import dynamodb_client  # noqa: PLC0415 - built on first use only
 
     current = settings()
     return dynamodb_client(current.region, current.dynamodb_endpoint)
+
+
+def dynamodb() -> Any:
+    """The execution environment's one DynamoDB client (``web.idempotency`` keeps its records through it)."""
+    return _dynamodb()
 
 
 @cache
