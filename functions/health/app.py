@@ -15,7 +15,6 @@ from functools import cache
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-import boto3
 import lemtrada
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -24,6 +23,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.session import get_session
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -42,7 +42,9 @@ app = APIGatewayHttpResolver()
 def _dynamodb() -> DynamoDBClient:
     """One client per execution environment, built on first use (tests start their AWS mock before it)."""
     config = Config(connect_timeout=1, read_timeout=1, retries={"max_attempts": 1, "mode": "standard"})
-    return boto3.client("dynamodb", config=config)
+    # botocore's client (what boto3.client returns), without importing boto3 and s3transfer at a cold start.
+    client: DynamoDBClient = get_session().create_client("dynamodb", config=config)  # type: ignore[assignment]
+    return client
 
 
 def _table_state() -> tuple[bool, str]:

@@ -33,12 +33,11 @@ app = new_resolver()
 
 @cache
 def _sns() -> Any:
-    # boto3 is imported on the first subscription, not at start: importing it is most of this function's cold
-    # start (docs/PERFORMANCE.md), and Powertools' idempotency utility is loaded on first write likewise.
-    import boto3  # noqa: PLC0415
+    # Built on the first subscription, from the bootstrap's botocore session (the DynamoDB client's).
     from botocore.config import Config  # noqa: PLC0415
 
-    return boto3.client("sns", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+    config = Config(retries={"mode": "standard", "max_attempts": 5})
+    return bootstrap.aws_session().create_client("sns", region_name=bootstrap.settings().region, config=config)
 
 
 @app.post(

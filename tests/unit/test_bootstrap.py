@@ -66,3 +66,24 @@ def test_the_error_names_the_variable_and_echoes_no_value() -> None:
     assert "DUE_SHARDS" in message
     assert "s3cr3t-value" not in message
     assert "many" not in message
+
+
+def test_one_client_serves_the_repository_and_the_idempotency_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write builds one DynamoDB client, from one botocore session: the cold start parses the model once."""
+    from lemtrada.web import idempotency
+
+    for name, value in {**ENV, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"}.items():
+        monkeypatch.setenv(name, value)
+    bootstrap.use()
+    idempotency.reset()
+    try:
+        client = bootstrap.dynamodb()
+        assert bootstrap.repository()._client.get() is client  # type: ignore[attr-defined]
+        assert idempotency._persistence().client is client
+        assert client.meta.region_name == "eu-west-1"
+        assert client.meta.config.retries["mode"] == "standard"  # type: ignore[attr-defined]
+        assert bootstrap.dynamodb() is client
+        assert bootstrap.aws_session() is bootstrap.aws_session()
+    finally:
+        bootstrap.use()
+        idempotency.reset()

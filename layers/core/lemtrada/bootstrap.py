@@ -76,12 +76,27 @@ def settings() -> Settings:
 
 
 @cache
+def aws_session() -> Any:
+    """One botocore session per execution environment: every client (DynamoDB, SNS) comes from it, so the
+    endpoint and partition data it loads are loaded once."""
+    from botocore.session import get_session  # noqa: PLC0415 - built on first use only
+
+    return get_session()
+
+
+@cache
 def _dynamodb() -> Any:
-    """One DynamoDB client for the repository and the outbox (storage.client's Config)."""
+    """One DynamoDB client for the repository, the outbox and the idempotency store (storage.client's Config):
+    building a client parses the service model and endpoint rules, a large share of a write's cold start."""
     from lemtrada.storage.client import dynamodb_client  # noqa: PLC0415 - built on first use only
 
     current = settings()
-    return dynamodb_client(current.region, current.dynamodb_endpoint)
+    return dynamodb_client(current.region, current.dynamodb_endpoint, session=aws_session())
+
+
+def dynamodb() -> Any:
+    """The execution environment's one DynamoDB client (``web.idempotency`` keeps its records through it)."""
+    return _dynamodb()
 
 
 @cache
@@ -143,5 +158,5 @@ def use(
     and forgets what was built, so the next use re-reads the environment (a test's fresh AWS mock)."""
     global _overrides  # noqa: PLW0603 - one wiring per execution environment by design
     _overrides = _Overrides(repository=repository, outbox=outbox, publisher=publisher, clock=clock)
-    for built in (settings, _dynamodb, _repository, _outbox, _publisher):
+    for built in (settings, aws_session, _dynamodb, _repository, _outbox, _publisher):
         built.cache_clear()

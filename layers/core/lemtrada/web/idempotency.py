@@ -35,7 +35,10 @@ WriteAnswer = dict[str, Any]
 def _persistence() -> DynamoDBPersistenceLayer:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer  # noqa: PLC0415 - writers only
 
-    return DynamoDBPersistenceLayer(table_name=bootstrap.settings().idempotency_table_name)
+    # The bootstrap's client, shared with the repository: one client (one service model parsed) per cold start.
+    return DynamoDBPersistenceLayer(
+        table_name=bootstrap.settings().idempotency_table_name, boto3_client=bootstrap.dynamodb()
+    )
 
 
 @cache
@@ -51,7 +54,7 @@ def _config() -> IdempotencyConfig:
 
 
 def reset() -> None:
-    """Forget the cached client (tests start a fresh moto account per test)."""
+    """Forget the cached store (tests start a fresh moto account per test; ``bootstrap.use()`` forgets the client)."""
     _persistence.cache_clear()
     _config.cache_clear()
 
