@@ -66,3 +66,12 @@ def test_the_error_names_the_variable_and_echoes_no_value() -> None:
     assert "DUE_SHARDS" in message
     assert "s3cr3t-value" not in message
     assert "many" not in message
+
+
+def test_the_worklist_url_is_optional_and_checked() -> None:
+    assert Settings.from_environment(ENV).worklist_url is None
+    assert Settings.from_environment({**ENV, "WORKLIST_URL": ""}).worklist_url is None  # the template's default
+    url = "https://clinicians.example/clinics/{clinic_id}/worklist"
+    assert Settings.from_environment({**ENV, "WORKLIST_URL": url}).worklist_url == url
+    with pytest.raises(SettingsError, match="WORKLIST_URL"):
+        Settings.from_environment({**ENV, "WORKLIST_URL": "javascript:alert(1)"})
