@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import cold_start, engine_throughput, sizes, sweep_cost
+from bench import cold_start, digest_size, engine_throughput, sizes, sweep_cost
 from bench.localdb import local_dynamodb
 
 
@@ -78,6 +78,9 @@ def main(argv: list[str] | None = None) -> None:
     section("sizes after sam build (.aws-sam/build; zipped: deflate, in memory)")
     built = sizes.measure()
     print(sizes.table(built), flush=True)
+
+    section("digest of one clinic of 2,000 patients: SNS messages and bytes (DESIGN 8: goal 1 message)")
+    print(digest_size.table(digest_size.run(200 if quick else 2000)), flush=True)
 
     with local_dynamodb() as db:
         section("sweep against a full-table scan, realistic patients (due ones grow with enrolled)")

@@ -78,7 +78,7 @@ def test_a_critical_finding_end_to_end(local_stack: RunningStack) -> None:
     notices = requests.get(f"{local_stack.base_url}/_local/notices", timeout=10).json()
     (email,) = [n["email"] for n in notices if n["digest"]["clinic_id"] == clinic_id]
     lines = [line for line in email.splitlines() if line.startswith("- ")]
-    assert lines[0].endswith(f"finding platelets_below_100 (critical) on result of {day}")
+    assert lines[0].startswith(f"- patient {patient['patient_id']}: CRITICAL platelets_below_100 ({day})")
     assert _sweep(local_stack, today.isoformat(), clinic_id) == []
 
     # Acknowledged: no longer open, readiness no longer blocked by it; the same again answers the stored one.

@@ -72,8 +72,8 @@ def test_published_messages_are_read_back_oldest_first(moto_sns: MotoSns) -> Non
     notices = moto_sns.published(arn)
 
     assert notices[-2:] == [
-        {"subject": "digest", "attributes": {"clinic_id": "c1", "kind": "digest"}, "digest": digest},
-        {"subject": None, "attributes": {}, "digest": "plain text"},
+        {"subject": "digest", "attributes": {"clinic_id": "c1", "kind": "digest"}, "digest": digest, "email": "text"},
+        {"subject": None, "attributes": {}, "digest": "plain text", "email": None},
     ]
 
 

@@ -87,3 +87,12 @@ def test_one_client_serves_the_repository_and_the_idempotency_store(monkeypatch:
     finally:
         bootstrap.use()
         idempotency.reset()
+
+
+def test_the_worklist_url_is_optional_and_checked() -> None:
+    assert Settings.from_environment(ENV).worklist_url is None
+    assert Settings.from_environment({**ENV, "WORKLIST_URL": ""}).worklist_url is None  # the template's default
+    url = "https://clinicians.example/clinics/{clinic_id}/worklist"
+    assert Settings.from_environment({**ENV, "WORKLIST_URL": url}).worklist_url == url
+    with pytest.raises(SettingsError, match="WORKLIST_URL"):
+        Settings.from_environment({**ENV, "WORKLIST_URL": "javascript:alert(1)"})

@@ -39,6 +39,8 @@ class Settings(BaseModel):
     region: str = Field(alias="AWS_REGION", min_length=1)
     dynamodb_endpoint: str | None = Field(default=None, alias="AWS_ENDPOINT_URL_DYNAMODB")
     """Only the local stack and tests set it (botocore reads it too); None means AWS."""
+    worklist_url: str | None = Field(default=None, alias="WORKLIST_URL", pattern=r"^https?://\S+$", max_length=2000)
+    """The clinic worklist the digest e-mail points to (`{clinic_id}` replaced); None: the e-mail names none."""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -144,7 +146,7 @@ def sweep() -> SweepService:
     """The sweep on the repository, the outbox and the digest publisher."""
     from lemtrada.services.sweep import SweepService  # noqa: PLC0415 - the sweep's functions only
 
-    return SweepService(repository(), outbox(), publisher())
+    return SweepService(repository(), outbox(), publisher(), worklist_url=settings().worklist_url)
 
 
 def use(

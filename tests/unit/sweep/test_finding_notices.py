@@ -93,7 +93,7 @@ def test_a_finding_is_sent_once_at_its_severity_and_heads_the_email(world: World
     ]
     email = world.publisher.sent[-1].email
     lines = [line for line in email.splitlines() if line.startswith("- ")]
-    assert lines[0] == f"- patient {pid}: finding platelets_below_100 (critical) on result of 2026-11-20"
+    assert lines[0].startswith(f"- patient {pid}: CRITICAL platelets_below_100 (2026-11-20); MAJOR tsh_out_of_range")
     assert email.index("CRITICAL") < email.index("platelets_below_100") < email.index("MAJOR")
     assert world.run(date(2026, 11, 24)) == []  # a re-run of the date sends nothing
     later = world.run(date(2026, 11, 25)) + world.run(date(2026, 12, 5))

@@ -1,39 +1,42 @@
-"""A clinic's daily digest as SNS messages: the JSON of DESIGN 2.6 plus readable e-mail text, split in parts.
+"""A clinic's daily digest as SNS messages: the JSON of DESIGN 2.6 plus an e-mail a clinician can read (DESIGN 8).
 
 An item is the JSON-ready mapping a notice gives (`Notice.to_digest_item()`): opaque patient id and codes only,
-never names, birth dates or free text. Splitting measures the real serialised message (envelope, escaping,
-subject and attributes included), so every part stays under SNS's limit.
+never names, birth dates or free text. The e-mail is one line per patient, most urgent first, at most
+`MAX_PATIENT_LINES` of them, then a pointer to the worklist; the `default` JSON keeps every item. A digest is one
+SNS message unless that message would pass SNS's 256 KiB; only then are the JSON items split in parts (the e-mail
+for clinicians rides in part 1, later parts carry a one-line note). Sizes are measured on the real serialised
+message (envelope, escaping, subject and attributes included).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+from urllib.parse import quote
 
-# SNS rejects a message whose body plus attributes passes 256 KiB; keep a margin for what we cannot measure.
+# SNS rejects a message whose body plus attributes passes 256 KiB. Everything SNS counts is measured (the subject
+# too, to be safe); the margin covers only what SNS might add on its side.
 SNS_MAX_BYTES = 256 * 1024
-SAFETY_MARGIN_BYTES = 2 * 1024
+SAFETY_MARGIN_BYTES = 512
 SUBJECT_MAX = 100  # SNS e-mail subjects: at most 100 printable ASCII characters
+MAX_PATIENT_LINES = 300  # DESIGN 8: then "... and N more patients: see the worklist"
+MAX_ITEMS_PER_LINE = 10  # a patient line stays readable (and the e-mail bounded); the JSON keeps them all
 
 DigestItem = Mapping[str, Any]
 
-# Groups of the e-mail text, most urgent first. A deviation or a safety finding carries its own severity; a
-# monitoring occurrence is graded by how late it is; a milestone reached is information.
-_GROUPS: tuple[tuple[str, str], ...] = (
-    ("critical", "CRITICAL"),
-    ("major", "MAJOR"),
-    ("minor", "MINOR"),
-    ("info", "FOR INFORMATION"),
-)
+SEVERITIES: tuple[str, ...] = ("critical", "major", "minor", "info")
+_RANK = {name: index for index, name in enumerate(SEVERITIES)}
+# A deviation or a safety finding carries its own severity; a monitoring occurrence is graded by how late it is
+# (as the worklist grades it); a milestone reached is information.
 _OCCURRENCE_SEVERITY = {"missed": "critical", "overdue": "major", "due": "minor"}
-_RANK = {name: index for index, (name, _) in enumerate(_GROUPS)}
+_KIND_ORDER = {"finding": 0, "deviation": 1, "occurrence": 2, "milestone": 3}
 
 
 def severity_of(item: DigestItem) -> str:
-    """Which group of the e-mail an item belongs to."""
+    """The item's severity: critical, major, minor or info."""
     kind = item.get("kind")
     if kind in ("deviation", "finding"):
         severity = str(item.get("severity") or "major")
@@ -43,36 +46,143 @@ def severity_of(item: DigestItem) -> str:
     return "info"
 
 
-def sort_key(item: DigestItem) -> tuple[int, bool, str, str, str, int, str]:
-    """Stable order: most urgent first, findings first within a group (platelets at 15 head the e-mail), then
-    patient, then what."""
+def _item_date(item: DigestItem) -> str:
+    return str(item.get("date") or item.get("due_date") or "9999-12-31")
+
+
+def _item_key(item: DigestItem) -> tuple[int, int, str, str, int]:
+    """Within a patient: most severe first, findings before deviations before occurrences, oldest first."""
     k = item.get("k")
     return (
         _RANK[severity_of(item)],
-        item.get("kind") != "finding",
-        str(item.get("patient_id", "")),
-        str(item.get("kind", "")),
+        _KIND_ORDER.get(str(item.get("kind")), 9),
+        _item_date(item),
         str(item.get("code", "")),
         k if isinstance(k, int) else 0,
-        str(item.get("date") or item.get("due_date") or ""),
     )
 
 
-def item_line(item: DigestItem) -> str:
-    """One readable line per item (codes and dates only: nothing identifying beyond the opaque patient id)."""
-    patient = item.get("patient_id")
-    code = item.get("code")
-    match item.get("kind"):
-        case "occurrence":
-            return f"- patient {patient}: {code} #{item.get('k')} is {item.get('state')} (due {item.get('due_date')})"
-        case "milestone":
-            return f"- patient {patient}: {code} reached on {item.get('date')}"
-        case "deviation":
-            return f"- patient {patient}: deviation {code} ({item.get('severity')}) on infusion of {item.get('date')}"
-        case "finding":
-            return f"- patient {patient}: finding {code} ({item.get('severity')}) on result of {item.get('date')}"
-        case _:
-            return f"- patient {patient}: {code}"
+@dataclass(frozen=True, slots=True)
+class PatientEntry:
+    """One patient's items of the day, most urgent first; ``priority`` is its most severe item."""
+
+    patient_id: str
+    items: tuple[DigestItem, ...]
+
+    @property
+    def priority(self) -> str:
+        return severity_of(self.items[0])
+
+    @property
+    def oldest(self) -> str:
+        return min(_item_date(item) for item in self.items)
+
+
+def by_patient(items: Iterable[DigestItem]) -> list[PatientEntry]:
+    """Patients by their most severe item (critical first), then by their oldest item, then by id (stable)."""
+    grouped: dict[str, list[DigestItem]] = {}
+    for item in items:
+        grouped.setdefault(str(item.get("patient_id", "")), []).append(item)
+    entries = [PatientEntry(pid, tuple(sorted(group, key=_item_key))) for pid, group in grouped.items()]
+    entries.sort(key=lambda e: (_RANK[e.priority], e.oldest, e.patient_id))
+    return entries
+
+
+def _segments(items: Sequence[DigestItem]) -> list[str]:
+    """The parts of a patient line, in the items' order: `CRITICAL platelets_below_100 (2026-11-30)`, occurrences
+    of one state together (`overdue cbc #47, creatinine #47`), `reached course_2_due (2026-03-02)`."""
+    segments: list[str] = []
+    states: dict[str, int] = {}  # occurrence state -> index of its segment
+    named: dict[int, list[str]] = {}
+    for item in items:
+        code = item.get("code")
+        match item.get("kind"):
+            case "occurrence":
+                state = str(item.get("state"))
+                if state not in states:
+                    states[state] = len(segments)
+                    segments.append(state)
+                    named[states[state]] = []
+                named[states[state]].append(f"{code} #{item.get('k')}")
+            case "finding":
+                segments.append(f"{severity_of(item).upper()} {code} ({item.get('date')})")
+            case "deviation":
+                segments.append(f"{severity_of(item).upper()} deviation {code} (infusion {item.get('date')})")
+            case "milestone":
+                segments.append(f"reached {code} ({item.get('date')})")
+            case _:
+                segments.append(str(code))
+    for index, names in named.items():
+        segments[index] = f"{segments[index]} {', '.join(names)}"
+    return segments
+
+
+def patient_line(entry: PatientEntry) -> str:
+    """One readable line per patient (codes and dates only: nothing identifying beyond the opaque patient id)."""
+    shown = entry.items[:MAX_ITEMS_PER_LINE]
+    text = f"- patient {entry.patient_id}: {'; '.join(_segments(shown))}"
+    if len(entry.items) > len(shown):
+        text += f"; and {len(entry.items) - len(shown)} more item(s)"
+    return text
+
+
+def counts_of(items: Iterable[DigestItem]) -> dict[str, int]:
+    """Items per severity and patients: the header of the e-mail (and of the worklist, same names)."""
+    counts = dict.fromkeys(SEVERITIES, 0)
+    patients: set[str] = set()
+    for item in items:
+        counts[severity_of(item)] += 1
+        patients.add(str(item.get("patient_id", "")))
+    return {**counts, "patients": len(patients)}
+
+
+def worklist_address(template: str | None, clinic_id: str) -> str | None:
+    """The clinic's worklist address from the `WorklistUrl` parameter (`{clinic_id}` is replaced); None: none."""
+    if not template:
+        return None
+    return template.replace("{clinic_id}", quote(clinic_id, safe=""))
+
+
+def _header(clinic_id: str, day: date, part: int, parts: int) -> str:
+    header = f"Lemtrada regimen digest for clinic {clinic_id}, {day.isoformat()}"
+    return header + (f" (part {part} of {parts})" if parts > 1 else "")
+
+
+def email_text(
+    clinic_id: str,
+    day: date,
+    items: Sequence[DigestItem],
+    worklist_url: str | None = None,
+    *,
+    part: int = 1,
+    parts: int = 1,
+) -> str:
+    """The e-mail: counts, then a line per patient (most urgent first, at most 300), then the worklist pointer."""
+    counts = counts_of(items)
+    entries = by_patient(items)
+    lines = [
+        _header(clinic_id, day, part, parts),
+        "Items: " + ", ".join(f"{name} {counts[name]}" for name in SEVERITIES) + f"; patients {counts['patients']}.",
+        "",
+    ]
+    lines.extend(patient_line(entry) for entry in entries[:MAX_PATIENT_LINES])
+    more = len(entries) - MAX_PATIENT_LINES
+    address = worklist_address(worklist_url, clinic_id)
+    if more > 0:
+        lines.append(f"... and {more} more patients: see the worklist")
+        if address:
+            lines.append(address)
+    elif address:
+        lines.extend(["", f"Worklist: {address}"])
+    lines.extend(["", "Patients appear by their opaque id; open the clinic worklist for details."])
+    return "\n".join(lines)
+
+
+def _continuation_text(clinic_id: str, day: date, part: int, parts: int) -> str:
+    return (
+        f"{_header(clinic_id, day, part, parts)}\n"
+        "More of this date's items, for systems reading the JSON; the list for clinicians is in part 1."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +194,7 @@ class DigestMessage:
     part: int
     parts: int
     items: tuple[DigestItem, ...]
+    email: str = ""
 
     @property
     def subject(self) -> str:
@@ -103,23 +214,12 @@ class DigestMessage:
         }
 
     def email_text(self) -> str:
-        header = f"Lemtrada regimen digest for clinic {self.clinic_id}, {self.date.isoformat()}"
-        if self.parts > 1:
-            header += f" (part {self.part} of {self.parts})"
-        lines = [header, f"{len(self.items)} item(s) need attention.", ""]
-        for name, title in _GROUPS:
-            group = [item for item in self.items if severity_of(item) == name]
-            if group:
-                lines.append(f"{title} ({len(group)})")
-                lines.extend(item_line(item) for item in group)
-                lines.append("")
-        lines.append("Patients appear by their opaque id; open the clinic worklist for details.")
-        return "\n".join(lines)
+        return self.email
 
     def body(self) -> str:
         """The SNS Message for MessageStructure=json."""
         return json.dumps(
-            {"default": json.dumps(self.document(), separators=(",", ":")), "email": self.email_text()},
+            {"default": json.dumps(self.document(), separators=(",", ":")), "email": self.email},
             separators=(",", ":"),
         )
 
@@ -140,39 +240,65 @@ class DigestMessage:
 
 
 def _item_cost(item: DigestItem) -> int:
-    """Bytes one item adds to a message: its JSON escaped inside `default` plus its e-mail line escaped."""
-    in_default = len(json.dumps(json.dumps(dict(item), separators=(",", ":"))).encode("utf-8")) - 2 + 1
-    in_email = len(json.dumps(item_line(item)).encode("utf-8")) - 2 + 2
-    return in_default + in_email
+    """Bytes one item adds to a message: its JSON escaped inside `default`, plus a comma."""
+    return len(json.dumps(json.dumps(dict(item), separators=(",", ":"))).encode("utf-8")) - 2 + 1
 
 
 def build_digest(
-    clinic_id: str, day: date, items: Iterable[DigestItem], limit: int = SNS_MAX_BYTES
+    clinic_id: str,
+    day: date,
+    items: Iterable[DigestItem],
+    limit: int = SNS_MAX_BYTES,
+    worklist_url: str | None = None,
 ) -> list[DigestMessage]:
-    """Split a clinic's items for one date into as few messages as fit under `limit` (at least one item each)."""
-    ordered = sorted(items, key=sort_key)
+    """A clinic's digest for one date: one message, or parts only when one would pass ``limit``.
+
+    The messages hold the very item objects given (the sweep maps each part back to its outbox entries), patients
+    most urgent first; every item is in exactly one part."""
+    ordered = [item for entry in by_patient(items) for item in entry.items]
     if not ordered:
         return []
-    # Overhead of an empty message with the widest part numbers and every group heading.
-    probe = DigestMessage(clinic_id, day, 99999, 99999, ())
-    overhead = probe.size_bytes() + sum(len(title) + 16 for _, title in _GROUPS) + 64
-    budget = limit - SAFETY_MARGIN_BYTES - overhead
+    room = limit - SAFETY_MARGIN_BYTES
+    whole = DigestMessage(clinic_id, day, 1, 1, tuple(ordered), email_text(clinic_id, day, ordered, worklist_url))
+    if whole.size_bytes() <= room:
+        return [whole]
+    # Parts: the widest part numbers bound the overheads; part 1 carries the e-mail, the others a note.
+    wide = 99999
+    first_email = email_text(clinic_id, day, ordered, worklist_url, part=1, parts=wide)
+    budgets = (
+        room - DigestMessage(clinic_id, day, wide, wide, (), first_email).size_bytes(),
+        room
+        - DigestMessage(clinic_id, day, wide, wide, (), _continuation_text(clinic_id, day, wide, wide)).size_bytes(),
+    )
     chunks: list[list[DigestItem]] = [[]]
     used = 0
     for item in ordered:
         cost = _item_cost(item)
-        if cost > budget:
-            raise ValueError("a single digest item is larger than an SNS message can hold")
+        budget = budgets[0 if len(chunks) == 1 else 1]
         if chunks[-1] and used + cost > budget:
             chunks.append([])
             used = 0
+            budget = budgets[1]
+        if cost > budget:
+            raise ValueError("a single digest item is larger than an SNS message can hold")
         chunks[-1].append(item)
         used += cost
+    parts = len(chunks)
     messages = [
-        DigestMessage(clinic_id, day, index + 1, len(chunks), tuple(chunk)) for index, chunk in enumerate(chunks)
+        DigestMessage(
+            clinic_id,
+            day,
+            index + 1,
+            parts,
+            tuple(chunk),
+            email_text(clinic_id, day, ordered, worklist_url, part=1, parts=parts)
+            if index == 0
+            else _continuation_text(clinic_id, day, index + 1, parts),
+        )
+        for index, chunk in enumerate(chunks)
     ]
     for message in messages:
-        if message.size_bytes() > limit:  # pragma: no cover - the budget above is conservative
+        if message.size_bytes() > limit:  # pragma: no cover - the budgets above are conservative
             raise ValueError("digest part passes the SNS size limit")
     return messages
 

@@ -218,11 +218,15 @@ class SweepService:
         outbox: Outbox,
         publisher: DigestPublisher,
         rules: SweepRules | None = None,
+        *,
+        worklist_url: str | None = None,
     ) -> None:
+        """``worklist_url``: the `WorklistUrl` parameter the digest e-mail points to (`{clinic_id}` replaced)."""
         self.repository = repository
         self.outbox = outbox
         self.publisher = publisher
         self.rules: SweepRules = rules if rules is not None else EngineRules()
+        self.worklist_url = worklist_url
 
     # -- plan --------------------------------------------------------------------------------------------------
     def plan(self, event: Mapping[str, Any]) -> RunPlan:
@@ -330,7 +334,10 @@ class SweepService:
         for day in sorted(by_date):
             entries = by_date[day]
             owner: dict[int, OutboxEntry] = {id(entry.item): entry for entry in entries}
-            for message in build_digest(clinic_id, day, [entry.item for entry in entries]):
+            # One message unless it would pass SNS's 256 KiB; each part is marked sent as soon as SNS accepted it,
+            # so a re-run publishes only what is still pending (and nothing once all went out).
+            items = [entry.item for entry in entries]
+            for message in build_digest(clinic_id, day, items, worklist_url=self.worklist_url):
                 part_entries = [owner[id(item)] for item in message.items]
                 message_id = self.publisher.publish(message)
                 # The one duplicate window: SNS has the part, the outbox does not know yet. Nothing runs in between.
