@@ -59,7 +59,8 @@ class World:
         """Items delivered by the sweep of ``day``."""
         before = len(self.publisher.sent)
         run_in_process(self.sweep, {"date": day.isoformat()})
-        return [item for sent in self.publisher.sent[before:] for item in sent.digest["items"]]
+        digests = [sent for sent in self.publisher.sent[before:] if sent.attributes["kind"] == "digest"]
+        return [item for sent in digests for item in sent.digest["items"]]
 
 
 @pytest.fixture
