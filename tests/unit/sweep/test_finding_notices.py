@@ -82,6 +82,7 @@ def test_a_finding_is_sent_once_at_its_severity_and_heads_the_email(world: World
             "date": "2026-11-20",
             "severity": "critical",
             "finding_id": low.findings[0].finding_id,
+            "alerted": True,  # the digest still lists it, marked as already alerted (DESIGN 7)
         },
         {
             "patient_id": pid,
