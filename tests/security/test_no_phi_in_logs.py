@@ -1,7 +1,8 @@
 """No PHI in logs: a whole clinic day through the real handlers under moto (enroll, subscribe, infusions,
-results with a critical one and its alert, readiness, schedule, worklist, a failed write) and the nightly sweep that follows (plan, every shard,
-publish of the clinic's digest), with every line the functions log captured and searched for the birth date,
-the external reference, the patient's Cognito sub, the subscribed e-mail address and request bodies.
+results with a critical one and its alert, readiness, schedule, worklist, a failed write) and the nightly
+sweep that follows (plan, every shard, publish of the clinic's digest), with every line the functions log
+captured and searched for the birth date, the external reference, the patient's Cognito sub, the subscribed
+e-mail address and request bodies.
 
 The day runs twice: at INFO (the production level) and with every logger at DEBUG (the level the template
 gives other stages). At DEBUG botocore and PynamoDB would log request and response bodies, whole items; the
