@@ -28,7 +28,7 @@ app = new_resolver()
 
 
 def _recording() -> Recording:
-    return Recording(bootstrap.repository(), bootstrap.clock())
+    return Recording(bootstrap.repository(), bootstrap.clock(), bootstrap.publisher())
 
 
 @app.post(

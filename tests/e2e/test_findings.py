@@ -76,7 +76,9 @@ def test_a_critical_finding_end_to_end(local_stack: RunningStack) -> None:
     assert digest["items"][0]["finding_id"] == finding["finding_id"]
     assert [i["kind"] for i in digest["items"]].count("finding") == 1
     notices = requests.get(f"{local_stack.base_url}/_local/notices", timeout=10).json()
-    (email,) = [n["email"] for n in notices if n["digest"]["clinic_id"] == clinic_id]
+    (email,) = [
+        n["email"] for n in notices if n["digest"]["clinic_id"] == clinic_id and n["attributes"]["kind"] == "digest"
+    ]
     lines = [line for line in email.splitlines() if line.startswith("- ")]
     assert lines[0].startswith(f"- patient {patient['patient_id']}: CRITICAL platelets_below_100 ({day})")
     assert _sweep(local_stack, today.isoformat(), clinic_id) == []

@@ -1,7 +1,8 @@
 """No PHI in logs: a whole clinic day through the real handlers under moto (enroll, subscribe, infusions,
-results, readiness, schedule, worklist, a failed write) and the nightly sweep that follows (plan, every shard,
-publish of the clinic's digest), with every line the functions log captured and searched for the birth date,
-the external reference, the patient's Cognito sub, the subscribed e-mail address and request bodies.
+results with a critical one and its alert, readiness, schedule, worklist, a failed write) and the nightly
+sweep that follows (plan, every shard, publish of the clinic's digest), with every line the functions log
+captured and searched for the birth date, the external reference, the patient's Cognito sub, the subscribed
+e-mail address and request bodies.
 
 The day runs twice: at INFO (the production level) and with every logger at DEBUG (the level the template
 gives other stages). At DEBUG botocore and PynamoDB would log request and response bodies, whole items; the
@@ -48,6 +49,8 @@ def clinic_day(api: Api) -> None:
         dose = 10 if day == "2026-11-20" else 12  # a deviation the night's digest reports
         assert api.infusion(patient, day, batch_number="LMT-PHI-0193", dose_mg=dose).status == 201
     assert api.result(patient, "cbc", "2026-11-23", value=5.1, unit="g/L").status == 201
+    platelets = [{"code": "platelets", "value": 15, "unit": "10*9/L"}]  # critical: an alert is published at once
+    assert api.result(patient, "cbc", "2026-11-23", analytes=platelets).status == 201
     body = json.dumps({"email": EMAIL}).encode()
     answer = send(
         "POST",

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from lemtrada.notify.digest import DigestMessage
-from lemtrada.notify.publisher import PublishError
+from lemtrada.notify.publisher import Message, PublishError
+from lemtrada.regimen.alerts import Alert
 from lemtrada.regimen.records import Clinic, Infusion, PatientProfile, PatientRecord, Result
 from lemtrada.storage import keys
 from lemtrada.storage.ports import (
@@ -27,6 +27,7 @@ from lemtrada.storage.ports import (
     DueEntry,
     NoticeMark,
     OutboxEntry,
+    OwedAlert,
     PatientPage,
     QueuedNotice,
     StoredClinic,
@@ -64,6 +65,7 @@ class InMemoryPatientRepository:
         self._clinic_audit: dict[str, list[tuple[str, AuditEntry]]] = {}
         self._patients: dict[str, _PatientState] = {}
         self._links: dict[str, str] = {}
+        self._alerts: dict[tuple[str, str, str], OwedAlert] = {}  # (clinic, patient, ref)
 
     @property
     def due_shards(self) -> int:
@@ -180,13 +182,17 @@ class InMemoryPatientRepository:
         expected_version: int,
         next_check: date | None,
         audit: AuditEntry,
+        *,
+        alerts: Sequence[Alert] = (),
     ) -> int:
         with self._lock:
             state = self._patients.get(patient_id)
             if state is not None and infusion.date in state.infusions:
                 raise AlreadyExists("infusion")
             state = self._checked(patient_id, expected_version)
+            check_transaction_size(3 + len(alerts))
             state.infusions[infusion.date] = infusion
+            self._owe(alerts, audit.at)
             return self._bump(state, next_check, audit)
 
     def add_result(
@@ -198,6 +204,7 @@ class InMemoryPatientRepository:
         audit: AuditEntry,
         *,
         updated: Sequence[Result] = (),
+        alerts: Sequence[Alert] = (),
     ) -> int:
         with self._lock:
             state = self._patients.get(patient_id)
@@ -207,10 +214,29 @@ class InMemoryPatientRepository:
             others = [r for r in updated if r.result_id != result.result_id]
             if any((r.date, r.result_id) not in state.results for r in others):
                 raise VersionConflict(f"patient {patient_id}: a rewritten result is not stored")
+            check_transaction_size(2 + len({r.date.year for r in (result, *others)}) + len(alerts))
             state.results[(result.date, result.result_id)] = _as_stored(result)
             for other in others:
                 state.results[(other.date, other.result_id)] = _as_stored(other)
+            self._owe(alerts, audit.at)
             return self._bump(state, next_check, audit)
+
+    def _owe(self, alerts: Sequence[Alert], at: datetime) -> None:
+        for alert in alerts:
+            self._alerts[(alert.clinic_id, alert.patient_id, alert.ref)] = OwedAlert(alert, at)
+
+    def owed_alerts(self, clinic_id: str, *, owed_before: datetime | None = None) -> tuple[OwedAlert, ...]:
+        with self._lock:
+            owed = [
+                o
+                for (clinic, _, _), o in self._alerts.items()
+                if clinic == clinic_id and (owed_before is None or o.owed_at < owed_before)
+            ]
+        return tuple(sorted(owed, key=lambda o: (o.owed_at, o.alert.patient_id, o.alert.ref)))
+
+    def alert_sent(self, alert: Alert) -> bool:
+        with self._lock:
+            return self._alerts.pop((alert.clinic_id, alert.patient_id, alert.ref), None) is not None
 
     def acknowledge(
         self,
@@ -361,7 +387,7 @@ class InMemoryDigestPublisher:
     sent: list[PublishedDigest] = field(default_factory=list)
     fail_next: int = 0
 
-    def publish(self, message: DigestMessage) -> str:
+    def publish(self, message: Message) -> str:
         if self.fail_next > 0:
             self.fail_next -= 1
             raise PublishError("injected publish failure")

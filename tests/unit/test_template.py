@@ -38,7 +38,7 @@ POLICY_RESOURCES: dict[str, set[str]] = {
     "HealthFunction": {"RegimenTable"},
     # The patient API (issue 4): writers keep idempotency records; everyone reads through RegimenKey.
     "EnrollmentFunction": {"RegimenTable", "IdempotencyTable", "RegimenKey"},
-    "RecordingFunction": {"RegimenTable", "IdempotencyTable", "RegimenKey"},
+    "RecordingFunction": {"RegimenTable", "IdempotencyTable", "RegimenKey", "DigestTopic"},  # alerts (DESIGN 7)
     "ReadingFunction": {"RegimenTable", "RegimenKey"},
     # The nightly sweep (issue 5): DynamoDB tables are encrypted with RegimenKey, the topic too.
     "SweepPlanFunction": {"RegimenTable", "RegimenKey"},

@@ -120,7 +120,7 @@ def _outbox() -> Outbox:
 
 @cache
 def _publisher() -> DigestPublisher:
-    from lemtrada.notify.publisher import SnsDigestPublisher  # noqa: PLC0415 - the sweep's functions only
+    from lemtrada.notify.publisher import SnsDigestPublisher  # noqa: PLC0415 - the sweep's and recording's functions
 
     return SnsDigestPublisher(settings().topic_arn)
 

@@ -47,7 +47,7 @@ def test_a_clinician_subscribes_with_a_filter_on_their_clinic(
     assert "ms-team@clinic.example" not in response["body"]
     (sub,) = _email_subscriptions(sweep_aws)
     assert sub["endpoint"] == "ms-team@clinic.example"
-    assert json.loads(sub["FilterPolicy"]) == {"clinic_id": ["lyon-neuro"], "kind": ["digest"]}
+    assert json.loads(sub["FilterPolicy"]) == {"clinic_id": ["lyon-neuro"], "kind": ["digest", "alert"]}
 
 
 @pytest.mark.parametrize(

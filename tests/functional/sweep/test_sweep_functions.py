@@ -124,6 +124,7 @@ def test_a_critical_finding_heads_the_digest_and_is_sent_once(sweep_aws: SweepAw
         "date": "2026-11-21",
         "severity": "critical",
         "finding_id": "r-low:platelets_below_100",
+        "alerted": True,  # critical and current: its alert goes out when it is stored (DESIGN 7)
     }
     assert [i["kind"] for i in digest["items"]].count("finding") == 1
     assert _run({"now": "2026-11-24T02:00:00Z"}, lambda_context)["digests"] == []

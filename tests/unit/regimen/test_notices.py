@@ -149,10 +149,22 @@ def test_a_finding_is_owed_once_from_its_result_date_with_its_severity_and_id() 
             "date": "2024-03-01",
             "severity": "critical",
             "finding_id": "r1:platelets_below_100",
+            "alerted": True,  # critical and not history: alerted when stored (DESIGN 7)
         }
     ]
     assert key not in keys(record, D("2024-03-02"), frozenset({key}))
     assert next_check(record, frozenset(), US_PROTOCOL, after=D("2024-02-29")) == D("2024-03-01")
+
+
+def test_only_current_critical_findings_are_marked_alerted() -> None:
+    record = _with_lab_findings(
+        treated("2024-01-15"),
+        lab(ResultItem.CBC, "2024-03-01", analyte("platelets", 120.0), rid="major"),
+        lab(ResultItem.CBC, "2023-01-01", analyte("platelets", 15.0), rid="old"),  # history: before enrollment
+    )
+    owed = {n.finding_id: n.alerted for n in notices_due(record, D("2024-03-01"), frozenset(), US_PROTOCOL)}
+    assert owed["major:platelets_below_range"] is False
+    assert owed["old:platelets_below_100"] is False
 
 
 def test_acknowledged_findings_are_not_news() -> None:

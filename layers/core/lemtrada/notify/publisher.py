@@ -1,20 +1,32 @@
-"""Where digests go: the port, the SNS implementation and an in-memory twin for tests and the local runner."""
+"""Where digests and alerts go: the port and the SNS implementation (the in-memory twin is in tests/support)."""
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
-from lemtrada.notify.digest import DigestMessage
-
 
 class PublishError(Exception):
-    """The digest was not accepted; nothing may be marked sent."""
+    """The message was not accepted; nothing may be marked sent."""
+
+
+class Message(Protocol):
+    """What a publisher sends: a digest part (notify.digest) or an alert (notify.alert)."""
+
+    @property
+    def clinic_id(self) -> str: ...
+
+    @property
+    def subject(self) -> str: ...
+
+    def body(self) -> str: ...
+
+    def attributes(self) -> dict[str, dict[str, str]]: ...
 
 
 class DigestPublisher(Protocol):
-    """Publishes one digest message; returns the message id once the transport has accepted it."""
+    """Publishes one message; returns the message id once the transport has accepted it."""
 
-    def publish(self, message: DigestMessage) -> str: ...
+    def publish(self, message: Message) -> str: ...
 
 
 class SnsDigestPublisher:
@@ -37,7 +49,7 @@ class SnsDigestPublisher:
             self._client = boto3.client("sns", config=Config(retries={"mode": "standard", "max_attempts": 5}))
         return self._client
 
-    def publish(self, message: DigestMessage) -> str:
+    def publish(self, message: Message) -> str:
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
         try:
@@ -49,5 +61,5 @@ class SnsDigestPublisher:
                 MessageAttributes=message.attributes(),
             )
         except (BotoCoreError, ClientError) as error:
-            raise PublishError(f"digest {message.clinic_id}/{message.date} part {message.part} not accepted") from error
+            raise PublishError(f"{message.subject} not accepted") from error
         return str(response["MessageId"])

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
 
+from lemtrada.regimen.alerts import is_history
 from lemtrada.regimen.courses import infusions_until
 from lemtrada.regimen.dates import ONE_DAY, add_months
 from lemtrada.regimen.protocol import Protocol
@@ -49,6 +50,7 @@ class Notice:
     date: date | None = None
     severity: Severity | None = None
     finding_id: str | None = None
+    alerted: bool = False  # a critical, current finding or deviation: its alert went out when it was stored
 
     def to_digest_item(self) -> dict[str, Any]:
         item: dict[str, Any] = {"patient_id": self.patient_id, "kind": self.kind, "code": self.code}
@@ -64,6 +66,8 @@ class Notice:
             item["severity"] = self.severity.value
         if self.finding_id is not None:
             item["finding_id"] = self.finding_id
+        if self.alerted:
+            item["alerted"] = True
         return item
 
 
@@ -87,6 +91,7 @@ def _owed_findings(record: PatientRecord, on: date, sent: frozenset[str]) -> lis
     """Unacknowledged findings of results dated on or before ``on`` not yet sent (acknowledged ones, history
     included, are not news). Owed with or without infusions: pre-treatment labs raise findings too."""
     pid = record.profile.patient_id
+    enrolled_on = record.profile.enrollment.enrolled_on
     out = []
     for result in sorted(
         (r for r in record.results if r.date <= on and r.findings), key=lambda r: (r.date, r.result_id)
@@ -103,6 +108,7 @@ def _owed_findings(record: PatientRecord, on: date, sent: frozenset[str]) -> lis
                         date=found.date,
                         severity=found.severity,
                         finding_id=found.finding_id,
+                        alerted=found.severity == Severity.CRITICAL and not is_history(found.date, enrolled_on),
                     )
                 )
     return out
@@ -164,8 +170,19 @@ def notices_due(record: PatientRecord, on: date, sent: frozenset[str], protocol:
         for deviation in infusion.deviations:
             key = deviation_key(pid, deviation.code, infusion.date)
             if key not in sent:
+                alerted = deviation.severity == Severity.CRITICAL and not is_history(
+                    infusion.date, profile.enrollment.enrolled_on
+                )
                 out.append(
-                    Notice(key, pid, "deviation", deviation.code, date=infusion.date, severity=deviation.severity)
+                    Notice(
+                        key,
+                        pid,
+                        "deviation",
+                        deviation.code,
+                        date=infusion.date,
+                        severity=deviation.severity,
+                        alerted=alerted,
+                    )
                 )
     return (*out, *findings)
 

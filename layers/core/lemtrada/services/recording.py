@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import date
 
+from lemtrada.notify.publisher import DigestPublisher
 from lemtrada.regimen import (
     AnalytesRejected,
     InfusionOnSameDate,
@@ -20,14 +21,16 @@ from lemtrada.regimen import (
     protocol_for,
     satisfied_occurrence,
 )
+from lemtrada.regimen.alerts import Alert, deviation_alerts, finding_alerts
 from lemtrada.regimen.records import Analyte, InfusionRequest, Result, ResultItem, TbStatus, VzvStatus
 from lemtrada.services.acknowledgements import settled
-from lemtrada.services.actor import Actor
+from lemtrada.services.actor import Actor, Clock
+from lemtrada.services.alerts import AlertDelivery
 from lemtrada.services.base import UseCase, retry_on_conflict
 from lemtrada.services.errors import Conflict, RuleRejected, ValidationFailed, Violation
 from lemtrada.services.presenters import infusion_view, result_view
 from lemtrada.services.views import InfusionView, ResultView
-from lemtrada.storage.ports import AlreadyExists, VersionConflict
+from lemtrada.storage.ports import AlreadyExists, PatientRepository, VersionConflict
 
 _STATUS_VALUES: dict[ResultItem, frozenset[str]] = {
     ResultItem.VZV: frozenset(VzvStatus),
@@ -58,6 +61,19 @@ def new_result_id() -> str:
 
 
 class Recording(UseCase):
+    """Records facts; with a ``publisher`` it also publishes the alerts they owe before answering (DESIGN 7).
+
+    The owed alerts are stored with the fact either way; without a publisher (or when publishing fails) they wait
+    for the drain of the sweep's publish step."""
+
+    def __init__(self, repository: PatientRepository, clock: Clock, publisher: DigestPublisher | None = None) -> None:
+        super().__init__(repository, clock)
+        self.alerts = None if publisher is None else AlertDelivery(repository, publisher)
+
+    def _deliver(self, alerts: tuple[Alert, ...]) -> None:
+        if self.alerts is not None and alerts:
+            self.alerts.deliver(alerts)
+
     def record_result(self, actor: Actor, patient_id: str, data: ResultInput) -> ResultView:
         """Store a result with the findings it raises (and those it adds to results dated after it, in the same
         write), and answer which monitoring occurrence (if any) it satisfied. Bad analytes: 422, nothing stored."""
@@ -71,7 +87,7 @@ class Recording(UseCase):
             analytes=data.analytes,
         )
 
-        def attempt() -> ResultView:
+        def attempt() -> tuple[ResultView, tuple[Alert, ...]]:
             context = self.patient(actor, patient_id, write=True)
             protocol = protocol_for(context.clinic.clinic.label)
             _check_analytes(data, protocol)
@@ -89,17 +105,24 @@ class Recording(UseCase):
             audit = self.audit(
                 actor, context.role, "result.recorded", f"RESULT#{data.date.isoformat()}#{result.result_id}"
             )
-            self.repository.add_result(patient_id, stored, context.stored.version, upcoming, audit, updated=updated)
+            profile = context.record.profile
+            alerts = finding_alerts(profile.clinic_id, patient_id, profile.enrollment.enrolled_on, added)
+            self.repository.add_result(
+                patient_id, stored, context.stored.version, upcoming, audit, updated=updated, alerts=alerts
+            )
             own = [f for f in added if f.result_id == result.result_id]
             raised = [*own, *(f for f in added if f.result_id != result.result_id)]
-            return result_view(stored, satisfied_occurrence(record, result.result_id, context.today, protocol), raised)
+            view = result_view(stored, satisfied_occurrence(record, result.result_id, context.today, protocol), raised)
+            return view, alerts
 
-        return retry_on_conflict(attempt)
+        view, alerts = retry_on_conflict(attempt)
+        self._deliver(alerts)
+        return view
 
     def record_infusion(self, actor: Actor, patient_id: str, request: InfusionRequest) -> InfusionRecorded:
         """Plan with the rules (422 / 409 / replay), then append; a concurrent write makes it re-plan."""
 
-        def attempt() -> InfusionRecorded:
+        def attempt() -> tuple[InfusionRecorded, tuple[Alert, ...]]:
             context = self.patient(actor, patient_id, write=True)
             protocol = protocol_for(context.clinic.clinic.label)
             try:
@@ -111,7 +134,7 @@ class Recording(UseCase):
                 ) from rejected
             except InfusionOnSameDate as same_day:
                 if is_replay(same_day.existing, request):
-                    return InfusionRecorded(infusion_view(same_day.existing), created=False)
+                    return InfusionRecorded(infusion_view(same_day.existing), created=False), ()
                 raise Conflict(
                     f"an infusion is already recorded on {request.date.isoformat()}", code="duplicate_infusion"
                 ) from same_day
@@ -119,14 +142,20 @@ class Recording(UseCase):
             record = replace(context.record, infusions=infusions)
             upcoming = next_check(record, settled(context.stored), protocol, after=context.stored.swept_through)
             audit = self.audit(actor, context.role, "infusion.recorded", f"INFUSION#{request.date.isoformat()}")
+            profile = context.record.profile
+            alerts = deviation_alerts(profile.clinic_id, patient_id, profile.enrollment.enrolled_on, infusion)
             try:
-                self.repository.add_infusion(patient_id, infusion, context.stored.version, upcoming, audit)
+                self.repository.add_infusion(
+                    patient_id, infusion, context.stored.version, upcoming, audit, alerts=alerts
+                )
             except AlreadyExists as error:
                 # Another device stored that date in between: re-read and judge again (replay or 409).
                 raise VersionConflict("infusion date taken meanwhile") from error
-            return InfusionRecorded(infusion_view(infusion), created=True)
+            return InfusionRecorded(infusion_view(infusion), created=True), alerts
 
-        return retry_on_conflict(attempt)
+        recorded, alerts = retry_on_conflict(attempt)
+        self._deliver(alerts)
+        return recorded
 
 
 def _check_analytes(data: ResultInput, protocol: Protocol) -> None:

@@ -27,6 +27,7 @@ from lemtrada.notify.digest import build_digest
 from lemtrada.notify.publisher import DigestPublisher, PublishError
 from lemtrada.regimen.records import Clinic, Label, PatientRecord
 from lemtrada.services.acknowledgements import settled
+from lemtrada.services.alerts import AlertDelivery
 from lemtrada.storage.ports import (
     MAX_TRANSACTION_ITEMS,
     AlreadyExists,
@@ -191,6 +192,7 @@ class SentDigest:
 class PublishReport:
     sent: list[SentDigest] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    alerts_sent: int = 0  # leftover alerts drained (DESIGN 7): their writers crashed or could not publish
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -314,10 +316,18 @@ class SweepService:
 
     # -- publish -----------------------------------------------------------------------------------------------
     def publish(self) -> PublishReport:
-        """One digest per clinic and date with pending entries; a failing clinic does not hold up the others."""
+        """One digest per clinic and date with pending entries; a failing clinic does not hold up the others.
+
+        First, each clinic's leftover alerts (owed for over a minute) are published: the drain of DESIGN 7."""
         report = PublishReport()
+        drain = AlertDelivery(self.repository, self.publisher)
         for stored in self.repository.list_clinics():
             clinic_id = stored.clinic.clinic_id
+            drained = drain.drain(clinic_id, datetime.now(UTC))
+            report.alerts_sent += len(drained.sent)
+            if drained.failed:
+                report.failed.append(clinic_id)
+                continue
             try:
                 self._publish_clinic(clinic_id, report)
             except PublishError:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
+from lemtrada.regimen.alerts import Alert
 from lemtrada.regimen.records import Clinic, Infusion, PatientProfile, PatientRecord, Result
 from lemtrada.storage import keys
 
@@ -131,6 +132,14 @@ class NoticeMark:
 
 
 @dataclass(frozen=True, slots=True)
+class OwedAlert:
+    """An alert stored as owed and when its fact was stored (the leftover drain waits for the writer's own try)."""
+
+    alert: Alert
+    owed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class DueEntry:
     """One row of the sparse due index: enough to decide whether to load the record."""
 
@@ -208,8 +217,12 @@ class PatientRepository(Protocol):
         expected_version: int,
         next_check: date | None,
         audit: AuditEntry,
+        *,
+        alerts: Sequence[Alert] = (),
     ) -> int:
-        """Raises AlreadyExists("infusion") when an infusion on that date exists, VersionConflict when stale."""
+        """Raises AlreadyExists("infusion") when an infusion on that date exists, VersionConflict when stale.
+
+        ``alerts`` (those the infusion's deviations owe) are stored as owed in the same transaction."""
         ...
 
     def add_result(
@@ -221,9 +234,11 @@ class PatientRepository(Protocol):
         audit: AuditEntry,
         *,
         updated: Sequence[Result] = (),
+        alerts: Sequence[Alert] = (),
     ) -> int:
         """Store a new result and, in the same transaction, ``updated``: stored results rewritten whole (their
-        findings grew because the new result completed a pair or changed their history).
+        findings grew because the new result completed a pair or changed their history), and ``alerts`` as owed
+        (those the new findings owe): an alert is owed exactly when its finding is stored.
 
         Raises AlreadyExists("result") for a taken (date, id), VersionConflict when stale or when an updated
         result is not stored."""
@@ -238,6 +253,15 @@ class PatientRepository(Protocol):
         audit: AuditEntry,
     ) -> int:
         """Store an acknowledgement; AlreadyExists("acknowledgement") when its (kind, ref) has one."""
+        ...
+
+    # -- alerts owed (DESIGN 7): written with their facts, removed once published ----------------------
+    def owed_alerts(self, clinic_id: str, *, owed_before: datetime | None = None) -> tuple[OwedAlert, ...]:
+        """The clinic's alerts not yet published (only those owed before ``owed_before`` when given), oldest first."""
+        ...
+
+    def alert_sent(self, alert: Alert) -> bool:
+        """Forget an owed alert after SNS accepted it; False when it was not owed (sent by someone else)."""
         ...
 
     # -- the sweep's view -------------------------------------------------------------------------

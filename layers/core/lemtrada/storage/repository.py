@@ -10,11 +10,12 @@ operation in ``capacity``. The item layout is storage.model; records <-> items i
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
+from lemtrada.regimen.alerts import Alert
 from lemtrada.regimen.records import Clinic, Infusion, PatientProfile, Result
-from lemtrada.storage import codec, errors, keys, packing
+from lemtrada.storage import alert_items, codec, errors, keys, packing
 from lemtrada.storage.capacity import CapacityMeter
 from lemtrada.storage.client import LazyClient
 from lemtrada.storage.model import CLINIC_INDEX, DUE_INDEX, ClinicItem, Profile
@@ -23,6 +24,7 @@ from lemtrada.storage.ports import (
     AuditEntry,
     DueEntry,
     NoticeMark,
+    OwedAlert,
     PatientPage,
     StoredClinic,
     StoredPatient,
@@ -271,10 +273,13 @@ class DynamoPatientRepository:
         expected_version: int,
         next_check: date | None,
         audit: AuditEntry,
+        *,
+        alerts: Sequence[Alert] = (),
     ) -> int:
         write = self._new_write()
         write.put("infusion", codec.infusion_item(patient_id, infusion), _NOT_EXISTS)
         write.put("audit", codec.audit_item(keys.patient_pk(patient_id), audit))
+        _owe(write, alerts, audit.at)
         self._profile_update(write, patient_id, expected_version, next_check, {})
         self._commit("add_infusion", write)
         return expected_version + 1
@@ -288,6 +293,7 @@ class DynamoPatientRepository:
         audit: AuditEntry,
         *,
         updated: Sequence[Result] = (),
+        alerts: Sequence[Alert] = (),
     ) -> int:
         write = self._new_write()
         # One update per year item (a transaction may touch an item once): the new result must not exist, the
@@ -315,6 +321,7 @@ class DynamoPatientRepository:
                 values=values,
             )
         write.put("audit", codec.audit_item(keys.patient_pk(patient_id), audit))
+        _owe(write, alerts, audit.at)
         self._profile_update(write, patient_id, expected_version, next_check, {})
         self._commit("add_result", write)
         return expected_version + 1
@@ -340,6 +347,29 @@ class DynamoPatientRepository:
         self._profile_update(write, patient_id, expected_version, next_check, {})
         self._commit("acknowledge", write)
         return expected_version + 1
+
+    # -- alerts owed ---------------------------------------------------------------------------------------
+    def owed_alerts(self, clinic_id: str, *, owed_before: datetime | None = None) -> tuple[OwedAlert, ...]:
+        prefix = {":prefix": {"S": alert_items.OWED_PREFIX}}
+        pk = alert_items.alerts_pk(clinic_id)
+        items = self._items("owed_alerts", pk, "begins_with(#r, :prefix)", prefix, consistent=True)
+        owed = [alert_items.owed_from_item(clinic_id, raw) for raw in items]
+        kept = [o for o in owed if owed_before is None or o.owed_at < owed_before]
+        return tuple(sorted(kept, key=lambda o: (o.owed_at, o.alert.patient_id, o.alert.ref)))
+
+    def alert_sent(self, alert: Alert) -> bool:
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": item_key(alert_items.alerts_pk(alert.clinic_id), alert_items.owed_sk(alert)),
+            "ConditionExpression": "attribute_exists(pk)",
+            "ReturnConsumedCapacity": "TOTAL",
+        }
+        try:
+            response = self.client.delete_item(**request)
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        self.capacity.add_response("alert_sent", response, write=True)
+        return True
 
     # -- the sweep's view ----------------------------------------------------------------------------------
     def due_patients(self, shard: int, through: date) -> Iterator[DueEntry]:
@@ -402,6 +432,12 @@ class DynamoPatientRepository:
         if raw is None:
             raise VersionConflict(f"patient {patient_id} does not exist")
         return str(raw[Profile.clinic_id]["S"])
+
+
+def _owe(write: Transaction, alerts: Sequence[Alert], at: datetime) -> None:
+    """The owed alerts' share of a fact's write (no condition: the fact's own condition makes it once)."""
+    for alert in alerts:
+        write.put("alert", alert_items.owed_item(alert, at))
 
 
 def _range_name(index_name: str | None) -> str:

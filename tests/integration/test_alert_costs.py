@@ -1,0 +1,50 @@
+"""What an alert costs in DynamoDB write units, measured on DynamoDB Local (DESIGN 7):
+a CBC with platelets at 15 against one with normal platelets, through the real use case and repository."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from lemtrada.regimen.records import Analyte, Diagnosis, Label, ResultItem, Sex
+from lemtrada.services.actor import Actor, Role
+from lemtrada.services.clinics import Clinics
+from lemtrada.services.patients import EnrollmentInput, Patients
+from lemtrada.services.recording import Recording, ResultInput
+from lemtrada.storage.repository import DynamoPatientRepository
+
+from tests.integration.conftest import DynamoDBTables
+from tests.support.memory import InMemoryDigestPublisher
+
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+ADMIN = Actor("admin-1", frozenset({Role.ADMINS}))
+CLINICIAN = Actor("clin-1", frozenset({Role.CLINICIANS}), "alert-costs")
+WRITES = 50
+
+
+def _enroll(patients: Patients) -> str:
+    data = EnrollmentInput(date(1985, 5, 1), Sex.MALE, False, Diagnosis.RELAPSING_REMITTING, 2, frozenset())
+    return patients.enroll(CLINICIAN, data).patient_id
+
+
+def test_an_alert_costs_three_write_units(dynamodb_local: DynamoDBTables) -> None:
+    repo = DynamoPatientRepository(dynamodb_local.table_name, region="us-east-1", host=dynamodb_local.endpoint)
+    clock = lambda: NOW  # noqa: E731
+    Clinics(repo, clock).put_clinic(ADMIN, "alert-costs", name="Costs", timezone="Europe/Paris", label=Label.US)
+    publisher = InMemoryDigestPublisher()
+    recording = Recording(repo, clock, publisher)
+    figures: dict[float, float] = {}
+    for platelets in (250.0, 15.0):
+        units = 0.0
+        for _ in range(WRITES):
+            pid = _enroll(Patients(repo, clock))
+            cbc = (Analyte("platelets", platelets, "10*9/L"),)
+            data = ResultInput(ResultItem.CBC, date(2026, 11, 20), analytes=cbc)
+            before = repo.capacity.write_units
+            recording.record_result(CLINICIAN, pid, data)
+            units += repo.capacity.write_units - before
+        figures[platelets] = units / WRITES
+    assert len([s for s in publisher.sent if s.attributes["kind"] == "alert"]) == WRITES
+    assert repo.owed_alerts("alert-costs") == ()
+    extra_units = figures[15.0] - figures[250.0]
+    print(f"\nwrite units per result: normal {figures[250.0]:.1f}, critical {figures[15.0]:.1f} (+{extra_units:.1f})")
+    assert extra_units <= 3.0  # a Put in the transaction (2 units, under 1 KB) and the DeleteItem (1 unit)

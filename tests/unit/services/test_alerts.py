@@ -1,0 +1,187 @@
+"""Critical alerts at once, exactly once (DESIGN 7), through the real use cases on the in-memory twin and on the
+DynamoDB adapter over moto, with a crash injected at each point of the write -> publish -> forget path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from lemtrada.regimen.alerts import Alert
+from lemtrada.regimen.records import Analyte, Diagnosis, InfusionRoute, Label, ResultItem, Sex
+from lemtrada.services.actor import Actor, Role
+from lemtrada.services.alerts import AlertDelivery
+from lemtrada.services.clinics import Clinics
+from lemtrada.services.patients import EnrollmentInput, Patients
+from lemtrada.services.recording import Recording, ResultInput
+from lemtrada.services.sweep import SweepService
+from lemtrada.storage.ports import PatientRepository
+from lemtrada.storage.repository import DynamoPatientRepository
+
+from tests.support.memory import InMemoryDigestPublisher, InMemoryOutbox, InMemoryPatientRepository
+from tests.support.records import infusion_request
+from tests.unit.storage.tables import moto_regimen_table
+
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+ADMIN = Actor("admin-1", frozenset({Role.ADMINS}))
+CLINICIAN = Actor("clin-1", frozenset({Role.CLINICIANS}), "c1")
+LOW = Analyte("platelets", 15, "10*9/L")
+
+
+class Crash(Exception):
+    """A process dying at the injected point."""
+
+
+class Faulty:
+    """A repository that dies at one injected point (else it is the wrapped one)."""
+
+    def __init__(self, inner: PatientRepository) -> None:
+        self.inner = inner
+        self.crash_on: str | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self.inner, name)
+        if name != self.crash_on:
+            return attribute
+
+        def crash(*args: Any, **kwargs: Any) -> Any:
+            self.crash_on = None
+            raise Crash(name)
+
+        return crash
+
+
+class World:
+    def __init__(self, repo: PatientRepository) -> None:
+        self.faulty = Faulty(repo)
+        self.repo: PatientRepository = self.faulty
+        self.publisher = InMemoryDigestPublisher()
+        clock = lambda: NOW  # noqa: E731
+        Clinics(repo, clock).put_clinic(ADMIN, "c1", name="Clinic", timezone="Europe/Paris", label=Label.US)
+        self.recording = Recording(self.repo, clock, self.publisher)
+        self.pid = Patients(repo, clock).enroll(CLINICIAN, enrollment()).patient_id
+        self.sweep = SweepService(self.repo, InMemoryOutbox(), self.publisher)
+
+    def cbc(self, day: date = date(2026, 11, 20), *analytes: Analyte) -> Any:
+        data = ResultInput(item=ResultItem.CBC, date=day, analytes=analytes or (LOW,))
+        return self.recording.record_result(CLINICIAN, self.pid, data)
+
+    def alerts(self) -> list[dict[str, Any]]:
+        return [sent.digest for sent in self.publisher.sent if sent.attributes["kind"] == "alert"]
+
+    def drain_later(self) -> int:
+        """The sweep's publish step, once the writer's minute has passed."""
+        return AlertDelivery(self.repo, self.publisher).drain("c1", NOW + timedelta(minutes=2)).sent.__len__()
+
+
+def enrollment() -> EnrollmentInput:
+    return EnrollmentInput(
+        birth_date=date(1985, 5, 1),
+        sex=Sex.MALE,
+        reproductive_potential=False,
+        diagnosis=Diagnosis.RELAPSING_REMITTING,
+        prior_dmt_count=2,
+        contraindications=frozenset(),
+    )
+
+
+@pytest.fixture(params=["memory", "moto"])
+def world(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    if request.param == "memory":
+        yield World(InMemoryPatientRepository(due_shards=4))
+        return
+    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
+    with moto_regimen_table() as table:
+        yield World(DynamoPatientRepository(table, region="us-east-1", due_shards=4))
+
+
+def test_a_critical_finding_is_alerted_once_before_the_write_returns(world: World) -> None:
+    recorded = world.cbc()
+    finding_id = recorded.findings[0].finding_id
+    assert world.alerts() == [
+        {
+            "clinic_id": "c1",
+            "kind": "alert",
+            "patient_id": world.pid,
+            "code": "platelets_below_100",
+            "severity": "critical",
+            "date": "2026-11-20",
+            "finding_id": finding_id,
+        }
+    ]
+    assert world.publisher.sent[0].subject == "Lemtrada ALERT clinic c1"
+    assert world.repo.owed_alerts("c1") == ()
+    assert world.drain_later() == 0  # nothing left behind: sent exactly once
+
+
+def test_major_findings_and_history_are_not_alerted(world: World) -> None:
+    world.cbc(date(2026, 11, 20), Analyte("platelets", 120, "10*9/L"))  # major: below range
+    world.cbc(date(2026, 10, 24))  # critical but history: 31 days before enrolled_on (today, 2026-11-24)
+    world.cbc(date(2026, 10, 25))  # critical, within the 30 days before enrollment: current
+    assert [a["date"] for a in world.alerts()] == ["2026-10-25"]
+    assert world.repo.owed_alerts("c1") == ()
+
+
+def test_a_critical_deviation_is_alerted_once(world: World) -> None:
+    recorded = world.recording.record_infusion(
+        CLINICIAN, world.pid, infusion_request(date(2026, 11, 20), route=InfusionRoute.IV_PUSH)
+    )
+    critical = sorted(d.code for d in recorded.view.deviations if d.severity == "critical")
+    assert "iv_push_or_bolus" in critical
+    alerts = world.alerts()
+    assert sorted(a["code"] for a in alerts) == critical
+    assert all("finding_id" not in a and a["date"] == "2026-11-20" for a in alerts)
+    replay = world.recording.record_infusion(
+        CLINICIAN, world.pid, infusion_request(date(2026, 11, 20), route=InfusionRoute.IV_PUSH)
+    )
+    assert not replay.created
+    assert len(world.alerts()) == len(critical)  # a replay stores nothing and sends nothing
+
+
+def test_crash_before_the_commit_owes_and_sends_nothing(world: World) -> None:
+    world.faulty.crash_on = "add_result"
+    with pytest.raises(Crash):
+        world.cbc()
+    assert world.alerts() == []
+    assert world.repo.owed_alerts("c1") == ()
+    assert world.drain_later() == 0
+
+
+def test_crash_after_the_commit_before_the_publish_is_drained_once(world: World) -> None:
+    world.publisher.fail_next = 1  # SNS refuses: the write still answers, the alert stays owed
+    recorded = world.cbc()
+    assert world.alerts() == []
+    owed = world.repo.owed_alerts("c1")
+    assert [o.alert.finding_id for o in owed] == [recorded.findings[0].finding_id]
+    assert AlertDelivery(world.repo, world.publisher).drain("c1", NOW).sent == []  # the writer's minute
+    assert world.drain_later() == 1
+    assert world.drain_later() == 0
+    assert len(world.alerts()) == 1
+
+
+def test_crash_after_the_publish_before_the_mark_resends_once(world: World) -> None:
+    world.faulty.crash_on = "alert_sent"
+    with pytest.raises(Crash):
+        world.cbc()
+    assert len(world.alerts()) == 1
+    assert world.drain_later() == 1  # the one documented duplicate window
+    assert world.drain_later() == 0
+    assert len(world.alerts()) == 2
+
+
+def test_the_sweeps_publish_step_drains_leftovers(world: World) -> None:
+    world.publisher.fail_next = 1
+    world.cbc()
+    report = world.sweep.publish()  # NOW (the test clock) is long before the real clock the sweep reads
+    assert report.alerts_sent == 1
+    assert len(world.alerts()) == 1
+    assert world.sweep.publish().alerts_sent == 0
+
+
+def test_alert_sent_is_conditional(world: World) -> None:
+    world.publisher.fail_next = 1
+    world.cbc()
+    owed: Alert = world.repo.owed_alerts("c1")[0].alert
+    assert world.repo.alert_sent(owed) is True
+    assert world.repo.alert_sent(owed) is False
