@@ -29,8 +29,8 @@ CLINICIAN = Actor("clin-1", frozenset({Role.CLINICIANS}), "c1")
 LOW = Analyte("platelets", 15, "10*9/L")
 
 
-class Crash(Exception):
-    """A process dying at the injected point."""
+class Crash(BaseException):
+    """A process dying at the injected point (no ``except Exception`` in the code under test can catch it)."""
 
 
 class Faulty:
@@ -168,6 +168,27 @@ def test_crash_after_the_publish_before_the_mark_resends_once(world: World) -> N
     assert world.drain_later() == 1  # the one documented duplicate window
     assert world.drain_later() == 0
     assert len(world.alerts()) == 2
+
+
+def test_an_error_forgetting_a_sent_alert_does_not_fail_the_committed_write(world: World) -> None:
+    """A throttled delete after SNS took the alert must not turn the stored result into an error answer (the caller
+    would retry and store it twice): the write answers, the alert stays owed, within the one duplicate window."""
+    failing = world.faulty.inner
+
+    def throttled(alert: Alert) -> bool:
+        raise RuntimeError("ProvisionedThroughputExceededException")
+
+    original = failing.alert_sent
+    failing.alert_sent = throttled  # type: ignore[method-assign]
+    try:
+        recorded = world.cbc()
+    finally:
+        failing.alert_sent = original  # type: ignore[method-assign]
+    assert [f.code for f in recorded.findings] == ["platelets_below_100"]
+    assert len(world.alerts()) == 1
+    assert len(world.repo.owed_alerts("c1")) == 1
+    assert world.drain_later() == 1  # the documented window: sent again once, then forgotten
+    assert world.drain_later() == 0
 
 
 def test_the_sweeps_publish_step_drains_leftovers(world: World) -> None:

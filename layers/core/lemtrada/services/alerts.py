@@ -50,7 +50,12 @@ class AlertDelivery:
                 report.failed += 1
                 continue
             # The one duplicate window: SNS has the alert, the table does not know yet. Nothing runs in between.
-            self.repository.alert_sent(alert)
+            # A failure to forget it must not fail the write that owed it (already committed): an error answer
+            # would make the caller retry and store the fact, and alert, a second time. It stays owed instead.
+            try:
+                self.repository.alert_sent(alert)
+            except Exception:
+                logger.warning("alert sent but not forgotten; left owed", extra={"clinic_id": alert.clinic_id})
             report.sent.append(message_id)
         return report
 
