@@ -5,19 +5,16 @@ lists the finding, marked alerted."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 import requests
 
 from tests.e2e.conftest import RunningStack
-from tests.e2e.test_patient_journey import Client
+from tests.e2e.test_patient_journey import enrolled_patient
 
 pytestmark = pytest.mark.e2e
-
-TIMEZONE = "Europe/Paris"
 
 
 def _notices(stack: RunningStack, clinic_id: str, kind: str) -> list[dict[str, Any]]:
@@ -27,22 +24,7 @@ def _notices(stack: RunningStack, clinic_id: str, kind: str) -> list[dict[str, A
 
 def test_a_critical_result_is_alerted_once_as_the_write_returns(local_stack: RunningStack) -> None:
     clinic_id = f"e2e-alert-{uuid.uuid4().hex[:8]}"
-    admin = Client(local_stack, "admins")
-    clinician = Client(local_stack, "clinicians", clinic_id=clinic_id)
-    today = datetime.now(UTC).astimezone(ZoneInfo(TIMEZONE)).date()
-    clinic = admin.send("PUT", f"/clinics/{clinic_id}", {"name": "E2E alerts", "timezone": TIMEZONE, "label": "US"})
-    assert clinic.status_code == 201, clinic.text
-    enrollment = {
-        "birth_date": "1979-06-02",
-        "sex": "male",
-        "reproductive_potential": False,
-        "diagnosis": "relapsing_remitting",
-        "prior_dmt_count": 2,
-        "contraindications": [],
-    }
-    enrolled = clinician.send("POST", "/patients", enrollment)
-    assert enrolled.status_code == 201, enrolled.text
-    patient_id = enrolled.json()["patient_id"]
+    clinician, patient_id, today = enrolled_patient(local_stack, clinic_id, "E2E alerts")
     day = (today - timedelta(days=1)).isoformat()
     cbc = {"item": "cbc", "date": day, "analytes": [{"code": "platelets", "value": 15, "unit": "10*9/L"}]}
 

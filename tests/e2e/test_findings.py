@@ -4,19 +4,16 @@ blocks readiness, heads the clinic's digest once, and closes when a clinician ac
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 import requests
 
 from tests.e2e.conftest import RunningStack
-from tests.e2e.test_patient_journey import Client
+from tests.e2e.test_patient_journey import Client, enrolled_patient
 
 pytestmark = pytest.mark.e2e
-
-TIMEZONE = "Europe/Paris"
 
 
 def _sweep(stack: RunningStack, day: str, clinic_id: str) -> list[dict[str, Any]]:
@@ -27,22 +24,8 @@ def _sweep(stack: RunningStack, day: str, clinic_id: str) -> list[dict[str, Any]
 
 def test_a_critical_finding_end_to_end(local_stack: RunningStack) -> None:
     clinic_id = f"e2e-{uuid.uuid4().hex[:8]}"
-    admin = Client(local_stack, "admins")
-    clinician = Client(local_stack, "clinicians", clinic_id=clinic_id)
-    today = datetime.now(UTC).astimezone(ZoneInfo(TIMEZONE)).date()
-    clinic = admin.send("PUT", f"/clinics/{clinic_id}", {"name": "E2E labs", "timezone": TIMEZONE, "label": "US"})
-    assert clinic.status_code == 201, clinic.text
-    enrollment = {
-        "birth_date": "1979-06-02",
-        "sex": "male",
-        "reproductive_potential": False,
-        "diagnosis": "relapsing_remitting",
-        "prior_dmt_count": 2,
-        "contraindications": [],
-    }
-    enrolled = clinician.send("POST", "/patients", enrollment)
-    assert enrolled.status_code == 201, enrolled.text
-    base = f"/patients/{enrolled.json()['patient_id']}"
+    clinician, patient_id, today = enrolled_patient(local_stack, clinic_id, "E2E labs")
+    base = f"/patients/{patient_id}"
 
     # A CBC with platelets at 15: the response carries the critical finding.
     day = (today - timedelta(days=1)).isoformat()

@@ -36,6 +36,28 @@ class Client:
         return requests.request(method, f"{self.base}{path}", headers=headers, json=body, timeout=TIMEOUT)
 
 
+ENROLLMENT = {
+    "birth_date": "1979-06-02",
+    "sex": "male",
+    "reproductive_potential": False,
+    "diagnosis": "relapsing_remitting",
+    "prior_dmt_count": 2,
+    "contraindications": [],
+}
+
+
+def enrolled_patient(stack: RunningStack, clinic_id: str, clinic_name: str) -> tuple[Client, str, date]:
+    """A new US clinic in TIMEZONE with one enrolled patient: its clinician, the patient id, the clinic's today."""
+    admin = Client(stack, "admins")
+    clinician = Client(stack, "clinicians", clinic_id=clinic_id)
+    today = datetime.now(UTC).astimezone(ZoneInfo(TIMEZONE)).date()
+    clinic = admin.send("PUT", f"/clinics/{clinic_id}", {"name": clinic_name, "timezone": TIMEZONE, "label": "US"})
+    assert clinic.status_code == 201, clinic.text
+    enrolled = clinician.send("POST", "/patients", ENROLLMENT)
+    assert enrolled.status_code == 201, enrolled.text
+    return clinician, enrolled.json()["patient_id"], today
+
+
 def _infusion(day: date) -> dict[str, Any]:
     iso = day.isoformat()
     return {
