@@ -205,3 +205,19 @@ def test_daily_sweeps_send_each_finding_once_and_next_check_predicts_them() -> N
         predicted = next_check(record, sent, US_PROTOCOL, after=day)
         day += timedelta(days=1)
     assert seen == ["p1#finding#a:platelets_below_range", "p1#finding#b:hematuria"]
+
+
+def test_acknowledgements_settle_a_deviation_and_an_occurrences_escalations() -> None:
+    """DESIGN 7: an acknowledged deviation is not owed again; an acknowledged occurrence escalates no further (its
+    overdue and missed notices count as sent, its due notice is untouched); findings are settled by their flag."""
+    from lemtrada.regimen import deviation_key, occurrence_key, settled_keys
+
+    acknowledged = [("deviation", "2026-03-02:dose_not_12mg"), ("occurrence", "cbc:4"), ("finding", "r1:hematuria")]
+    settled = settled_keys("p1", {"p1#x"}, acknowledged)
+    assert settled == {
+        "p1#x",
+        deviation_key("p1", "dose_not_12mg", date(2026, 3, 2)),
+        occurrence_key("p1", "cbc", 4, "overdue"),
+        occurrence_key("p1", "cbc", 4, "missed"),
+    }
+    assert occurrence_key("p1", "cbc", 4, "due") not in settled

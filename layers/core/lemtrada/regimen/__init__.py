@@ -28,6 +28,7 @@ from lemtrada.regimen.notices import (
     next_check,
     notices_due,
     occurrence_key,
+    settled_keys,
 )
 from lemtrada.regimen.protocol import (
     EU_PROTOCOL,
@@ -118,6 +119,7 @@ __all__ = [
     "protocol_for",
     "result_analytes",
     "satisfied_occurrence",
+    "settled_keys",
     "summarize_courses",
     "to_canonical",
     "with_findings",

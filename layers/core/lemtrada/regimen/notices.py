@@ -10,7 +10,7 @@ each notice's own window of days, never by stepping through the calendar.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
@@ -85,6 +85,25 @@ def deviation_key(patient_id: str, code: str, infusion_date: date) -> str:
 
 def finding_key(patient_id: str, finding_id: str) -> str:
     return f"{patient_id}#finding#{finding_id}"
+
+
+_ESCALATIONS = ("overdue", "missed")
+
+
+def settled_keys(patient_id: str, sent: Iterable[str], acknowledged: Iterable[tuple[str, str]]) -> frozenset[str]:
+    """Notice keys to treat as sent: the marks, plus what acknowledgements settle (DESIGN 7). ``acknowledged`` is
+    (kind, ref) pairs: a deviation's ref ``<infusion date>:<code>`` settles its notice; an occurrence's ref
+    ``<item>:<k>`` settles its overdue and missed notices, so it escalates no further. Acknowledged findings are
+    settled by their ``acknowledged`` flag on the record, not here."""
+    out = set(sent)
+    for kind, ref in acknowledged:
+        if kind == "deviation":
+            day, _, code = ref.partition(":")
+            out.add(deviation_key(patient_id, code, date.fromisoformat(day)))
+        elif kind == "occurrence":
+            item, _, k = ref.rpartition(":")
+            out.update(occurrence_key(patient_id, item, int(k), state) for state in _ESCALATIONS)
+    return frozenset(out)
 
 
 def _owed_findings(record: PatientRecord, on: date, sent: frozenset[str]) -> list[Notice]:

@@ -8,16 +8,14 @@ and missed notices count as sent). All of it follows from the stored acknowledge
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date
 
 from lemtrada.regimen import (
     OccurrenceStatus,
     all_findings,
     build_schedule,
-    deviation_key,
     next_check,
-    occurrence_key,
     protocol_for,
+    settled_keys,
 )
 from lemtrada.services.actor import Actor
 from lemtrada.services.base import PatientContext, UseCase, retry_on_conflict
@@ -34,7 +32,6 @@ from lemtrada.storage.ports import (
 KINDS = ("finding", "deviation", "occurrence")
 ACTIONS = ("reviewed", "repeat_test_ordered", "referred", "treatment_started", "patient_contacted", "not_applicable")
 _ACKNOWLEDGEABLE = (OccurrenceStatus.OVERDUE, OccurrenceStatus.MISSED)
-_ESCALATIONS = ("overdue", "missed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,18 +52,8 @@ def acknowledgement_view(ack: Acknowledgement) -> AcknowledgementView:
 
 
 def settled(stored: StoredPatient) -> frozenset[str]:
-    """Notice keys the sweep must treat as sent: the marks, plus what acknowledgements settle (a deviation's
-    notice; an occurrence's overdue and missed notices). Acknowledged findings are settled by their flag."""
-    pid = stored.patient_id
-    out = set(stored.sent_notices)
-    for ack in stored.acknowledgements:
-        if ack.kind == "deviation":
-            day, _, code = ack.ref.partition(":")
-            out.add(deviation_key(pid, code, date.fromisoformat(day)))
-        elif ack.kind == "occurrence":
-            item, _, k = ack.ref.rpartition(":")
-            out.update(occurrence_key(pid, item, int(k), state) for state in _ESCALATIONS)
-    return frozenset(out)
+    """Notice keys the sweep must treat as sent for this stored patient (the engine's ``settled_keys``)."""
+    return settled_keys(stored.patient_id, stored.sent_notices, ((a.kind, a.ref) for a in stored.acknowledgements))
 
 
 def acknowledged_refs(stored: StoredPatient, kind: str) -> frozenset[str]:
