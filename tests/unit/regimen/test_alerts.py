@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from lemtrada.regimen.alerts import deviation_alerts, finding_alerts, is_history
+from lemtrada.regimen.alerts import deviation_alerts, finding_alerts
+from lemtrada.regimen.history import is_history
 from lemtrada.regimen.records import Deviation, Infusion, InfusionRoute, LabFinding, Severity
 
 ENROLLED = date(2026, 11, 1)

@@ -9,19 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
+from lemtrada.regimen.history import is_history
 from lemtrada.regimen.records import Infusion, LabFinding, Severity
-
-HISTORY_DAYS = 30
-"""A deviation or finding dated more than this many days before ``enrolled_on`` is history (DESIGN 8)."""
-
-
-def is_history(fact_date: date, enrolled_on: date) -> bool:
-    """True for a fact dated more than 30 days before enrollment: stored and shown, never notified or alerted.
-
-    Within the 30 days before enrollment a fact is current (pre-treatment labs are often drawn before it)."""
-    return fact_date < enrolled_on - timedelta(days=HISTORY_DAYS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from lemtrada.regimen.alerts import is_history
 from lemtrada.regimen.courses import infusions_until
 from lemtrada.regimen.dates import ONE_DAY, add_months
+from lemtrada.regimen.history import is_history
 from lemtrada.regimen.protocol import Protocol
 from lemtrada.regimen.readiness import applies_to
 from lemtrada.regimen.records import Infusion, PatientRecord, Result, ResultItem, Severity
