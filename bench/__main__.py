@@ -101,6 +101,11 @@ def main(argv: list[str] | None = None) -> None:
     layer = next((s for s in built if s.name == "CoreLayer"), None)
     print(f"sweep RCU per due patient, worst of the sizes: {worst_per_due:.2f} (goal <= 2)")
     print(f"record reads (get_patient) per due patient, worst: {record_per_due:.2f}")
+    worst_writes = max(m.writes_per_due for m in by_size + growth)
+    per_notice = max(m.writes_per_notice for m in by_size + growth)
+    print(
+        f"sweep WCU per due patient, worst of every table: {worst_writes:.2f} (goal <= 4); per notice {per_notice:.2f}"
+    )
     print(
         f"sweep reads as enrolled grow {factors[0]}x..{factors[-1]}x with due fixed: spread {spread:.1%} (goal <= 10%)"
     )

@@ -3,7 +3,8 @@
 - InMemoryPatientRepository: same versions, conflicts, shards, cursors and audit as the DynamoDB repository.
   Every write checks all its conditions first and then applies everything under one lock, as one DynamoDB
   transaction would: either all of it happens or none of it does.
-- InMemoryOutbox: the outbox's rules in dictionaries.
+- InMemoryOutbox: the outbox pages the repository's ``record_sweep`` appends to (in the same lock, as DynamoDB
+  writes them in the patient's transaction), listed and retired by the publish step.
 - InMemoryDigestPublisher: keeps every digest instead of publishing it to SNS.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
@@ -26,6 +27,7 @@ from lemtrada.storage.ports import (
     AuditEntry,
     DueEntry,
     NoticeMark,
+    OutboxAppend,
     OutboxEntry,
     OwedAlert,
     PatientPage,
@@ -66,6 +68,9 @@ class InMemoryPatientRepository:
         self._patients: dict[str, _PatientState] = {}
         self._links: dict[str, str] = {}
         self._alerts: dict[tuple[str, str, str], OwedAlert] = {}  # (clinic, patient, ref)
+        # (clinic, page sort key) -> chunk name -> notices: written by record_sweep, read by InMemoryOutbox
+        self.outbox_pages: dict[tuple[str, str], dict[str, list[QueuedNotice]]] = {}
+        self.lock = self._lock
 
     @property
     def due_shards(self) -> int:
@@ -280,9 +285,12 @@ class InMemoryPatientRepository:
         *,
         audit: AuditEntry | None = None,
         clinic_id: str | None = None,
+        outbox: OutboxAppend | None = None,
     ) -> int:
         unique = sorted(set(notices))
         check_transaction_size(2 + len(unique))
+        if outbox is not None and sorted({n.key for n in outbox.notices}) != unique:
+            raise ValueError("the outbox chunk and the marks must hold the same notice keys")
         with self._lock:
             state = self._patients.get(patient_id)
             if state is not None and any(key in state.notices for key in unique):
@@ -291,6 +299,12 @@ class InMemoryPatientRepository:
             for key in unique:
                 state.notices[key] = NoticeMark(key=key, on=on, clinic_id=clinic_id or state.profile.clinic_id)
             state.swept_through = on
+            if outbox is not None and outbox.notices:
+                page = outbox.page
+                sk = keys.outbox_page_sk(page.date, page.shard, page.run, page.number)
+                chunk = keys.outbox_chunk_name(patient_id, expected_version)
+                stored = [QueuedNotice(n.key, dict(n.item)) for n in outbox.notices]
+                self.outbox_pages.setdefault((page.clinic_id, sk), {})[chunk] = stored
             return self._bump(state, next_check, audit if audit is not None else sweep_audit(on))
 
     def _checked(self, patient_id: str, expected_version: int) -> _PatientState:
@@ -334,39 +348,68 @@ def _as_stored(result: Result) -> Result:
     return replace(result, findings=findings)
 
 
-@dataclass
 class InMemoryOutbox:
-    """Same rules as the DynamoDB outbox, in dictionaries."""
+    """Same rules as the DynamoDB outbox, on the pages of ``repository`` (or of its own, for tests that only
+    publish): ``enqueue`` puts notices on a page directly, as a sweep write would have."""
 
-    entries: dict[tuple[str, date, str, str], OutboxEntry] = field(default_factory=dict)
-    keys: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (clinic, patient, key) -> state
+    def __init__(self, repository: InMemoryPatientRepository | None = None) -> None:
+        self._repository = repository if repository is not None else InMemoryPatientRepository(due_shards=1)
+        self.sent_keys: set[tuple[str, str, str]] = set()  # (clinic, patient, key) retired after SNS took them
+        self._seeded = 0
+
+    @property
+    def pages(self) -> dict[tuple[str, str], dict[str, list[QueuedNotice]]]:
+        return self._repository.outbox_pages
 
     def enqueue(self, clinic_id: str, day: date, patient_id: str, notices: Sequence[QueuedNotice]) -> list[str]:
-        queued = []
-        for notice in notices:
-            dedupe = (clinic_id, patient_id, notice.key)
-            if dedupe in self.keys:
-                continue
-            self.keys[dedupe] = "pending"
-            self.entries[(clinic_id, day, patient_id, notice.key)] = OutboxEntry(
-                clinic_id, day, patient_id, notice.key, dict(notice.item)
-            )
-            queued.append(notice.key)
-        return queued
-
-    def retract(self, clinic_id: str, day: date, patient_id: str, keys: Iterable[str]) -> None:
-        for key in keys:
-            if self.entries.pop((clinic_id, day, patient_id, key), None) is not None:
-                self.keys.pop((clinic_id, patient_id, key), None)
+        """Test seeding: the notices on a page of their own (no marks: the sweep's dedupe is the repository's)."""
+        with self._repository.lock:
+            self._seeded += 1
+            sk = keys.outbox_page_sk(day, 0, "seed", self._seeded)
+            chunk = keys.outbox_chunk_name(patient_id, self._seeded)
+            self.pages[(clinic_id, sk)] = {chunk: [QueuedNotice(n.key, dict(n.item)) for n in notices]}
+        return [n.key for n in notices]
 
     def pending(self, clinic_id: str) -> list[OutboxEntry]:
-        found = [entry for entry in self.entries.values() if entry.clinic_id == clinic_id]
-        return sorted(found, key=lambda entry: (entry.date, entry.patient_id, entry.key))
+        with self._repository.lock:
+            found = [
+                OutboxEntry(
+                    clinic_id,
+                    keys.outbox_page_date(sk),
+                    keys.outbox_chunk_patient(chunk),
+                    notice.key,
+                    dict(notice.item),
+                    page=sk,
+                    chunk=chunk,
+                )
+                for (clinic, sk), chunks in self.pages.items()
+                if clinic == clinic_id
+                for chunk, notices in chunks.items()
+                for notice in notices
+            ]
+        return sorted(found, key=lambda entry: (entry.date, entry.patient_id, entry.key, entry.page))
+
+    def pending_keys(self) -> set[tuple[str, str, str]]:
+        """(clinic, patient, key) of every notice still on a page."""
+        with self._repository.lock:
+            return {
+                (clinic, keys.outbox_chunk_patient(chunk), notice.key)
+                for (clinic, _), chunks in self.pages.items()
+                for chunk, notices in chunks.items()
+                for notice in notices
+            }
 
     def mark_sent(self, entries: Sequence[OutboxEntry], message_id: str) -> None:
-        for entry in entries:
-            self.entries.pop((entry.clinic_id, entry.date, entry.patient_id, entry.key), None)
-            self.keys[(entry.clinic_id, entry.patient_id, entry.key)] = "sent"
+        with self._repository.lock:
+            for entry in entries:
+                chunks = self.pages.get((entry.clinic_id, entry.page))
+                if chunks is not None and entry.chunk in chunks:
+                    chunks[entry.chunk] = [n for n in chunks[entry.chunk] if n.key != entry.key]
+                    if not chunks[entry.chunk]:
+                        del chunks[entry.chunk]
+                    if not chunks:
+                        del self.pages[(entry.clinic_id, entry.page)]
+                self.sent_keys.add((entry.clinic_id, entry.patient_id, entry.key))
 
 
 @dataclass

@@ -39,7 +39,7 @@ class StaleRepository(InMemoryPatientRepository):
 class World:
     def __init__(self) -> None:
         self.repo = StaleRepository()
-        self.outbox = InMemoryOutbox()
+        self.outbox = InMemoryOutbox(self.repo)
         self.publisher = InMemoryDigestPublisher()
         self.rules = WindowRules()
         self.service = SweepService(self.repo, self.outbox, self.publisher, self.rules)

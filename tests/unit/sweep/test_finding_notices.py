@@ -28,7 +28,7 @@ CLINICIAN = Actor("clin-1", frozenset({Role.CLINICIANS}), "c1")
 class World:
     def __init__(self) -> None:
         self.repo = InMemoryPatientRepository(due_shards=4)
-        self.outbox = InMemoryOutbox()
+        self.outbox = InMemoryOutbox(self.repo)
         self.publisher = InMemoryDigestPublisher()
         self.sweep = SweepService(self.repo, self.outbox, self.publisher)
         clock = lambda: NOW  # noqa: E731

@@ -6,7 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from lemtrada.services.sweep import SweepError, SweepService, parse_run_instant, run_in_process
+from lemtrada.services.sweep import PAGE_BYTES, SweepError, SweepService, parse_run_instant, run_in_process
+from lemtrada.storage import packing
 
 from tests.support.memory import InMemoryDigestPublisher, InMemoryOutbox, InMemoryPatientRepository
 from tests.unit.sweep.fakes import AUDIT, Crash, FakeNotice, WindowRules, add_clinic, add_patient, crash_on
@@ -18,7 +19,7 @@ D = date(2026, 3, 2)
 class World:
     def __init__(self, shards: int = 4) -> None:
         self.repo = InMemoryPatientRepository(due_shards=shards)
-        self.outbox = InMemoryOutbox()
+        self.outbox = InMemoryOutbox(self.repo)
         self.publisher = InMemoryDigestPublisher()
         self.rules = WindowRules()
         self.service = SweepService(self.repo, self.outbox, self.publisher, self.rules)
@@ -85,7 +86,8 @@ def test_rerun_of_the_same_date_sends_nothing_new() -> None:
     assert world.delivered() == [("east", D.isoformat(), "p1", "a")]
     marks = world.repo.notice_marks("p1")
     assert len(marks) == 1
-    assert world.outbox.keys[("east", "p1", marks[0].key)] == "sent"  # the outbox keeps what went out
+    assert ("east", "p1", marks[0].key) in world.outbox.sent_keys
+    assert world.outbox.pending_keys() == set()
 
 
 def test_a_skipped_night_is_caught_up_and_passed_windows_are_not_sent() -> None:
@@ -134,11 +136,13 @@ def _assert_exactly_once(world: World, allow_duplicates: int = 0) -> None:
 
 
 CRASH_POINTS = [
-    ("outbox", "enqueue", 3, True),  # after notices are queued, before the patient's marks are stored
-    ("repo", "record_sweep", 2, True),  # after marks are stored, later patients of the shard untouched
-    ("repo", "record_sweep", 4, False),  # mid-shard, before a patient's marks
+    ("repo", "get_patient", 3, True),  # a record read and its notices computed, nothing written for it yet
+    ("repo", "record_sweep", 2, True),  # after a patient's marks and outbox chunk, later patients untouched
+    ("repo", "record_sweep", 3, True),  # a page shared by several patients, the run dies before it is full
+    ("repo", "record_sweep", 4, False),  # mid-shard, before a patient's write
     ("repo", "list_clinics", 2, False),  # before publish starts
     ("outbox", "pending", 2, True),  # during publish, between clinics
+    ("outbox", "mark_sent", 1, True),  # the first clinic's part retired, the second's not yet published
 ]
 
 
@@ -158,7 +162,7 @@ def test_crash_at_a_step_boundary_then_rerun_loses_and_repeats_nothing(
 def test_crash_then_next_night_delivers_what_was_queued_once() -> None:
     world = World()
     _setup_three(world)
-    crash_on(world.outbox, "enqueue", 3, after=True)
+    crash_on(world.repo, "record_sweep", 3, after=True)
     with pytest.raises(Crash):
         world.run(date=D.isoformat())
     world.run(date=(D + timedelta(days=1)).isoformat())
@@ -207,7 +211,54 @@ def test_a_concurrent_write_makes_the_worker_read_again() -> None:
 
     world.repo.record_sweep = racing  # type: ignore[method-assign]
     world.run(date=D.isoformat())
-    assert world.delivered() == [("east", D.isoformat(), "p1", "a")]  # "b" was queued, then withdrawn
+    assert world.delivered() == [("east", D.isoformat(), "p1", "a")]  # the lost attempt queued nothing
+    assert world.outbox.pending_keys() == set()
+
+
+def test_a_race_on_a_later_write_of_a_large_patient_keeps_the_committed_chunks() -> None:
+    """250 notices take three writes; a clinician writes between the first and the second: the retry reads again,
+    queues only what the first write did not mark, and the first chunk (same run, same page) is not overwritten."""
+    world = World(shards=1)
+    world.patient("p1", "east", *[(f"n{i:03d}", D, D + timedelta(days=1)) for i in range(250)])
+    original = world.repo.record_sweep
+    calls = {"n": 0}
+
+    def racing(*args: Any, **kwargs: Any) -> int:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            stored = world.repo.get_patient("p1")
+            assert stored is not None
+            world.repo.update_profile(stored.record.profile, stored.version, stored.next_check, AUDIT)
+        return original(*args, **kwargs)
+
+    world.repo.record_sweep = racing  # type: ignore[method-assign]
+    world.run(date=D.isoformat())
+    codes = [code for _, _, _, code in world.delivered()]
+    assert sorted(codes) == [f"n{i:03d}" for i in range(250)]
+    assert len(world.repo.notice_marks("p1")) == 250
+
+
+def test_an_onboarding_night_fills_small_pages() -> None:
+    """2,000 patients of one clinic with twelve notices each on one night: every page stays about 1 KB (a chunk
+    bigger than a page sits alone), far below DynamoDB's 400 KB; everything goes out once, then no page is left."""
+    world = World(shards=4)
+    for n in range(2000):
+        world.patient(f"p{n:04d}", "east", *[(f"code-{c:02d}", D, D + timedelta(days=3)) for c in range(12)])
+    for n in range(4):  # and a few with a hundred notices each
+        world.patient(f"big{n}", "east", *[(f"code-{c:03d}", D, D + timedelta(days=3)) for c in range(100)])
+    plan = world.service.plan({"date": D.isoformat()})
+    for shard in plan.shards:
+        world.service.sweep_shard(shard, plan.clinics)
+    sizes = {
+        page: [len(packing.outbox_chunk(notices)) + len(name) for name, notices in chunks.items()]
+        for page, chunks in world.outbox.pages.items()
+    }
+    assert len(sizes) > 400
+    assert all(sum(chunk) <= PAGE_BYTES + 100 or len(chunk) == 1 for chunk in sizes.values())
+    assert max(sum(chunk) for chunk in sizes.values()) < 40_000
+    world.service.publish()
+    assert len(world.delivered()) == 2000 * 12 + 4 * 100
+    assert world.outbox.pages == {}
 
 
 def test_a_patient_with_more_notices_than_one_transaction_holds() -> None:

@@ -2,20 +2,23 @@
 
 Order of writes, and why (DESIGN 2.6 and 5):
 
-1. worker: notices go to the outbox first (conditional, deduplicated by patient and notice key for all time);
-2. worker: then ``record_sweep`` stores the patient's pending marks, ``swept_through`` and the next ``next_check``
-   in one version-checked transaction;
-3. publish: per clinic and date, every pending outbox entry (today's and leftovers of a crashed run) goes out in
-   one digest (parts if large); once SNS accepted a part its entries are marked sent, then the patients' marks.
+1. worker: for each due patient one version-checked transaction (``record_sweep``) stores the notice marks,
+   ``swept_through``, the next ``next_check``, the month's sweep audit entry and the notices' digest items on an
+   outbox page of (clinic, date, shard) filled by this run: a notice is queued exactly when it is marked, and the
+   marks are the dedupe (the engine is asked with them as sent);
+2. publish: per clinic and date, every pending outbox entry (tonight's and leftovers of a crashed run) goes out in
+   one digest (parts if large); once SNS accepted a part its entries leave their pages.
 
-A crash after 1 leaves pending entries the next publish sends and keys the next worker will not queue again; a
-crash after 2 but before 3 leaves them pending too. Only a crash between SNS accepting a part and step 3's
-marking can send a part twice. Every step is safe to repeat, so Step Functions retries and re-runs are harmless.
+A crash after 1 leaves queued notices the next publish sends and marks the next worker will not queue again; a
+write that lost a race (or crashed) wrote neither. Only a crash between SNS accepting a part and step 2's marking
+can send a part twice. Every step is safe to repeat, so Step Functions retries and re-runs are harmless.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +35,9 @@ from lemtrada.storage.ports import (
     MAX_TRANSACTION_ITEMS,
     AlreadyExists,
     Outbox,
+    OutboxAppend,
     OutboxEntry,
+    OutboxPage,
     PatientRepository,
     QueuedNotice,
     StoredPatient,
@@ -41,9 +46,39 @@ from lemtrada.storage.ports import (
 
 logger = logging.getLogger(__name__)
 
-# record_sweep writes the profile, the audit entry and one mark per key in one transaction.
+# record_sweep takes at most 98 keys (its condition names each one, and must stay under DynamoDB's 4 KB).
 _MARKS_PER_WRITE = MAX_TRANSACTION_ITEMS - 2
 _PATIENT_ATTEMPTS = 5
+PAGE_BYTES = 900
+"""An outbox page takes appends until its chunks pass this many bytes (with its keys and names, ~1 KB): an append
+costs the page's size, so small pages keep every sweep write near the 1 KB a write unit buys."""
+
+
+class OutboxPages:
+    """The pages one worker run fills, per (clinic, date): the next append goes to the current page unless it
+    would pass ``PAGE_BYTES``. Only committed appends count; a lost race rewrites its chunk on the same page."""
+
+    def __init__(self, shard: int, run: str | None = None, limit: int = PAGE_BYTES) -> None:
+        self.shard = shard
+        self.run = run if run is not None else uuid.uuid4().hex[:10]
+        self.limit = limit
+        self._current: dict[tuple[str, date], tuple[int, int]] = {}  # (clinic, date) -> (page number, bytes)
+
+    def page_for(self, clinic_id: str, day: date, size: int) -> OutboxPage:
+        number, used = self._current.get((clinic_id, day), (0, 0))
+        if used and used + size > self.limit:
+            number, used = number + 1, 0
+            self._current[(clinic_id, day)] = (number, used)
+        return OutboxPage(clinic_id=clinic_id, date=day, shard=self.shard, run=self.run, number=number)
+
+    def committed(self, page: OutboxPage, size: int) -> None:
+        number, used = self._current.get((page.clinic_id, page.date), (page.number, 0))
+        self._current[(page.clinic_id, page.date)] = (page.number, (used if number == page.number else 0) + size)
+
+
+def chunk_size(notices: Sequence[QueuedNotice]) -> int:
+    """About what a chunk adds to a page: its JSON and its name."""
+    return 40 + sum(len(n.key) + len(json.dumps(dict(n.item), separators=(",", ":"))) + 6 for n in notices)
 
 
 class SweepError(Exception):
@@ -238,22 +273,24 @@ class SweepService:
 
     # -- worker ------------------------------------------------------------------------------------------------
     def sweep_shard(self, shard: int, clinics: Mapping[str, ClinicDay]) -> ShardReport:
-        """Every due patient of one shard: notices into the outbox, marks and next_check onto the patient."""
+        """Every due patient of one shard: marks, next_check and the notices onto this run's outbox pages."""
         report = ShardReport(shard=shard)
         through = max((day.date for day in clinics.values()), default=None)
         if through is None:
             return report
+        pages = OutboxPages(shard)
         for entry in self.repository.due_patients(shard, through):
             report.index_rows += 1
             clinic = clinics.get(entry.clinic_id)
             if clinic is None or entry.next_check > clinic.date:
                 continue  # not yet due in its own clinic's today (or a clinic newer than the plan)
-            self._sweep_patient(entry.patient_id, entry.clinic_id, clinic, report)
+            self._sweep_patient(entry.patient_id, entry.clinic_id, clinic, report, pages)
         return report
 
-    def _sweep_patient(self, patient_id: str, clinic_id: str, clinic: ClinicDay, report: ShardReport) -> None:
+    def _sweep_patient(
+        self, patient_id: str, clinic_id: str, clinic: ClinicDay, report: ShardReport, pages: OutboxPages
+    ) -> None:
         day = clinic.date
-        queued_before: set[str] = set()
         strong = False
         for _ in range(_PATIENT_ATTEMPTS):
             # The first read is eventually consistent (half the read capacity): record_sweep is conditioned on
@@ -280,18 +317,9 @@ class SweepService:
                 if upcoming is not None and upcoming <= day:
                     logger.error("engine gave a next_check not after the sweep date", extra={"patient_id": patient_id})
                     upcoming = day + timedelta(days=1)
-            keys = [notice.key for notice in notices]
-            # An earlier attempt that lost a version race may have queued notices no longer owed: withdraw them.
-            stale = queued_before - set(keys)
-            if stale:
-                self.outbox.retract(clinic_id, day, patient_id, stale)
-                queued_before -= stale
-            queued = self.outbox.enqueue(
-                clinic_id, day, patient_id, [QueuedNotice(n.key, n.to_digest_item()) for n in notices]
-            )
-            queued_before |= set(queued)
+            queued = [QueuedNotice(n.key, n.to_digest_item()) for n in notices]
             try:
-                self._record(stored, day, keys, upcoming=upcoming)
+                self._record(stored, day, queued, upcoming=upcoming, pages=pages)
             except (VersionConflict, AlreadyExists):
                 report.conflicts += 1
                 strong = True
@@ -301,18 +329,33 @@ class SweepService:
             return
         raise SweepError(f"patient {patient_id} kept changing during the sweep")
 
-    def _record(self, stored: StoredPatient, day: date, keys: list[str], *, upcoming: date | None) -> None:
-        """record_sweep in transactions of bounded size: all but the last keep the patient due (next_check).
+    def _record(
+        self, stored: StoredPatient, day: date, queued: list[QueuedNotice], *, upcoming: date | None, pages: OutboxPages
+    ) -> None:
+        """record_sweep in writes of at most 98 notices: all but the last keep the patient due (next_check). Each
+        write's notices go onto this run's current page of the patient's clinic and date, in the same transaction.
 
         The marks name the clinic of the record read (the write is conditioned on its version), which spares the
         repository a read of its own."""
-        chunks = [keys[i : i + _MARKS_PER_WRITE] for i in range(0, len(keys), _MARKS_PER_WRITE)] or [[]]
+        chunks = [queued[i : i + _MARKS_PER_WRITE] for i in range(0, len(queued), _MARKS_PER_WRITE)] or [[]]
         version, current = stored.version, stored.next_check
         for index, chunk in enumerate(chunks):
             last = index == len(chunks) - 1
+            outbox = None
+            if chunk:
+                size = chunk_size(chunk)
+                outbox = OutboxAppend(pages.page_for(stored.clinic_id, day, size), tuple(chunk))
             version = self.repository.record_sweep(
-                stored.patient_id, day, chunk, version, upcoming if last else current, clinic_id=stored.clinic_id
+                stored.patient_id,
+                day,
+                [n.key for n in chunk],
+                version,
+                upcoming if last else current,
+                clinic_id=stored.clinic_id,
+                outbox=outbox,
             )
+            if outbox is not None:
+                pages.committed(outbox.page, size)
 
     # -- publish -----------------------------------------------------------------------------------------------
     def publish(self) -> PublishReport:

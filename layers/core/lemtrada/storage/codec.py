@@ -310,7 +310,7 @@ def patient_from_items(items: Sequence[Raw]) -> StoredPatient | None:
             infusions.append(infusion_from_item(raw))
         elif sk.startswith(keys.RESULTS_PREFIX):
             results += results_from_item(raw)
-        elif sk == keys.NOTICES:
+        elif keys.is_notices_sk(sk):  # NOTICES, then one NOTICES#<yyyy-mm> per month of sweeps
             pid = raw[PK]["S"].removeprefix(keys.patient_pk(""))
             notices.update(keys.notice_key(pid, name) for name in mark_names(raw))
         elif sk == keys.REVIEWS:

@@ -19,11 +19,19 @@ RESULT_PREFIX = "RESULT#"
 """Audit targets name a result ``RESULT#<date>#<result id>`` (results themselves live in ``RESULTS#<year>``)."""
 RESULTS_PREFIX = "RESULTS#"
 NOTICES = "NOTICES"
+"""Notice marks: the item ``NOTICES`` (marks stored at enrolment and by sweeps before marks were split by month)
+and one ``NOTICES#<yyyy-mm>`` per month of sweep dates, so a night's write touches a month of marks, not all."""
 REVIEWS = "REVIEWS"
 """The item holding a patient's acknowledgements (one attribute each). Not ``ACK...``: it must sort after
 ``AUDIT$`` to be part of the whole-record Query."""
 NOTICE_PREFIX = "NOTICE#"
 AUDIT_PREFIX = "AUDIT#"
+SWEEP_AUDIT_PREFIX = "AUDIT#SWEEPS#"
+"""One item per patient and month of sweep dates holds every sweep's audit entry of that month (updated in place):
+the trail stays complete and gains twelve items a year, not one per night. It sorts after the dated entries and,
+like them, before ``AUDIT$``."""
+OUTBOX_PREFIX = "OUTBOX#"
+PAGE_PREFIX = "PAGE#"
 RECORD_AFTER = "AUDIT$"
 """A patient's whole record is ``sk > RECORD_AFTER``: ``$`` follows ``#``, so every ``AUDIT#...`` item sorts
 before it and every other item type (INFUSION, NOTICES, PROFILE, RESULTS) after it. No item type may sort between
@@ -76,6 +84,43 @@ def result_name(day: date, result_id: str) -> str:
 
 def result_day_and_id(year: int, name: str) -> tuple[date, str]:
     return date(year, int(name[:2]), int(name[2:4])), name[4:]
+
+
+def notices_sk(on: date) -> str:
+    """The marks item a sweep on ``on`` writes: its month's."""
+    return f"{NOTICES}#{on.year:04d}-{on.month:02d}"
+
+
+def is_notices_sk(sk: str) -> bool:
+    return sk == NOTICES or sk.startswith(f"{NOTICES}#")
+
+
+def sweep_audit_sk(on: date) -> str:
+    """The audit item of a patient's sweeps in the month of ``on``."""
+    return f"{SWEEP_AUDIT_PREFIX}{on.year:04d}-{on.month:02d}"
+
+
+def outbox_pk(clinic_id: str) -> str:
+    return f"{OUTBOX_PREFIX}{clinic_id}"
+
+
+def outbox_page_sk(day: date, shard: int, run: str, number: int) -> str:
+    """A page of a clinic's outbox: the notices one worker run of one shard queued for ``day``, ~1 KB each."""
+    return f"{PAGE_PREFIX}{day.isoformat()}#{shard:02d}#{run}#{number:04d}"
+
+
+def outbox_page_date(sk: str) -> date:
+    return date.fromisoformat(sk.removeprefix(PAGE_PREFIX)[:10])
+
+
+def outbox_chunk_name(patient_id: str, version: int) -> str:
+    """A patient's notices in a page: named by the version its sweep write was checked against, unique per patient
+    (two committed writes never share one), so a retry after a lost race never overwrites a committed chunk."""
+    return f"{patient_id}#{version}"
+
+
+def outbox_chunk_patient(name: str) -> str:
+    return name.rpartition("#")[0]
 
 
 _NOTICE_KINDS = {"occurrence": "o", "milestone": "m", "deviation": "d"}

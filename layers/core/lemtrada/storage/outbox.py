@@ -1,64 +1,45 @@
-"""The sweep's outbox: notices waiting to go out in a clinic's digest for one local date.
+"""The sweep's outbox: notices waiting to go out in a clinic's digest for one local date, in pages of ~1 KB.
 
-Why an outbox beside the patient's NOTICE marks: the worker writes a notice here *before* it stores the mark on
-the patient (`record_sweep`), so a crash between the two leaves a pending entry that the next publish sends,
-never a mark without a message (a lost notice). Each entry has a dedupe key item, `KEY#<patient>#<notice key>`,
-written in the same transaction with `attribute_not_exists`: a notice recomputed after a crash (even on a later
-date) is never queued twice. Publishing deletes the pending entry and flips its key item to `sent` in one
-transaction, after SNS accepted the message.
+Queueing is not done here: ``PatientRepository.record_sweep`` appends the patient's notices (one chunk, named
+``<patient_id>#<version checked>``) to a page in the same version-checked transaction that stores the patient's
+marks, so a notice is queued exactly when it is marked and the marks are the dedupe (the engine is asked with them
+as sent). A write that lost a race wrote neither, so nothing is ever withdrawn. Each worker run fills its own pages
+(``run`` is a token of the invocation) and starts the next page past ~1 KB: an append costs about what a 1 KB item
+costs, whatever the night's size, and a page stays far below DynamoDB's 400 KB.
 
-DynamoDB layout (RegimenTable, one partition per clinic; pending entries are read with one Query by prefix and
-key items are never read, only checked):
+This adapter lists the pages (one Query per clinic) and retires them once SNS accepted the digest part holding
+their notices: a page left empty is deleted, a page with notices of a later part is rewritten without those sent.
 
 | pk | sk | what |
 |---|---|---|
-| `OUTBOX#<clinic_id>` | `PENDING#<date>#<patient_id>#<notice key>` | a notice to publish: `item` (digest JSON) |
-| `OUTBOX#<clinic_id>` | `KEY#<patient_id>#<notice key>` | dedupe: `state` pending or sent, `date`, `message_id` |
+| `OUTBOX#<clinic_id>` | `PAGE#<date>#<shard>#<run>#<nnnn>` | a chunk per patient: `[[key, digest item], ...]` |
 """
 
 from __future__ import annotations
 
-import json
 import random
 import time
-from collections.abc import Iterable, Sequence
-from datetime import date
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lemtrada.storage import errors
+from lemtrada.storage import errors, keys, packing
+from lemtrada.storage.capacity import CapacityMeter
 from lemtrada.storage.client import LazyClient
 from lemtrada.storage.ports import OutboxEntry, OutboxError, QueuedNotice
-from lemtrada.storage.transactions import Transaction
+from lemtrada.storage.wire import Raw, item_key
 
-# DynamoDB transactions hold at most 100 actions; every outbox operation uses two per notice.
-_PER_TRANSACTION = 50
-_STATE = {"#state": "state"}
-
-
-def _pk(clinic_id: str) -> str:
-    return f"OUTBOX#{clinic_id}"
-
-
-def _pending_sk(day: date, patient_id: str, key: str) -> str:
-    return f"PENDING#{day.isoformat()}#{patient_id}#{key}"
-
-
-def _key_sk(patient_id: str, key: str) -> str:
-    return f"KEY#{patient_id}#{key}"
-
-
-def _chunks[T](items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+PageKey = tuple[str, str]  # clinic, page sort key
+_TRANSIENT = frozenset({"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"})
+"""What is left of throttling after botocore's own retries: a few more tries with backoff here."""
 
 
 class DynamoOutbox:
-    """The outbox in RegimenTable, written with TransactWriteItems through the storage layer's client.
+    """The outbox pages in RegimenTable, through the storage layer's client.
 
-    Throttling and 5xx are retried by botocore (storage.client); a cancelled transaction whose reasons are only
-    transient (conflict, throttling) is retried here with jittered backoff; anything else raises OutboxError.
+    Throttling and 5xx are retried by botocore (storage.client); what is left after its retries raises OutboxError.
+    ``pending`` remembers each page it listed, so ``mark_sent`` knows what a page still holds after a part.
     """
 
     def __init__(
@@ -79,73 +60,17 @@ class DynamoOutbox:
         self._client = LazyClient(region or "", host, client)
         self._attempts = attempts
         self._backoff = backoff
-        self.read_units = 0.0  # what the pending queries cost (ReturnConsumedCapacity), for measurements
+        self._pages: dict[PageKey, dict[str, list[QueuedNotice]]] = {}
+        self.capacity = CapacityMeter()  # what every call cost (ReturnConsumedCapacity), for measurements
 
     @property
     def client(self) -> Any:
         return self._client.get()
 
-    # -- writes ------------------------------------------------------------------------------------------------
-    def enqueue(self, clinic_id: str, day: date, patient_id: str, notices: Sequence[QueuedNotice]) -> list[str]:
-        queued: list[str] = []
-        for chunk in _chunks(list(notices), _PER_TRANSACTION):
-            remaining = list(chunk)
-            while remaining:
-                write = Transaction(self.table_name)
-                for notice in remaining:
-                    key_item = {
-                        "pk": {"S": _pk(clinic_id)},
-                        "sk": {"S": _key_sk(patient_id, notice.key)},
-                        "state": {"S": "pending"},
-                        "date": {"S": day.isoformat()},
-                    }
-                    write.put("key", key_item, "attribute_not_exists(pk)")
-                    entry = {
-                        "pk": {"S": _pk(clinic_id)},
-                        "sk": {"S": _pending_sk(day, patient_id, notice.key)},
-                        "patient_id": {"S": patient_id},
-                        "notice_key": {"S": notice.key},
-                        "date": {"S": day.isoformat()},
-                        "item": {"S": json.dumps(dict(notice.item), separators=(",", ":"))},
-                    }
-                    write.put("entry", entry)
-                failed = self._transact(write)
-                if failed is None:
-                    queued.extend(notice.key for notice in remaining)
-                    break
-                # Keys already queued or sent make the whole transaction fail: drop them, retry the others.
-                known = {index // 2 for index in failed}
-                remaining = [notice for index, notice in enumerate(remaining) if index not in known]
-        return queued
-
-    def retract(self, clinic_id: str, day: date, patient_id: str, keys: Iterable[str]) -> None:
-        for key in keys:
-            write = Transaction(self.table_name)
-            write.delete("entry", (_pk(clinic_id), _pending_sk(day, patient_id, key)), "attribute_exists(pk)")
-            pending = {":pending": {"S": "pending"}}
-            write.delete(
-                "key", (_pk(clinic_id), _key_sk(patient_id, key)), "#state = :pending", names=_STATE, values=pending
-            )
-            self._transact(write)  # a failed condition means it went out meanwhile: nothing to withdraw
-
-    def mark_sent(self, entries: Sequence[OutboxEntry], message_id: str) -> None:
-        for chunk in _chunks(list(entries), _PER_TRANSACTION):
-            write = Transaction(self.table_name)
-            for entry in chunk:
-                write.delete("entry", (_pk(entry.clinic_id), _pending_sk(entry.date, entry.patient_id, entry.key)))
-                write.update(
-                    "key",
-                    (_pk(entry.clinic_id), _key_sk(entry.patient_id, entry.key)),
-                    "SET #state = :sent, message_id = :message, #date = :date",
-                    names={**_STATE, "#date": "date"},
-                    values={
-                        ":sent": {"S": "sent"},
-                        ":message": {"S": message_id},
-                        ":date": {"S": entry.date.isoformat()},
-                    },
-                )
-            if self._transact(write) is not None:  # pragma: no cover - no conditions in these actions
-                raise OutboxError("marking digest entries sent failed")
+    @property
+    def read_units(self) -> float:
+        """Read units of the pending queries so far."""
+        return self.capacity.read_units
 
     # -- reads -------------------------------------------------------------------------------------------------
     def pending(self, clinic_id: str) -> list[OutboxEntry]:
@@ -153,45 +78,116 @@ class DynamoOutbox:
         request: dict[str, Any] = {
             "TableName": self.table_name,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":pk": {"S": _pk(clinic_id)}, ":prefix": {"S": "PENDING#"}},
+            "ExpressionAttributeValues": {
+                ":pk": {"S": keys.outbox_pk(clinic_id)},
+                ":prefix": {"S": keys.PAGE_PREFIX},
+            },
             "ConsistentRead": True,
             "ReturnConsumedCapacity": "TOTAL",
         }
         while True:
-            response = self.client.query(**request)
-            self.read_units += float((response.get("ConsumedCapacity") or {}).get("CapacityUnits", 0.0))
+            response = self._call("outbox_pending", self.client.query, request, write=False)
             for row in response.get("Items", []):
-                entries.append(
-                    OutboxEntry(
-                        clinic_id=clinic_id,
-                        date=date.fromisoformat(row["date"]["S"]),
-                        patient_id=row["patient_id"]["S"],
-                        key=row["notice_key"]["S"],
-                        item=json.loads(row["item"]["S"]),
-                    )
-                )
+                sk = row["sk"]["S"]
+                chunks = packing.outbox_page_chunks(row)
+                self._pages[(clinic_id, sk)] = chunks
+                entries += _entries(clinic_id, sk, chunks)
             if "LastEvaluatedKey" not in response:
-                return entries
+                return sorted(entries, key=lambda e: (e.date, e.patient_id, e.key, e.page))
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    # -- transactions --------------------------------------------------------------------------------------------
-    def _transact(self, write: Transaction) -> set[int] | None:
-        """Run a transaction; None when it committed, else the indexes whose conditions failed.
+    # -- writes ------------------------------------------------------------------------------------------------
+    def mark_sent(self, entries: Sequence[OutboxEntry], message_id: str) -> None:
+        """Per page touched: Delete when nothing is left, else SET the chunks that keep notices and REMOVE the
+        emptied ones. Unconditional, so a repeat (or a page already gone) changes nothing more."""
+        sent: dict[PageKey, set[tuple[str, str]]] = {}
+        for entry in entries:
+            sent.setdefault((entry.clinic_id, entry.page), set()).add((entry.chunk, entry.key))
+        for page_key, done in sent.items():
+            chunks = self._pages.get(page_key)
+            if chunks is None:
+                chunks = self._read_page(page_key)
+            touched = {chunk for chunk, _ in done}
+            left = {
+                name: [n for n in notices if (name, n.key) not in done] if name in touched else notices
+                for name, notices in chunks.items()
+            }
+            key = item_key(keys.outbox_pk(page_key[0]), page_key[1])
+            if not any(left.values()):
+                request: dict[str, Any] = {"TableName": self.table_name, "Key": key, "ReturnConsumedCapacity": "TOTAL"}
+                self._call("outbox_sent", self.client.delete_item, request)
+                self._pages.pop(page_key, None)
+                continue
+            names: dict[str, str] = {}
+            values: dict[str, Raw] = {}
+            sets, removes = [], []
+            for number, name in enumerate(sorted(touched & set(chunks))):
+                names[f"#c{number}"] = name
+                if left[name]:
+                    values[f":c{number}"] = {"S": packing.outbox_chunk(left[name])}
+                    sets.append(f"#c{number} = :c{number}")
+                else:
+                    removes.append(f"#c{number}")
+            expression = " ".join(
+                ([f"SET {', '.join(sets)}"] if sets else []) + ([f"REMOVE {', '.join(removes)}"] if removes else [])
+            )
+            if expression:
+                request = {
+                    "TableName": self.table_name,
+                    "Key": key,
+                    "UpdateExpression": expression,
+                    "ExpressionAttributeNames": names,
+                    "ReturnConsumedCapacity": "TOTAL",
+                }
+                if values:
+                    request["ExpressionAttributeValues"] = values
+                self._call("outbox_sent", self.client.update_item, request)
+            self._pages[page_key] = {name: notices for name, notices in left.items() if notices}
 
-        Transient cancellations (conflict with another transaction, throttling) are retried with backoff and
-        raise OutboxError when the attempts run out: the caller must not carry on as if it had been written.
-        """
+    def _read_page(self, page_key: PageKey) -> dict[str, list[QueuedNotice]]:
+        """A page ``pending`` did not list in this process (strongly consistent GetItem)."""
+        request = {
+            "TableName": self.table_name,
+            "Key": item_key(keys.outbox_pk(page_key[0]), page_key[1]),
+            "ConsistentRead": True,
+            "ReturnConsumedCapacity": "TOTAL",
+        }
+        response = self._call("outbox_pending", self.client.get_item, request, write=False)
+        raw = response.get("Item")
+        return {} if raw is None else packing.outbox_page_chunks(raw)
+
+    # -- calls -------------------------------------------------------------------------------------------------
+    def _call(
+        self, operation: str, method: Callable[..., dict[str, Any]], request: dict[str, Any], *, write: bool = True
+    ) -> dict[str, Any]:
+        """One request, its capacity metered; botocore retries throttling, a few more tries here, then OutboxError
+        (the caller must not carry on as if it had been done)."""
         for attempt in range(self._attempts):
             try:
-                write.commit(self.client)
-            except errors.TransactionCancelled as cancelled:
-                if cancelled.failed_conditions:
-                    return cancelled.failed_conditions
-                if not cancelled.transient:
-                    raise OutboxError(f"outbox transaction cancelled: {cancelled.codes}") from cancelled
-                time.sleep(self._backoff * (2**attempt) * (0.5 + random.random()))
-                continue
+                response = method(**request)
             except ClientError as error:
-                raise OutboxError(f"outbox write failed: {errors.error_code(error)}") from error
-            return None
-        raise OutboxError("outbox transaction kept conflicting; giving up")
+                code = errors.error_code(error)
+                if code in _TRANSIENT and attempt < self._attempts - 1:
+                    time.sleep(self._backoff * (2**attempt) * (0.5 + random.random()))
+                    continue
+                raise OutboxError(f"outbox call failed: {code}") from error
+            self.capacity.add_response(operation, response, write=write)
+            return response
+        raise OutboxError("outbox call kept failing; giving up")  # pragma: no cover - the loop returns or raises
+
+
+def _entries(clinic_id: str, sk: str, chunks: dict[str, list[QueuedNotice]]) -> list[OutboxEntry]:
+    day = keys.outbox_page_date(sk)
+    return [
+        OutboxEntry(
+            clinic_id=clinic_id,
+            date=day,
+            patient_id=keys.outbox_chunk_patient(name),
+            key=notice.key,
+            item=notice.item,
+            page=sk,
+            chunk=name,
+        )
+        for name, notices in chunks.items()
+        for notice in notices
+    ]

@@ -7,20 +7,22 @@
   ``<YYYYMMDD sweep date><clinic id>``.
 - ``REVIEWS``: one attribute per acknowledgement, named by its kind and ref (storage.keys), valued
   ``[action, by, at]`` as JSON text.
+- ``AUDIT#SWEEPS#<yyyy-mm>``: a month of a patient's sweep audit entries, a list of short strings.
+- ``OUTBOX#<clinic>`` / ``PAGE#...``: one attribute per patient chunk, valued ``[[key, digest item], ...]``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from lemtrada.regimen.records import Analyte, LabFinding, Result, ResultItem, Severity
 from lemtrada.regimen.safety import finding_id
 from lemtrada.storage import keys
 from lemtrada.storage.model import KEY_NAMES, SK
-from lemtrada.storage.ports import Acknowledgement, NoticeMark
+from lemtrada.storage.ports import Acknowledgement, AuditEntry, NoticeMark, QueuedNotice
 from lemtrada.storage.wire import Raw, item_key
 
 
@@ -198,3 +200,52 @@ def acknowledgements_item(patient_id: str, acks: Sequence[Acknowledgement]) -> R
     for ack in acks:
         item[keys.acknowledgement_name(ack.kind, ack.ref)] = {"S": acknowledgement_value(ack)}
     return item
+
+
+# ---- the sweep's audit, packed: AUDIT#SWEEPS#<yyyy-mm> holds a month of sweep entries -----------------------------
+SWEEP_ENTRIES = "e"
+"""The list attribute of a month's sweep audit item; each sweep appends one string (``list_append``)."""
+_SYSTEM = ("system:sweep", "system", "notices.recorded")
+
+
+def sweep_audit_value(on: date, entry: AuditEntry) -> str:
+    """One sweep's entry: ``<UTC time>|<day of the sweep date>`` for the sweep's own system entry (~25 bytes, so a
+    month stays under 1 KB), or ``[actor_sub, actor_role, at, action, target]`` as JSON for any other."""
+    if (entry.actor_sub, entry.actor_role, entry.action) == _SYSTEM and entry.target == f"{keys.NOTICE_PREFIX}{on}":
+        instant = entry.at.astimezone(UTC)
+        return f"{instant:%Y%m%dT%H%M%S.%f}|{on.day:02d}"
+    return json.dumps(
+        [entry.actor_sub, entry.actor_role, entry.at.isoformat(), entry.action, entry.target], separators=(",", ":")
+    )
+
+
+def sweep_audit_entries(raw: Raw) -> list[AuditEntry]:
+    """The entries of a month's sweep audit item, in the order they were appended."""
+    year, month = (int(part) for part in raw[SK]["S"].removeprefix(keys.SWEEP_AUDIT_PREFIX).split("-"))
+    out = []
+    for value in raw.get(SWEEP_ENTRIES, {}).get("L", []):
+        text = value["S"]
+        if text.startswith("["):
+            actor_sub, actor_role, at, action, target = json.loads(text)
+            out.append(AuditEntry(actor_sub, actor_role, datetime.fromisoformat(at), action, target))
+            continue
+        instant, _, day = text.partition("|")
+        at = datetime.strptime(instant, "%Y%m%dT%H%M%S.%f").replace(tzinfo=UTC)
+        target = f"{keys.NOTICE_PREFIX}{date(year, month, int(day)).isoformat()}"
+        out.append(AuditEntry(*_SYSTEM[:2], at, _SYSTEM[2], target))
+    return out
+
+
+# ---- outbox pages, packed: PAGE#... holds one attribute per patient chunk ----------------------------------------
+def outbox_chunk(notices: Sequence[QueuedNotice]) -> str:
+    """A patient's notices of one sweep write in an outbox page: ``[[key, digest item], ...]`` as JSON."""
+    return json.dumps([[n.key, dict(n.item)] for n in notices], separators=(",", ":"), sort_keys=True)
+
+
+def outbox_chunk_notices(text: str) -> list[QueuedNotice]:
+    return [QueuedNotice(key, item) for key, item in json.loads(text)]
+
+
+def outbox_page_chunks(raw: Raw) -> dict[str, list[QueuedNotice]]:
+    """A page's chunks by name (``<patient_id>#<version>``)."""
+    return {name: outbox_chunk_notices(value["S"]) for name, value in raw.items() if name not in KEY_NAMES}

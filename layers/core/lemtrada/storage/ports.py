@@ -9,7 +9,7 @@ it happens or none of it does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
@@ -284,12 +284,17 @@ class PatientRepository(Protocol):
         *,
         audit: AuditEntry | None = None,
         clinic_id: str | None = None,
+        outbox: OutboxAppend | None = None,
     ) -> int:
-        """Atomically: a pending mark per notice key, ``swept_through = on``, next_check moved or removed, version + 1.
+        """Atomically: a mark per notice key, ``swept_through = on``, next_check moved or removed, version + 1, the
+        sweep's audit entry, and ``outbox`` (the same notices' digest items) appended to an outbox page.
 
-        Raises AlreadyExists("notice") when a mark for one of the keys exists (nothing is written) and
-        VersionConflict when stale. Without ``audit`` a system entry ("notices.recorded") is appended.
-        ``clinic_id`` (the patient's clinic, known from the due row) spares the DynamoDB implementation a read.
+        The outbox append and the marks commit together, so a notice queued is a notice marked: the marks are the
+        dedupe (the engine is asked with them as sent) and a lost race writes neither. Raises
+        AlreadyExists("notice") when a mark for one of the keys exists in the month's marks (nothing is written;
+        marks of other months are covered by the version check, as every mark write bumps it) and VersionConflict
+        when stale. Without ``audit`` a system entry ("notices.recorded") is kept. ``clinic_id`` (the patient's
+        clinic, known from the due row) spares the DynamoDB implementation a read. At most 98 keys per call.
         """
         ...
 
@@ -308,31 +313,48 @@ class QueuedNotice:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboxPage:
+    """One page of a clinic's outbox for one local date: filled by one worker run of one shard (``run`` is a token
+    of that invocation, so no two runs share a page) up to about 1 KB, then the next ``number``."""
+
+    clinic_id: str
+    date: date
+    shard: int
+    run: str
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxAppend:
+    """What a sweep write adds to the outbox: the patient's notices of this write, on one page."""
+
+    page: OutboxPage
+    notices: tuple[QueuedNotice, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxEntry:
-    """A pending notice of a clinic's digest for one local date."""
+    """A pending notice of a clinic's digest for one local date, and where it sits (page, patient chunk)."""
 
     clinic_id: str
     date: date
     patient_id: str
     key: str
     item: Mapping[str, Any]
+    page: str = ""
+    chunk: str = ""
 
 
 class Outbox(Protocol):
-    """Pending notices per (clinic, local date), deduplicated by (patient, notice key) for all time."""
+    """The notices sweep writes appended (``PatientRepository.record_sweep``), until each digest part went out.
 
-    def enqueue(self, clinic_id: str, day: date, patient_id: str, notices: Sequence[QueuedNotice]) -> list[str]:
-        """Queue notices not queued before; returns the keys newly queued (already known keys are skipped)."""
-        ...
-
-    def retract(self, clinic_id: str, day: date, patient_id: str, keys: Iterable[str]) -> None:
-        """Withdraw entries queued by an attempt that lost a version race (only those not yet sent)."""
-        ...
+    Queueing is the repository's (in the patient's own transaction); the outbox only lists and retires."""
 
     def pending(self, clinic_id: str) -> list[OutboxEntry]:
-        """Every pending entry of a clinic, oldest date first."""
+        """Every pending entry of a clinic (tonight's and a crashed run's leftovers), oldest date first."""
         ...
 
     def mark_sent(self, entries: Sequence[OutboxEntry], message_id: str) -> None:
-        """Remove entries from pending and remember their keys as sent (idempotent)."""
+        """Retire entries SNS accepted (listed by ``pending`` before): a page left empty is deleted, a page with
+        entries of a later part keeps those. Idempotent."""
         ...

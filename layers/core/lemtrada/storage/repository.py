@@ -24,6 +24,7 @@ from lemtrada.storage.ports import (
     AuditEntry,
     DueEntry,
     NoticeMark,
+    OutboxAppend,
     OwedAlert,
     PatientPage,
     StoredClinic,
@@ -227,13 +228,25 @@ class DynamoPatientRepository:
         return PatientPage(patients=patients, cursor=keys.encode_cursor(clinic_id, ids[limit - 1]) if more else None)
 
     def audit_trail(self, patient_id: str) -> tuple[AuditEntry, ...]:
-        items = self._items("audit_trail", keys.patient_pk(patient_id), *_audit_prefix())
-        return tuple(codec.audit_from_item(raw) for raw in items)
+        """Every entry, oldest first: the dated items and the month items of the sweep's entries, merged by time."""
+        entries: list[AuditEntry] = []
+        for raw in self._items("audit_trail", keys.patient_pk(patient_id), *_audit_prefix()):
+            if raw["sk"]["S"].startswith(keys.SWEEP_AUDIT_PREFIX):
+                entries += packing.sweep_audit_entries(raw)
+            else:
+                entries.append(codec.audit_from_item(raw))
+        return tuple(sorted(entries, key=lambda entry: entry.at))
 
     def notice_marks(self, patient_id: str) -> tuple[NoticeMark, ...]:
-        pk = keys.patient_pk(patient_id)
-        raw = self._get_item("notice_marks", pk, keys.NOTICES, consistent=self._consistent)
-        return () if raw is None else tuple(packing.marks_from_item(patient_id, raw))
+        """The marks of every marks item (``NOTICES`` and the month items), one Query by prefix."""
+        prefix = {":prefix": {"S": keys.NOTICES}}
+        items = self._items("notice_marks", keys.patient_pk(patient_id), "begins_with(#r, :prefix)", prefix)
+        marks: dict[str, NoticeMark] = {}
+        for raw in items:
+            if keys.is_notices_sk(raw["sk"]["S"]):
+                for mark in packing.marks_from_item(patient_id, raw):
+                    marks.setdefault(mark.key, mark)
+        return tuple(marks[key] for key in sorted(marks))
 
     # -- patients: writes ----------------------------------------------------------------------------------
     def create_patient(self, patient: StoredPatient, audit: AuditEntry) -> None:
@@ -402,25 +415,46 @@ class DynamoPatientRepository:
         *,
         audit: AuditEntry | None = None,
         clinic_id: str | None = None,
+        outbox: OutboxAppend | None = None,
     ) -> int:
+        """One transaction of at most four items, each about 1 KB whatever the patient's history: the profile
+        (version, due keys, ``swept_through``), the sweep month's marks item (when there are notices), the month's
+        sweep audit item (one list entry appended) and the outbox page (the notices' chunk)."""
         unique = sorted(set(notices))
-        # One attribute per key on the NOTICES item; the limit stays that of one mark per transaction item (the
-        # sweep splits larger sets), which also keeps the condition expression under DynamoDB's 4 KB.
+        # One attribute per key on the month's marks item; at most 98 keys per call keeps the condition expression
+        # under DynamoDB's 4 KB (the sweep splits larger sets).
         check_transaction_size(2 + len(unique))
+        _check_outbox(unique, outbox)
+        pk = keys.patient_pk(patient_id)
         write = self._new_write()
         if unique:
             current = clinic_id if clinic_id is not None else self._clinic_of(patient_id)
             names = {f"#{n}": keys.notice_name(patient_id, key) for n, key in enumerate(unique)}
             write.update(
                 "notice",
-                (keys.patient_pk(patient_id), keys.NOTICES),
+                (pk, keys.notices_sk(on)),
                 "SET " + ", ".join(f"{placeholder} = :m" for placeholder in names),
                 " AND ".join(f"attribute_not_exists({placeholder})" for placeholder in names),
                 names=names,
                 values={":m": {"S": packing.mark_value(on, current)}},
             )
         entry = audit if audit is not None else sweep_audit(on)
-        write.put("audit", codec.audit_item(keys.patient_pk(patient_id), entry))
+        write.update(
+            "audit",
+            (pk, keys.sweep_audit_sk(on)),
+            "SET #e = list_append(if_not_exists(#e, :none), :entry)",
+            names={"#e": packing.SWEEP_ENTRIES},
+            values={":none": {"L": []}, ":entry": {"L": [{"S": packing.sweep_audit_value(on, entry)}]}},
+        )
+        if outbox is not None and outbox.notices:
+            page = outbox.page
+            write.update(
+                "outbox",
+                (keys.outbox_pk(page.clinic_id), keys.outbox_page_sk(page.date, page.shard, page.run, page.number)),
+                "SET #c = :c",
+                names={"#c": keys.outbox_chunk_name(patient_id, expected_version)},
+                values={":c": {"S": packing.outbox_chunk(outbox.notices)}},
+            )
         self._profile_update(write, patient_id, expected_version, next_check, {Profile.swept_through: on.isoformat()})
         self._commit("record_sweep", write)
         return expected_version + 1
@@ -432,6 +466,12 @@ class DynamoPatientRepository:
         if raw is None:
             raise VersionConflict(f"patient {patient_id} does not exist")
         return str(raw[Profile.clinic_id]["S"])
+
+
+def _check_outbox(keys_marked: Sequence[str], outbox: OutboxAppend | None) -> None:
+    """A notice is queued exactly when it is marked: the outbox chunk must name the same keys."""
+    if outbox is not None and sorted({n.key for n in outbox.notices}) != list(keys_marked):
+        raise ValueError("the outbox chunk and the marks must hold the same notice keys")
 
 
 def _owe(write: Transaction, alerts: Sequence[Alert], at: datetime) -> None:
