@@ -279,6 +279,7 @@ class SweepRun:
     digest_items: Counter[str]
     reads_by_operation: dict[str, float]
     writes_by_operation: dict[str, float] = field(default_factory=dict)
+    index_writes: dict[str, float] = field(default_factory=dict)  # of the write units, each GSI's share
 
 
 def _canonical(clinic_id: str, item: Any) -> str:
@@ -313,6 +314,7 @@ def real_sweep(db: LocalDynamo, table: str, day: date) -> SweepRun:
         digest_items=digest_items,
         reads_by_operation=reads,
         writes_by_operation=writes,
+        index_writes=dict(repository.capacity.by_index),
     )
 
 
@@ -539,7 +541,8 @@ def row(m: Measurement) -> str:
 def writes_line(m: Measurement) -> str:
     """Where the night's write units went, by operation."""
     parts = ", ".join(f"{op} {units:,.1f}" for op, units in sorted(m.sweep.writes_by_operation.items()))
-    return f"write units by operation: {parts or 'none'}"
+    indexes = ", ".join(f"{name} {units:,.1f}" for name, units in sorted(m.sweep.index_writes.items()))
+    return f"write units by operation: {parts or 'none'}; of them, index writes: {indexes or 'none'}"
 
 
 def table(results: Sequence[Measurement]) -> str:

@@ -1,5 +1,6 @@
-"""Sweep handlers against moto: the regimen table (outbox), the idempotency table, the digest topic, a queue per
-clinic subscribed with the same filter policy e-mail subscriptions get."""
+"""Sweep handlers against moto: the regimen table (patients and the outbox pages their sweep writes append to, in
+one transaction), the idempotency table, the digest topic, a queue per clinic subscribed with the same filter
+policy e-mail subscriptions get."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ import boto3
 import pytest
 from lemtrada import bootstrap
 from lemtrada.services.sweep_subscriptions import filter_policy
+from lemtrada.storage.repository import DynamoPatientRepository
 
-from tests.support.memory import InMemoryPatientRepository
+from tests.unit.storage.tables import create_regimen_table
 from tests.unit.sweep.fakes import add_clinic
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -36,7 +38,7 @@ def load_function(name: str) -> ModuleType:
 
 @dataclass
 class SweepAws:
-    repo: InMemoryPatientRepository
+    repo: DynamoPatientRepository
     dynamodb: Any
     sns: Any
     sqs: Any
@@ -59,10 +61,8 @@ class SweepAws:
 @pytest.fixture
 def sweep_aws(aws: None, function_env: dict[str, str]) -> Iterator[SweepAws]:
     dynamodb = boto3.client("dynamodb")
-    tables: tuple[tuple[str, tuple[str, ...]], ...] = (
-        (function_env["TABLE_NAME"], ("pk", "sk")),
-        (function_env["IDEMPOTENCY_TABLE_NAME"], ("id",)),
-    )
+    create_regimen_table(dynamodb, function_env["TABLE_NAME"])  # with its indexes, as the template makes it
+    tables: tuple[tuple[str, tuple[str, ...]], ...] = ((function_env["IDEMPOTENCY_TABLE_NAME"], ("id",)),)
     for name, keys in tables:
         schema: list[Any] = [{"AttributeName": keys[0], "KeyType": "HASH"}]
         schema += [{"AttributeName": k, "KeyType": "RANGE"} for k in keys[1:]]
@@ -76,7 +76,7 @@ def sweep_aws(aws: None, function_env: dict[str, str]) -> Iterator[SweepAws]:
     topic_arn = sns.create_topic(Name="digest-test")["TopicArn"]
     assert topic_arn == function_env["TOPIC_ARN"]
     sqs = boto3.client("sqs")
-    repo = InMemoryPatientRepository(due_shards=16)
+    repo = DynamoPatientRepository(function_env["TABLE_NAME"], region=function_env["AWS_REGION"], due_shards=16)
     queues = {}
     for clinic_id, tz in (("kiritimati-ms", "Pacific/Kiritimati"), ("pago-pago-ms", "Pacific/Pago_Pago")):
         add_clinic(repo, clinic_id, tz)

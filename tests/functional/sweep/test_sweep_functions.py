@@ -6,16 +6,16 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
-from botocore.config import Config
+from botocore.exceptions import ClientError
 from lemtrada import bootstrap
 from lemtrada.regimen import add_result, next_check, plan_infusion, protocol_for
 from lemtrada.regimen.records import Analyte, InfusionRequest, InfusionRoute, Label, Result, ResultItem
 from lemtrada.services.sweep import SweepError
 from lemtrada.storage.outbox import DynamoOutbox
-from lemtrada.storage.ports import OutboxError
+from lemtrada.storage.ports import OutboxAppend, OutboxPage, QueuedNotice
+from lemtrada.storage.repository import DynamoPatientRepository
 
 from tests.functional.conftest import FUNCTION_ENV, load_event
 from tests.functional.sweep.conftest import SweepAws, load_function
@@ -178,55 +178,65 @@ def _throttle(client: Any, operation: str, times: int) -> list[int]:
 
 def test_dynamodb_throttling_is_retried_and_the_notice_goes_out(sweep_aws: SweepAws, lambda_context: Any) -> None:
     _infused_patient(sweep_aws, "pt-k1", "kiritimati-ms", date(2026, 11, 20))
-    outbox = DynamoOutbox(TABLE, region=REGION)
-    seen = _throttle(outbox.client, "TransactWriteItems", 3)
-    bootstrap.use(repository=sweep_aws.repo, outbox=outbox)
+    repo = DynamoPatientRepository(TABLE, region=REGION, due_shards=16)
+    seen = _throttle(repo.client, "TransactWriteItems", 3)
+    bootstrap.use(repository=repo)
     result = _run({"now": "2026-11-24T02:00:00Z"}, lambda_context)
     assert seen[0] == 3
     assert len(result["digests"]) == 1
 
 
 def test_throttling_past_the_retries_fails_loudly_and_loses_nothing(sweep_aws: SweepAws, lambda_context: Any) -> None:
+    """The sweep write (marks, outbox page, profile: one transaction) still throttled after botocore's retries:
+    the worker fails (Step Functions retries it), nothing was queued nor marked, and the next try delivers."""
     _infused_patient(sweep_aws, "pt-k1", "kiritimati-ms", date(2026, 11, 20))
-    outbox = DynamoOutbox(
-        TABLE, client=boto3.client("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 2}))
-    )
-    _throttle(outbox.client, "TransactWriteItems", 1000)
-    bootstrap.use(repository=sweep_aws.repo, outbox=outbox)
-    with pytest.raises(OutboxError):
+    repo = DynamoPatientRepository(TABLE, region=REGION, due_shards=16)
+    error = {"Error": {"Code": "ThrottlingException", "Message": "Rate of requests exceeds the allowed throughput"}}
+
+    def throttled(**_: Any) -> Any:
+        raise ClientError(error, "TransactWriteItems")  # type: ignore[arg-type]
+
+    repo.client.transact_write_items = throttled
+    bootstrap.use(repository=repo)
+    with pytest.raises(ClientError):
         _run({"now": "2026-11-24T02:00:00Z"}, lambda_context)
     stored = sweep_aws.repo.get_patient("pt-k1")
     assert stored is not None
     assert stored.sent_notices == frozenset()  # nothing marked: the patient is still due
+    assert DynamoOutbox(TABLE, region=REGION).pending("kiritimati-ms") == []  # and nothing queued
     bootstrap.use(repository=sweep_aws.repo)  # DynamoDB answers again
     result = _run({"now": "2026-11-24T02:00:00Z"}, lambda_context)
     assert len(result["digests"]) == 1
 
 
-def test_transaction_conflicts_are_retried(sweep_aws: SweepAws) -> None:
-    outbox = DynamoOutbox(TABLE, region=REGION, backoff=0.001)
-    real = outbox.client.transact_write_items
-    calls = [0]
-
-    def conflicting(**kwargs: Any) -> Any:
-        calls[0] += 1
-        if calls[0] <= 2:
-            from botocore.exceptions import ClientError
-
-            raise ClientError(
-                {
-                    "Error": {"Code": "TransactionCanceledException", "Message": "x"},
-                    "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}],
-                },
-                "TransactWriteItems",
-            )
-        return real(**kwargs)
-
-    outbox.client.transact_write_items = conflicting
-    from lemtrada.storage.ports import QueuedNotice
-
-    notice = QueuedNotice("k1", {"patient_id": "p", "kind": "milestone", "code": "x", "date": "2026-11-24"})
-    assert outbox.enqueue("c", date(2026, 11, 24), "p", [notice]) == ["k1"]
-    assert calls[0] == 3
-    assert outbox.enqueue("c", date(2026, 11, 25), "p", [notice]) == []
-    assert [e.key for e in outbox.pending("c")] == ["k1"]
+def test_a_page_is_retired_part_by_part_and_deleted_when_empty(sweep_aws: SweepAws) -> None:
+    """Pages on DynamoDB (moto): entries of a part leave their page; a page with none left is deleted; an outbox
+    that did not list the page (another process) reads it before rewriting it."""
+    add_patient(sweep_aws.repo, "p", "kiritimati-ms", date(2026, 11, 24))
+    day = date(2026, 11, 24)
+    page = OutboxPage("kiritimati-ms", day, 3, "run", 0)
+    notices = tuple(
+        QueuedNotice(f"k{n}", {"patient_id": "p", "kind": "milestone", "code": f"c{n}", "date": "2026-11-24"})
+        for n in range(3)
+    )
+    sweep_aws.repo.record_sweep("p", day, ["k0", "k1", "k2"], 1, None, outbox=OutboxAppend(page, notices))
+    outbox = DynamoOutbox(TABLE, region=REGION)
+    pending = outbox.pending("kiritimati-ms")
+    assert [(e.key, e.patient_id, e.item["code"]) for e in pending] == [
+        ("k0", "p", "c0"),
+        ("k1", "p", "c1"),
+        ("k2", "p", "c2"),
+    ]
+    outbox.mark_sent(pending[:2], "m1")
+    assert [e.key for e in DynamoOutbox(TABLE, region=REGION).pending("kiritimati-ms")] == ["k2"]
+    other = DynamoOutbox(TABLE, region=REGION)  # never listed it
+    other.mark_sent(pending[2:], "m2")
+    assert DynamoOutbox(TABLE, region=REGION).pending("kiritimati-ms") == []
+    assert (
+        sweep_aws.dynamodb.get_item(
+            TableName=TABLE, Key={"pk": {"S": "OUTBOX#kiritimati-ms"}, "sk": {"S": pending[0].page}}
+        ).get("Item")
+        is None
+    )
+    outbox.mark_sent(pending, "m1")  # a repeat changes nothing
+    assert DynamoOutbox(TABLE, region=REGION).pending("kiritimati-ms") == []

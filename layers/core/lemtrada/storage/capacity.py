@@ -1,6 +1,7 @@
 """Capacity units DynamoDB reported, per operation name: benchmarks and tests read ``repository.capacity``.
 
-Every request the repository sends asks for ``ReturnConsumedCapacity=TOTAL`` and hands the response here.
+Every request the repository sends asks for ``ReturnConsumedCapacity`` (``TOTAL``; ``INDEXES`` for transactions,
+so the share of each index is known too) and hands the response here.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ class CapacityMeter:
     write_units: float = 0.0
     by_operation: dict[str, float] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)
+    by_index: dict[str, float] = field(default_factory=dict)  # units of each GSI, when the response said
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, operation: str, units: float, *, write: bool = False) -> None:
@@ -33,6 +35,10 @@ class CapacityMeter:
         consumed = (response or {}).get("ConsumedCapacity")
         entries = consumed if isinstance(consumed, list) else [consumed] if consumed else []
         self.add(operation, sum(float(entry.get("CapacityUnits", 0.0)) for entry in entries), write=write)
+        with self._lock:
+            for entry in entries:
+                for index, units in (entry.get("GlobalSecondaryIndexes") or {}).items():
+                    self.by_index[index] = self.by_index.get(index, 0.0) + float(units.get("CapacityUnits", 0.0))
 
     def reset(self) -> None:
         with self._lock:
@@ -40,3 +46,4 @@ class CapacityMeter:
             self.write_units = 0.0
             self.by_operation.clear()
             self.calls.clear()
+            self.by_index.clear()

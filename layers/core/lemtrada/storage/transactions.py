@@ -73,7 +73,7 @@ class Transaction:
         check_transaction_size(len(self.actions))
         try:
             response: dict[str, Any] = client.transact_write_items(
-                TransactItems=[action for _, action in self.actions], ReturnConsumedCapacity="TOTAL"
+                TransactItems=[action for _, action in self.actions], ReturnConsumedCapacity="INDEXES"
             )
         except ClientError as error:
             cancellation = errors.cancelled(error)
