@@ -14,7 +14,7 @@ from lemtrada.regimen import add_result, next_check, plan_infusion, protocol_for
 from lemtrada.regimen.records import Analyte, InfusionRequest, InfusionRoute, Label, Result, ResultItem
 from lemtrada.services.sweep import SweepError
 from lemtrada.storage.outbox import DynamoOutbox
-from lemtrada.storage.ports import OutboxAppend, OutboxPage, QueuedNotice
+from lemtrada.storage.ports import OutboxAppend, OutboxError, OutboxPage, QueuedNotice
 from lemtrada.storage.repository import DynamoPatientRepository
 
 from tests.functional.conftest import FUNCTION_ENV, load_event
@@ -211,7 +211,7 @@ def test_throttling_past_the_retries_fails_loudly_and_loses_nothing(sweep_aws: S
 
 def test_a_page_is_retired_part_by_part_and_deleted_when_empty(sweep_aws: SweepAws) -> None:
     """Pages on DynamoDB (moto): entries of a part leave their page; a page with none left is deleted; an outbox
-    that did not list the page (another process) reads it before rewriting it."""
+    that did not list the page refuses to guess what it holds."""
     add_patient(sweep_aws.repo, "p", "kiritimati-ms", date(2026, 11, 24))
     day = date(2026, 11, 24)
     page = OutboxPage("kiritimati-ms", day, 3, "run", 0)
@@ -229,8 +229,9 @@ def test_a_page_is_retired_part_by_part_and_deleted_when_empty(sweep_aws: SweepA
     ]
     outbox.mark_sent(pending[:2], "m1")
     assert [e.key for e in DynamoOutbox(TABLE, region=REGION).pending("kiritimati-ms")] == ["k2"]
-    other = DynamoOutbox(TABLE, region=REGION)  # never listed it
-    other.mark_sent(pending[2:], "m2")
+    with pytest.raises(OutboxError):  # an outbox that never listed the page cannot know what it still holds
+        DynamoOutbox(TABLE, region=REGION).mark_sent(pending[2:], "m2")
+    outbox.mark_sent(pending[2:], "m2")
     assert DynamoOutbox(TABLE, region=REGION).pending("kiritimati-ms") == []
     assert (
         sweep_aws.dynamodb.get_item(

@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from lemtrada.notify.digest import build_digest
+from lemtrada.notify.digest import SNS_MAX_BYTES, build_digest
 from lemtrada.notify.publisher import DigestPublisher, PublishError
 from lemtrada.regimen.records import Clinic, Label, PatientRecord
 from lemtrada.services.acknowledgements import settled
@@ -49,6 +49,8 @@ logger = logging.getLogger(__name__)
 # record_sweep takes at most 98 keys (its condition names each one, and must stay under DynamoDB's 4 KB).
 _MARKS_PER_WRITE = MAX_TRANSACTION_ITEMS - 2
 _PATIENT_ATTEMPTS = 5
+DIGEST_LIMIT = SNS_MAX_BYTES
+"""The size a digest part may reach (SNS's limit; a test lowers it to see a digest split over parts)."""
 PAGE_BYTES = 900
 """An outbox page takes appends until its chunks pass this many bytes (with its keys and names, ~1 KB): an append
 costs the page's size, so small pages keep every sweep write near the 1 KB a write unit buys."""
@@ -390,7 +392,7 @@ class SweepService:
             # One message unless it would pass SNS's 256 KiB; each part is marked sent as soon as SNS accepted it,
             # so a re-run publishes only what is still pending (and nothing once all went out).
             items = [entry.item for entry in entries]
-            for message in build_digest(clinic_id, day, items, worklist_url=self.worklist_url):
+            for message in build_digest(clinic_id, day, items, worklist_url=self.worklist_url, limit=DIGEST_LIMIT):
                 part_entries = [owner[id(item)] for item in message.items]
                 message_id = self.publisher.publish(message)
                 # The one duplicate window: SNS has the part, the outbox does not know yet. Nothing runs in between.

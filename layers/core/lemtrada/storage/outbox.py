@@ -106,7 +106,9 @@ class DynamoOutbox:
         for page_key, done in sent.items():
             chunks = self._pages.get(page_key)
             if chunks is None:
-                chunks = self._read_page(page_key)
+                raise OutboxError("mark_sent needs the pages this outbox listed (pending) before")
+            if not chunks:
+                continue  # retired already (a repeat)
             touched = {chunk for chunk, _ in done}
             left = {
                 name: [n for n in notices if (name, n.key) not in done] if name in touched else notices
@@ -116,7 +118,7 @@ class DynamoOutbox:
             if not any(left.values()):
                 request: dict[str, Any] = {"TableName": self.table_name, "Key": key, "ReturnConsumedCapacity": "TOTAL"}
                 self._call("outbox_sent", self.client.delete_item, request)
-                self._pages.pop(page_key, None)
+                self._pages[page_key] = {}
                 continue
             names: dict[str, str] = {}
             values: dict[str, Raw] = {}
@@ -143,18 +145,6 @@ class DynamoOutbox:
                     request["ExpressionAttributeValues"] = values
                 self._call("outbox_sent", self.client.update_item, request)
             self._pages[page_key] = {name: notices for name, notices in left.items() if notices}
-
-    def _read_page(self, page_key: PageKey) -> dict[str, list[QueuedNotice]]:
-        """A page ``pending`` did not list in this process (strongly consistent GetItem)."""
-        request = {
-            "TableName": self.table_name,
-            "Key": item_key(keys.outbox_pk(page_key[0]), page_key[1]),
-            "ConsistentRead": True,
-            "ReturnConsumedCapacity": "TOTAL",
-        }
-        response = self._call("outbox_pending", self.client.get_item, request, write=False)
-        raw = response.get("Item")
-        return {} if raw is None else packing.outbox_page_chunks(raw)
 
     # -- calls -------------------------------------------------------------------------------------------------
     def _call(
