@@ -20,9 +20,7 @@ from lemtrada.regimen.records import (
     PatientRecord,
     Sex,
 )
-from lemtrada.storage.ports import AuditEntry, StoredPatient
-
-from tests.support.memory import InMemoryPatientRepository
+from lemtrada.storage.ports import AuditEntry, PatientRepository, StoredPatient
 
 AUDIT = AuditEntry(actor_sub="test", actor_role="admins", at=datetime(2026, 1, 1, tzinfo=UTC), action="t", target="t")
 
@@ -64,12 +62,12 @@ class WindowRules:
         return min((n.start for n in self.windows.get(patient_id, [])), default=None)
 
 
-def add_clinic(repo: InMemoryPatientRepository, clinic_id: str, timezone: str) -> None:
+def add_clinic(repo: PatientRepository, clinic_id: str, timezone: str) -> None:
     repo.save_clinic(Clinic(clinic_id, f"Clinic {clinic_id}", timezone, Label.US), None, AUDIT)
 
 
 def add_patient(
-    repo: InMemoryPatientRepository,
+    repo: PatientRepository,
     patient_id: str,
     clinic_id: str,
     next_check: date | None,
