@@ -72,6 +72,19 @@ def test_the_worker_reads_only_due_patients_and_delivers_once(dynamodb_local: Dy
     assert index_units <= 16 * 0.5
     assert record_units / DUE <= 1.0
 
+    # Writes: one transaction per due patient (profile, the month's marks and sweep audit, the outbox page) and the
+    # pages' deletes at publish; of them, what the profile's two indexes cost.
+    writes = repo.capacity.write_units + outbox.capacity.write_units
+    notices = sum(len(sent.digest["items"]) for sent in publisher.sent)
+    per_index = {name: units / DUE for name, units in sorted(repo.capacity.by_index.items())}
+    print(
+        f"sweep writes: {writes} WCU for {DUE} due patients and {notices} notices = {writes / DUE:.2f} per due patient"
+        f" (record_sweep {repo.capacity.by_operation.get('record_sweep', 0.0) / DUE:.2f}, publish"
+        f" {outbox.capacity.write_units / DUE:.2f}); index writes per due patient {per_index}"
+    )
+    assert repo.capacity.calls["record_sweep"] == DUE  # one transaction each
+    assert writes / DUE <= 14.0
+
     # A re-run of the same date reads an empty index and sends nothing.
     repo.capacity.reset()
     _, reports, published = run_in_process(service, {"date": SWEEP_DAY.isoformat()})
