@@ -74,6 +74,9 @@ class DynamoOutbox:
 
     # -- reads -------------------------------------------------------------------------------------------------
     def pending(self, clinic_id: str) -> list[OutboxEntry]:
+        # What this process knew of the clinic's pages is replaced by what the table holds now (a warm container
+        # keeps no page from an earlier night).
+        self._pages = {key: chunks for key, chunks in self._pages.items() if key[0] != clinic_id}
         entries: list[OutboxEntry] = []
         request: dict[str, Any] = {
             "TableName": self.table_name,
