@@ -91,7 +91,7 @@ test-e2e: setup
 # ---- the nightly sweep, by hand -------------------------------------------------------------------------------------
 # make sweep DATE=2026-11-24 (or DATE=2026-11-24T02:00:00Z): plan, every shard, publish on the running local stack.
 sweep: $(VENV)/.installed
-	@[ -n "$(DATE)" ] || { echo "usage: make sweep DATE=YYYY-MM-DD"; exit 2; }
+	@[ -n "$(DATE)" ] || { echo "usage: make sweep DATE=YYYY-MM-DD (every clinic) | DATE=<ISO instant> (hourly rule)"; exit 2; }
 	$(PY) -m local.sweep $(DATE)
 
 # ---- benchmarks -----------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import cold_start, digest_size, engine_throughput, sizes, sweep_cost
+from bench import cold_start, digest_size, engine_throughput, sizes, sweep_cost, sweep_hours
 from bench.localdb import local_dynamodb
 
 
@@ -89,6 +89,9 @@ def main(argv: list[str] | None = None) -> None:
         section(f"cost growth: {base} patients, {growth_due} of them due, then only quiet patients added")
         growth = sweep_cost.cost_growth(db, base, factors, due=growth_due, log=sys.stderr)
         print(sweep_cost.table(growth), flush=True)
+        section("24 hourly sweep runs against one daily run: 40 clinics in 12 zones (DESIGN 8, digest_hour)")
+        hours = sweep_hours.measure(db, 400 if quick else 2000, 60 if quick else 300)
+        print(sweep_hours.table(*hours), flush=True)
 
     section("goals")
     largest = by_size[-1]

@@ -5,10 +5,12 @@ applied) instead of a hand-written copy of its order, so what each function rece
 `ItemSelector`, `ResultPath`, a literal `{}`) is what Step Functions gives it, Retry and Catch included.
 
 Covered: Task (`lambda:invoke` optimised integration and plain Lambda ARNs), Map (inline, `ItemsPath`,
-`ItemSelector`/`Parameters`, `ItemProcessor`/`Iterator`), Pass, Fail, Succeed; InputPath, Parameters,
+`ItemSelector`/`Parameters`, `ItemProcessor`/`Iterator`), Pass, Fail, Succeed, Choice (rules of one
+`Variable` compared with `BooleanEquals`, and `Default`); InputPath, Parameters,
 ResultSelector, ResultPath (null included), OutputPath; Retry (ErrorEquals, IntervalSeconds, MaxAttempts,
 BackoffRate, MaxDelaySeconds, JitterStrategy) and Catch. Paths are the reference-path subset (`$`, `$.a.b`,
-`$$.Map.Item.Value`). Anything else (Choice, Wait, Parallel, intrinsic functions) is refused loudly rather than
+`$$.Map.Item.Value`, `$$.Execution.Id`). Anything else (other Choice operators, Wait, Parallel, intrinsic
+functions) is refused loudly rather than
 run wrongly. Map iterations run one after another: the local functions take turns anyway.
 """
 
@@ -24,7 +26,8 @@ from typing import Any
 Invoke = Callable[[str, Any], Any]
 
 _LAMBDA_INVOKE = ":states:::lambda:invoke"
-_SUPPORTED = ("Task", "Map", "Pass", "Fail", "Succeed")
+_SUPPORTED = ("Task", "Map", "Pass", "Fail", "Succeed", "Choice")
+_CHOICE_RULE_KEYS = frozenset({"Variable", "BooleanEquals", "Next"})
 
 
 class DefinitionError(ValueError):
@@ -68,9 +71,9 @@ class Interpreter:
     def __post_init__(self) -> None:
         _check(self.definition)
 
-    def run(self, execution_input: Any) -> Any:
-        """The execution's output; ExecutionFailed if it fails."""
-        return self._run_machine(self.definition, execution_input, context={})
+    def run(self, execution_input: Any, execution_id: str = "local-execution") -> Any:
+        """The execution's output; ExecutionFailed if it fails. ``execution_id`` is `$$.Execution.Id`."""
+        return self._run_machine(self.definition, execution_input, context={"Execution": {"Id": execution_id}})
 
     # -- machine -------------------------------------------------------------------------------------
     def _run_machine(self, machine: Mapping[str, Any], value: Any, context: dict[str, Any]) -> Any:
@@ -84,6 +87,9 @@ class Interpreter:
                 raise ExecutionFailed(str(state.get("Error", "States.Fail")), str(state.get("Cause", "")))
             if kind == "Succeed":
                 return _apply_path(value, state.get("OutputPath", "$"), context)
+            if kind == "Choice":
+                name = _choose(state, _apply_path(value, state.get("InputPath", "$"), context), context)
+                continue
             try:
                 value = self._run_state(name, state, value, context)
             except ExecutionFailed:
@@ -180,12 +186,30 @@ def _check(machine: Mapping[str, Any], where: str = "") -> None:
         kind = state.get("Type")
         if kind not in _SUPPORTED:
             raise DefinitionError(f"{where}{name}: state type {kind} is not run locally")
+        if kind == "Choice":
+            for rule in state.get("Choices", []):
+                if set(rule) != _CHOICE_RULE_KEYS:
+                    raise DefinitionError(f"{where}{name}: only Variable + BooleanEquals choice rules run locally")
         if kind == "Map":
             processor = state.get("ItemProcessor") or state.get("Iterator")
             mode = ((processor or {}).get("ProcessorConfig") or {}).get("Mode", "INLINE")
             if processor is None or mode != "INLINE":
                 raise DefinitionError(f"{where}{name}: only inline Map states are run locally")
             _check(processor, f"{where}{name}/")
+
+
+def _choose(state: Mapping[str, Any], value: Any, context: Mapping[str, Any]) -> str:
+    """The Next of the first rule whose Variable equals its BooleanEquals, else Default (or NoChoiceMatched)."""
+    for rule in state.get("Choices", []):
+        try:
+            actual = _apply_path(value, rule["Variable"], context)
+        except StatesError:
+            continue  # an absent variable matches no rule, as in Step Functions' comparison operators
+        if isinstance(actual, bool) and actual is rule["BooleanEquals"]:
+            return str(rule["Next"])
+    if "Default" not in state:
+        raise ExecutionFailed("States.NoChoiceMatched", "no choice rule matched and the Choice state has no Default")
+    return str(state["Default"])
 
 
 def _matching(rules: list[Mapping[str, Any]], error: str) -> int | None:

@@ -15,6 +15,7 @@ import os
 import sys
 import threading
 import urllib.request
+import uuid
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -77,7 +78,7 @@ def run_sweep(stack: LocalStack, event: dict[str, str]) -> list[dict[str, Any]]:
         before = len(stack.notices())
         interpreter = Interpreter(definition, lambda_invoker(runner), sleep=_note_retry)
         try:
-            interpreter.run(event)
+            interpreter.run(event, execution_id=f"local-sweep-{uuid.uuid4()}")
         except ExecutionFailed as error:
             raise SweepFailed(error, [notice["digest"] for notice in stack.notices()[before:]]) from error
         return [notice["digest"] for notice in stack.notices()[before:]]

@@ -49,7 +49,13 @@ def put_clinic(
     def write() -> idempotency.WriteAnswer:
         use_case = Clinics(bootstrap.repository(), bootstrap.clock())
         saved = use_case.put_clinic(
-            actor, clinic_id, name=clinic.name, timezone=clinic.timezone, label=clinic.label, if_match=expected
+            actor,
+            clinic_id,
+            name=clinic.name,
+            timezone=clinic.timezone,
+            label=clinic.label,
+            digest_hour=clinic.digest_hour,
+            if_match=expected,
         )
         return answer(201 if saved.created else 200, saved.view, etag(saved.view.version))
 

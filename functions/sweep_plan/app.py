@@ -1,7 +1,9 @@
 """Sweep step 1 (plan): the run's instant or date, each clinic's local date in its own time zone, the shards.
 
-Input: EventBridge Scheduler's ``{"now": "<scheduled time>"}``, or ``{"date": "YYYY-MM-DD"}`` for a replay.
-Output: the plan the Map state fans out over (small: one line per clinic).
+Input (from the state machine): ``{"input": <the execution's input>, "execution": <its id>}``; the execution's
+input is EventBridge Scheduler's hourly ``{"now": "<scheduled time>"}`` (the clinics whose morning it is, under a
+lease held by this execution), or ``{"date": "YYYY-MM-DD"}`` to force a date for every clinic (a replay).
+Output: the plan the Map state fans out over (small: one line per clinic; ``idle`` when none is due).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ metrics = Metrics()
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     plan = bootstrap.sweep().plan(event)
     metrics.add_metric(name="SweepClinics", unit=MetricUnit.Count, value=len(plan.clinics))
+    metrics.add_metric(name="SweepClinicsLate", unit=MetricUnit.Count, value=plan.late)
     result = plan.to_json()
-    logger.info("sweep planned", extra={"through": result["through"], "clinics": len(plan.clinics)})
+    logger.info("sweep planned", extra={"through": result["through"], "clinics": len(plan.clinics), "late": plan.late})
     return result

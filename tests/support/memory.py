@@ -34,6 +34,7 @@ from lemtrada.storage.ports import (
     QueuedNotice,
     StoredClinic,
     StoredPatient,
+    SweepLease,
     VersionConflict,
     check_transaction_size,
     sweep_audit,
@@ -71,6 +72,7 @@ class InMemoryPatientRepository:
         # (clinic, page sort key) -> chunk name -> notices: written by record_sweep, read by InMemoryOutbox
         self.outbox_pages: dict[tuple[str, str], dict[str, list[QueuedNotice]]] = {}
         self.lock = self._lock
+        self._leases: dict[str, SweepLease] = {}
 
     @property
     def due_shards(self) -> int:
@@ -99,6 +101,30 @@ class InMemoryPatientRepository:
             self._clinics[clinic.clinic_id] = StoredClinic(clinic=clinic, version=version)
             self._clinic_audit.setdefault(clinic.clinic_id, []).append((keys.audit_sk(audit.at), audit))
             return version
+
+    def sweep_leases(self) -> dict[str, SweepLease]:
+        with self._lock:
+            return dict(self._leases)
+
+    def claim_sweep(self, clinic_id: str, day: date, run_id: str, until: datetime, now: datetime) -> bool:
+        with self._lock:
+            held = self._leases.get(clinic_id)
+            free = (
+                held is None
+                or held.date < day
+                or (held.date == day and not held.done and (held.run_id == run_id or held.until <= now))
+            )
+            if free:
+                self._leases[clinic_id] = SweepLease(day, run_id, until, done=False)
+            return free
+
+    def complete_sweep(self, clinic_id: str, day: date, run_id: str) -> bool:
+        with self._lock:
+            held = self._leases.get(clinic_id)
+            if held is None or held.date != day or held.run_id != run_id:
+                return False
+            self._leases[clinic_id] = replace(held, done=True)
+            return True
 
     def clinic_audit_trail(self, clinic_id: str) -> tuple[AuditEntry, ...]:
         with self._lock:

@@ -24,6 +24,7 @@ def test_put_clinic_creates_then_updates_with_etag(api: Api) -> None:
         "name": "Lyon MS clinic",
         "timezone": "Europe/Paris",
         "label": "EU",
+        "digest_hour": 6,
         "version": 1,
     }
     assert created.headers["etag"] == '"1"'
@@ -40,6 +41,26 @@ def test_put_clinic_rejects_unknown_time_zone(api: Api) -> None:
     assert reply.status == 422
     assert reply.headers["content-type"] == PROBLEM
     assert reply.body["errors"][0]["field"] == "timezone"
+
+
+@pytest.mark.parametrize("hour", [0, 23])
+def test_put_clinic_keeps_its_digest_hour(api: Api, hour: int) -> None:
+    body = {"name": "X", "timezone": "America/New_York", "label": "US", "digest_hour": hour}
+    reply = api.call("put_clinic", body=body)
+    assert reply.status == 201
+    assert reply.body["digest_hour"] == hour
+    again = api.call("put_clinic", body={**body, "digest_hour": 7}, headers={"If-Match": '"1"'})
+    assert again.body["digest_hour"] == 7
+
+
+@pytest.mark.parametrize("hour", [-1, 24, 6.5, "6", True, None])
+def test_put_clinic_rejects_a_digest_hour_outside_0_to_23_and_stores_nothing(api: Api, hour: object) -> None:
+    body = {"name": "X", "timezone": "America/New_York", "label": "US", "digest_hour": hour}
+    reply = api.call("put_clinic", body=body)
+    assert reply.status == 422
+    assert reply.headers["content-type"] == PROBLEM
+    assert reply.body["errors"][0]["field"] == "digest_hour"
+    assert api.call("put_clinic", body={**body, "digest_hour": 6}).status == 201  # nothing was stored before
 
 
 def test_enroll_answers_201_with_the_patient_and_links_the_user(api: Api, clinic: str) -> None:

@@ -63,11 +63,15 @@ def _infused_patient(sweep_aws: SweepAws, pid: str, clinic: str, day: date) -> N
     sweep_aws.repo.add_infusion(pid, infusion, stored.version, next_check(record, frozenset(), protocol), AUDIT)
 
 
-def _run(event: dict[str, Any], lambda_context: Any) -> dict[str, Any]:
-    """plan -> Map(worker) -> publish, passing data as the state machine definition does."""
-    plan = plan_fn.handler(event, lambda_context)
+def _run(event: dict[str, Any], lambda_context: Any, execution: str = "exec-1") -> dict[str, Any]:
+    """plan -> Map(worker) -> publish, passing data as the state machine definition does (a call again with the
+    same ``execution`` is a Step Functions retry within it: the same leases)."""
+    plan = plan_fn.handler({"input": event, "execution": execution}, lambda_context)
+    if plan["idle"]:
+        return {"digests": [], "failed": []}
     results = [worker_fn.handler({"shard": s, "clinics": plan["clinics"]}, lambda_context) for s in plan["shards"]]
-    result: dict[str, Any] = publish_fn.handler({**plan, "results": results}, lambda_context)
+    assert all(r["shard"] in plan["shards"] for r in results)
+    result: dict[str, Any] = publish_fn.handler({"clinics": plan["clinics"], "run_id": plan["run_id"]}, lambda_context)
     return result
 
 

@@ -21,7 +21,9 @@ from tests.conftest import ROOT
 
 PLAN = """
 def handler(event, context):
-    return {"clinics": {"c-1": event["date"]}, "shards": ["00", "01"]}
+    assert event["execution"].startswith("local-sweep-")
+    clinics = {"c-1": {"date": event["input"]["date"], "label": "US"}}
+    return {"clinics": clinics, "shards": ["00", "01"], "run_id": event["execution"], "idle": False}
 """
 
 WORKER = """
@@ -86,10 +88,12 @@ def _sweep(stack: FakeStack, body: dict[str, str]) -> tuple[int, Any]:
     return response.status, json.loads(response.body)
 
 
-def test_a_sweep_hands_publish_an_empty_payload_and_answers_its_digests(tmp_path: Path) -> None:
+def test_a_sweep_hands_publish_the_plans_clinics_and_run_and_answers_its_digests(tmp_path: Path) -> None:
     status, body = _sweep(_stack(tmp_path, failing=""), {"date": "2026-11-24"})
     assert status == 200, body
-    assert body == [{"payload": {}}]
+    [published] = body
+    assert published["payload"]["clinics"] == {"c-1": {"date": "2026-11-24", "label": "US"}}
+    assert published["payload"]["run_id"].startswith("local-sweep-")
 
 
 def test_a_worker_failing_past_its_retries_publishes_what_was_queued_and_fails_the_run(
@@ -99,5 +103,6 @@ def test_a_worker_failing_past_its_retries_publishes_what_was_queued_and_fails_t
     assert status == 500
     assert body["error"] == "SweepShardFailed"
     assert body["message"].startswith("sweep failed: SweepShardFailed: ")
-    assert body["published"] == [{"payload": {}}]  # PublishWhatWasQueued ran, with the definition's {}
+    # PublishWhatWasQueued ran with the plan's clinics and no run id (no lease is completed on that path)
+    assert body["published"] == [{"payload": {"clinics": {"c-1": {"date": "2026-11-24", "label": "US"}}}}]
     assert capsys.readouterr().err.count("retrying") == 5  # the worker's MaxAttempts, without the waits

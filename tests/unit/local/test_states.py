@@ -13,7 +13,12 @@ from local.template import LocalContext, Resolver, load_template
 from local.translation import state_machine_definition, translate
 from tests.conftest import ROOT
 
-PLAN = {"clinics": {"c-1": "2026-11-24"}, "shards": ["00", "01", "02"]}
+PLAN: dict[str, Any] = {
+    "clinics": {"c-1": "2026-11-24"},
+    "shards": ["00", "01", "02"],
+    "run_id": "run-1",
+    "idle": False,
+}
 FUNCTIONS = ("SweepPlanFunction", "SweepWorkerFunction", "SweepPublishFunction")
 
 
@@ -59,14 +64,36 @@ def test_every_step_gets_what_the_definition_hands_it(definition: dict[str, Any]
     functions = Functions()
     interpreter = Interpreter(definition, functions)
 
-    output = interpreter.run({"date": "2026-11-24"})
+    output = interpreter.run({"date": "2026-11-24"}, execution_id="exec-7")
 
-    assert functions.named("SweepPlanFunction") == [{"date": "2026-11-24"}]
+    # The plan gets the execution's input and its id (the leases it takes name the execution).
+    assert functions.named("SweepPlanFunction") == [{"input": {"date": "2026-11-24"}, "execution": "exec-7"}]
     assert functions.named("SweepWorkerFunction") == [{"shard": s, "clinics": PLAN["clinics"]} for s in PLAN["shards"]]
-    # The definition hands publish a literal {} (not the plan and the shard results).
-    assert functions.named("SweepPublishFunction") == [{}]
+    # Publish gets the plan's clinics and run id only (not the shard results).
+    assert functions.named("SweepPublishFunction") == [{"clinics": PLAN["clinics"], "run_id": "run-1"}]
     assert output == {"sent": [{"clinic_id": "c-1"}]}
-    assert interpreter.visited == ["Plan", "SweepShards", "SweepShard", "SweepShard", "SweepShard", "Publish"]
+    assert interpreter.visited == [
+        "Plan",
+        "AnythingToSweep",
+        "SweepShards",
+        "SweepShard",
+        "SweepShard",
+        "SweepShard",
+        "Publish",
+    ]
+
+
+def test_an_hour_with_no_clinic_due_ends_after_the_plan(definition: dict[str, Any]) -> None:
+    calls: list[str] = []
+
+    def idle(function: str, payload: Any) -> Any:
+        calls.append(function.rsplit(":", 1)[-1])
+        return {"clinics": {}, "shards": [], "run_id": "run-2", "idle": True}
+
+    interpreter = Interpreter(definition, idle)
+    interpreter.run({"now": "2026-11-24T03:00:00+00:00"})
+    assert calls == ["SweepPlanFunction"]
+    assert interpreter.visited == ["Plan", "AnythingToSweep", "NothingToSweep"]
 
 
 def test_a_worker_that_recovers_within_its_retries_does_not_fail_the_run(definition: dict[str, Any]) -> None:
@@ -91,7 +118,8 @@ def test_a_shard_failing_past_its_retries_publishes_what_was_queued_then_fails(d
     assert failed.value.error == "SweepShardFailed"
     assert functions.worker_attempts == {"00": 1, "01": 6}  # one try and MaxAttempts 5 retries; the Map stops
     assert waits == [5.0, 10.0, 20.0, 40.0, 80.0]
-    assert functions.named("SweepPublishFunction") == [{}]
+    # The Catch path publishes the plan's clinics but completes no lease: the failed shard's patients are still due.
+    assert functions.named("SweepPublishFunction") == [{"clinics": PLAN["clinics"]}]
     assert interpreter.visited[-2:] == ["PublishWhatWasQueued", "ShardFailed"]
     assert "Publish" not in interpreter.visited
 
@@ -152,7 +180,7 @@ def test_pass_result_selector_and_paths() -> None:
 @pytest.mark.parametrize(
     "state",
     [
-        {"Type": "Choice", "Choices": [], "Default": "X"},
+        {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericEquals": 1, "Next": "X"}], "Default": "X"},
         {"Type": "Wait", "Seconds": 1, "End": True},
         {"Type": "Map", "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED"}, "StartAt": "A", "States": {}}},
     ],

@@ -426,3 +426,26 @@ class RepositoryContract:
         marks = repo.notice_marks(pid)
         assert [mark.key for mark in marks] == sorted(keys_written)
         assert {(mark.on, mark.clinic_id) for mark in marks} == {(date(2026, 2, 1), "clinic-a")}
+
+    # -- the hourly sweep's per-clinic lease (DESIGN 8): one run at a time holds a date; done is done ------------
+    def test_a_clinics_date_is_held_by_one_run_until_it_lapses_or_is_done(self, repo: PatientRepository) -> None:
+        clinic = f.uid("clinic")
+        six = datetime(2026, 11, 24, 5, tzinfo=UTC)
+        day = date(2026, 11, 24)
+        assert repo.claim_sweep(clinic, day, "run-a", six + timedelta(minutes=90), six)
+        assert repo.claim_sweep(clinic, day, "run-a", six + timedelta(minutes=90), six)  # its own retry
+        assert not repo.claim_sweep(clinic, day, "run-b", six + timedelta(hours=2), six + timedelta(hours=1))
+        assert not repo.complete_sweep(clinic, day, "run-b")  # not its lease: nothing changes
+        lapsed = six + timedelta(minutes=90)
+        assert repo.claim_sweep(clinic, day, "run-b", lapsed + timedelta(minutes=90), lapsed)  # run-a crashed
+        assert not repo.complete_sweep(clinic, day, "run-a")  # the crashed run cannot finish it any more
+        assert repo.complete_sweep(clinic, day, "run-b")
+        later = six + timedelta(hours=5)
+        assert not repo.claim_sweep(clinic, day, "run-c", later + timedelta(minutes=90), later)  # done is done
+        lease = repo.sweep_leases()[clinic]
+        assert (lease.date, lease.run_id, lease.done) == (day, "run-b", True)
+        assert lease.until == lapsed + timedelta(minutes=90)
+        tomorrow = day + timedelta(days=1)
+        assert repo.claim_sweep(clinic, tomorrow, "run-d", later + timedelta(days=1), later + timedelta(hours=20))
+        assert not repo.claim_sweep(clinic, day, "run-e", later + timedelta(days=2), later + timedelta(days=1))
+        assert repo.sweep_leases()[clinic].date == tomorrow  # an earlier date never replaces a later one

@@ -62,8 +62,10 @@ class WindowRules:
         return min((n.start for n in self.windows.get(patient_id, [])), default=None)
 
 
-def add_clinic(repo: PatientRepository, clinic_id: str, timezone: str) -> None:
-    repo.save_clinic(Clinic(clinic_id, f"Clinic {clinic_id}", timezone, Label.US), None, AUDIT)
+def add_clinic(repo: PatientRepository, clinic_id: str, timezone: str, digest_hour: int = 0) -> None:
+    """A clinic; ``digest_hour`` 0 by default, so a run at any hour sweeps its local date (the tests of what a
+    sweep owes; tests/unit/sweep/test_digest_hours.py covers the hour itself)."""
+    repo.save_clinic(Clinic(clinic_id, f"Clinic {clinic_id}", timezone, Label.US, digest_hour), None, AUDIT)
 
 
 def add_patient(

@@ -208,15 +208,18 @@ class Simulation:
                 continue
             for clinic, today in local.items():
                 self.owe(clinic, today)
-            completed = self._sweep(instant)
+            completed = self._sweep(instant, f"night-{offset}")
             if completed and offset % 37 == 0:
                 before = len(self.publisher.sent)
-                self._sweep(instant)  # a re-run of the same night
+                self._sweep(instant, f"night-{offset}")  # the same execution again (a retry of a finished run)
+                assert len(self.publisher.sent) == before
+                self._sweep(instant, f"night-{offset}-again")  # a second execution the same night
                 assert len(self.publisher.sent) == before
 
-    def _sweep(self, instant: datetime) -> bool:
-        """One night's run (maybe crashing, maybe re-run); True when a run completed."""
-        event = {"now": instant.isoformat()}
+    def _sweep(self, instant: datetime, execution: str) -> bool:
+        """One night's execution (maybe crashing, then retried as Step Functions retries its steps, within the
+        same execution and its leases); True when it completed."""
+        event = {"input": {"now": instant.isoformat()}, "execution": execution}
         if self.random.random() < self.crash_rate:
             target, method = self.random.choice(
                 [

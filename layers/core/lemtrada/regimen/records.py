@@ -88,6 +88,10 @@ class PatientStatus(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
+DEFAULT_DIGEST_HOUR = 6
+"""A clinic's digest hour unless it names one: early enough for the morning huddle (DESIGN 8)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Clinic:
     """An MS clinic: its time zone defines "today" for its patients; its label selects the protocol."""
@@ -96,6 +100,8 @@ class Clinic:
     name: str
     timezone: str
     label: Label
+    digest_hour: int = DEFAULT_DIGEST_HOUR
+    """The local hour (0-23) from which the clinic's digest for its date is swept and sent (DESIGN 8)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from lemtrada.notify.digest import SNS_MAX_BYTES, build_digest
 from lemtrada.notify.publisher import DigestPublisher, PublishError
 from lemtrada.regimen.records import Clinic, Label, PatientRecord
+from lemtrada.services import digest_hours
 from lemtrada.services.acknowledgements import settled
 from lemtrada.services.alerts import AlertDelivery
 from lemtrada.storage.ports import (
@@ -138,6 +139,13 @@ class RunPlan:
     shards: tuple[int, ...]
     run_at: datetime | None = None
     fixed_date: date | None = None
+    run_id: str | None = None  # the execution holding the clinics' leases (hourly runs; a forced date has none)
+    late: int = 0  # clinics whose digest should have gone out 3 hours ago (the sweep-late alarm)
+
+    @property
+    def idle(self) -> bool:
+        """Nothing to sweep this hour: the state machine ends at once (no worker, no publish)."""
+        return not self.clinics
 
     @property
     def through(self) -> date | None:
@@ -154,6 +162,9 @@ class RunPlan:
                 cid: {"date": day.date.isoformat(), "label": str(day.label)} for cid, day in self.clinics.items()
             },
             "shards": list(self.shards),
+            "run_id": self.run_id,
+            "late": self.late,
+            "idle": self.idle,
         }
 
     @staticmethod
@@ -162,6 +173,15 @@ class RunPlan:
             cid: ClinicDay(date=date.fromisoformat(value["date"]), label=Label(value["label"]))
             for cid, value in data.items()
         }
+
+
+def run_input(event: Mapping[str, Any]) -> tuple[Mapping[str, Any], str | None]:
+    """(the run's input, its execution id): the state machine passes ``{"input": ..., "execution": ...}``; a
+    bare input (a direct invoke, the tests) has no execution id and gets a fresh one."""
+    if isinstance(event.get("input"), Mapping):
+        execution = event.get("execution")
+        return event["input"], str(execution) if execution else None
+    return event, None
 
 
 def parse_run_instant(event: Mapping[str, Any]) -> tuple[datetime | None, date | None]:
@@ -269,9 +289,26 @@ class SweepService:
 
     # -- plan --------------------------------------------------------------------------------------------------
     def plan(self, event: Mapping[str, Any]) -> RunPlan:
-        instant, fixed_date = parse_run_instant(event)
+        """A forced ``date`` sweeps every clinic for it; an instant (the hourly schedule) takes each clinic whose
+        local hour has reached its ``digest_hour`` and whose local date is not swept yet, under a lease written
+        conditionally first, so two runs at once never sweep or publish the same clinic (DESIGN 8)."""
+        body, execution = run_input(event)
+        instant, fixed_date = parse_run_instant(body)
         clinics = [stored.clinic for stored in self.repository.list_clinics()]
-        return plan_run(clinics, self.repository.due_shards, instant=instant, fixed_date=fixed_date)
+        if instant is None:
+            return plan_run(clinics, self.repository.due_shards, fixed_date=fixed_date)
+        run_id = execution or f"run-{uuid.uuid4()}"
+        leases = self.repository.sweep_leases()
+        taken: dict[str, ClinicDay] = {}
+        for clinic in clinics:
+            day = digest_hours.date_to_sweep(clinic, instant, leases.get(clinic.clinic_id), run_id)
+            if day is None:
+                continue
+            if self.repository.claim_sweep(clinic.clinic_id, day, run_id, instant + digest_hours.LEASE, instant):
+                taken[clinic.clinic_id] = ClinicDay(date=day, label=clinic.label)
+        late = sum(digest_hours.is_late(c, instant, leases.get(c.clinic_id)) for c in clinics)
+        shards = tuple(range(self.repository.due_shards)) if taken else ()
+        return RunPlan(clinics=taken, shards=shards, run_at=instant, run_id=run_id, late=late)
 
     # -- worker ------------------------------------------------------------------------------------------------
     def sweep_shard(self, shard: int, clinics: Mapping[str, ClinicDay]) -> ShardReport:
@@ -360,14 +397,21 @@ class SweepService:
                 pages.committed(outbox.page, size)
 
     # -- publish -----------------------------------------------------------------------------------------------
-    def publish(self) -> PublishReport:
+    def publish(self, clinics: Mapping[str, ClinicDay] | None = None, run_id: str | None = None) -> PublishReport:
         """One digest per clinic and date with pending entries; a failing clinic does not hold up the others.
+
+        ``clinics``: only the clinics this run swept (an hourly run never publishes a clinic another run holds);
+        None: every clinic. ``run_id``: the run's lease on each clinic's date is marked done once its digests went
+        out (the Catch path passes none: its failed shard's patients are still due, and the lease lapsing lets a
+        later run of the same day finish them).
 
         First, each clinic's leftover alerts (owed for over a minute) are published: the drain of DESIGN 7."""
         report = PublishReport()
         drain = AlertDelivery(self.repository, self.publisher)
         for stored in self.repository.list_clinics():
             clinic_id = stored.clinic.clinic_id
+            if clinics is not None and clinic_id not in clinics:
+                continue
             drained = drain.drain(clinic_id, datetime.now(UTC))
             report.alerts_sent += len(drained.sent)
             if drained.failed:
@@ -378,6 +422,9 @@ class SweepService:
             except PublishError:
                 logger.exception("digest not accepted", extra={"clinic_id": clinic_id})
                 report.failed.append(clinic_id)
+                continue
+            if clinics is not None and run_id is not None:
+                self.repository.complete_sweep(clinic_id, clinics[clinic_id].date, run_id)
         if report.failed:
             raise SweepError(f"digests of {len(report.failed)} clinic(s) not sent; they stay pending for the retry")
         return report
@@ -405,5 +452,7 @@ class SweepService:
 def run_in_process(service: SweepService, event: Mapping[str, Any]) -> tuple[RunPlan, list[ShardReport], PublishReport]:
     """The state machine's three steps, in the same order, in one process (local stack, tests, `make sweep`)."""
     plan = service.plan(event)
+    if plan.idle:
+        return plan, [], PublishReport()
     reports = [service.sweep_shard(shard, plan.clinics) for shard in plan.shards]
-    return plan, reports, service.publish()
+    return plan, reports, service.publish(plan.clinics, plan.run_id)

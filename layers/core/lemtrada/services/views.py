@@ -31,6 +31,7 @@ class ClinicView(_View):
     name: str
     timezone: str
     label: Label
+    digest_hour: int
     version: int
 
 

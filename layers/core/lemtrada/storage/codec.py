@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from lemtrada.regimen.records import (
+    DEFAULT_DIGEST_HOUR,
     Clinic,
     Contraindication,
     Deviation,
@@ -37,6 +38,7 @@ from lemtrada.storage.model import (
     Link,
     Pregnancy,
     Profile,
+    SweepLeaseItem,
 )
 from lemtrada.storage.packing import (
     acknowledgements_from_item,
@@ -52,6 +54,7 @@ from lemtrada.storage.ports import (
     NoticeMark,
     StoredClinic,
     StoredPatient,
+    SweepLease,
     with_acknowledgements,
 )
 from lemtrada.storage.wire import Raw, item_key, python, wire
@@ -253,6 +256,7 @@ def clinic_item(clinic: Clinic, version: int) -> Raw:
             ClinicItem.name: clinic.name,
             ClinicItem.timezone: clinic.timezone,
             ClinicItem.label: clinic.label.value,
+            ClinicItem.digest_hour: clinic.digest_hour,
             ClinicItem.version: version,
         },
     )
@@ -264,8 +268,19 @@ def clinic_from_item(raw: Raw) -> StoredClinic:
         name=_req(raw, ClinicItem.name, "name"),
         timezone=_req(raw, ClinicItem.timezone, "timezone"),
         label=Label(_req(raw, ClinicItem.label, "label")),
+        digest_hour=DEFAULT_DIGEST_HOUR if (hour := _get(raw, ClinicItem.digest_hour)) is None else int(hour),
     )
     return StoredClinic(clinic=clinic, version=int(_req(raw, ClinicItem.version, "version")))
+
+
+def sweep_lease_from_item(raw: Raw) -> tuple[str, SweepLease]:
+    """(clinic id, lease) of a ``SWEEPS`` item."""
+    return raw[SK]["S"], SweepLease(
+        date=date.fromisoformat(_req(raw, SweepLeaseItem.date, "date")),
+        run_id=_req(raw, SweepLeaseItem.run_id, "run_id"),
+        until=datetime.fromisoformat(_req(raw, SweepLeaseItem.until, "until")),
+        done=bool(_req(raw, SweepLeaseItem.done, "done")),
+    )
 
 
 def link_item(sub: str, patient_id: str) -> Raw:

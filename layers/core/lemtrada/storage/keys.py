@@ -14,6 +14,8 @@ DEFAULT_DUE_SHARDS = 16
 PROFILE = "PROFILE"
 LINK = "PATIENT"
 CLINIC_PK = "CLINIC"
+SWEEPS_PK = "SWEEPS"
+"""One small item per clinic (its sweep lease): the hourly plan reads them all with one Query."""
 INFUSION_PREFIX = "INFUSION#"
 RESULT_PREFIX = "RESULT#"
 """Audit targets name a result ``RESULT#<date>#<result id>`` (results themselves live in ``RESULTS#<year>``)."""

@@ -101,6 +101,16 @@ class ClinicItem:
     name: Final = "nm"
     timezone: Final = "tz"
     label: Final = "lb"
+    digest_hour: Final = "dh"
+
+
+class SweepLeaseItem:
+    """``SWEEPS`` / ``<clinic id>``: the last local date a sweep run claimed for the clinic (hourly runs)."""
+
+    date: Final = "d"
+    run_id: Final = "run"
+    until: Final = "until"
+    done: Final = "done"
 
 
 class Link:

@@ -93,6 +93,17 @@ class StoredClinic:
 
 
 @dataclass(frozen=True, slots=True)
+class SweepLease:
+    """The last local date a sweep run claimed for a clinic (DESIGN 8, hourly runs): which execution holds it,
+    until when, and whether that run published the clinic's digests."""
+
+    date: date
+    run_id: str
+    until: datetime
+    done: bool
+
+
+@dataclass(frozen=True, slots=True)
 class StoredPatient:
     """A patient's record plus what storage keeps beside it."""
 
@@ -175,6 +186,19 @@ class PatientRepository(Protocol):
 
     def save_clinic(self, clinic: Clinic, expected_version: int | None, audit: AuditEntry) -> int:
         """Create (expected_version None: must not exist) or update (version must match); returns new version."""
+        ...
+
+    def sweep_leases(self) -> dict[str, SweepLease]:
+        """Every clinic's sweep lease (one Query: the hourly plan reads them all), by clinic id."""
+        ...
+
+    def claim_sweep(self, clinic_id: str, day: date, run_id: str, until: datetime, now: datetime) -> bool:
+        """Take the clinic's ``day`` for ``run_id`` unless that date is done or another run holds it unexpired
+        (an earlier date, or none, is always taken). True when this run now holds it."""
+        ...
+
+    def complete_sweep(self, clinic_id: str, day: date, run_id: str) -> bool:
+        """Mark the clinic's ``day`` done if ``run_id`` still holds it; False if it does not (nothing changed)."""
         ...
 
     # -- patients: reads ---------------------------------------------------------------------------

@@ -99,6 +99,7 @@ class ClinicIn(_Request):
     name: Annotated[str, Field(min_length=1, max_length=200, strict=True, pattern=_NO_CONTROL)]
     timezone: Timezone
     label: Label
+    digest_hour: Annotated[StrictInt, Field(ge=0, le=23)] = 6
 
 
 class EnrollmentIn(_Request):
