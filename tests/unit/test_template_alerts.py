@@ -87,7 +87,7 @@ def test_dead_letter_queue_depth_alarms() -> None:
     ]
     assert (props["Threshold"], props["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
     queue = RESOURCES["AlertDrainDeadLetterQueue"]["Properties"]
-    assert queue["SqsManagedSseEnabled"] is True
+    assert queue["KmsMasterKeyId"] == "alias/aws/sqs"  # no RegimenKey grant for the roles that send to it
     assert queue["MessageRetentionPeriod"] == 1209600
 
 
