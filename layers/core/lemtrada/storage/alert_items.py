@@ -9,10 +9,10 @@ per clinic, read with one Query by the drains:
 
 | pk | sk | what |
 |---|---|---|
-| `ALERTS#<clinic>` | `OWED#<patient_id>#<ref>` | patient_id, kind, code, severity, date, finding_id?, owed_at, |
-|  |  | holder?, lease? |
+| `ALERTS#<clinic>` | `OWED#<patient>#<ref>` | patient_id kind code severity date finding_id? owed_at holder lease |
 
-``lease`` is epoch milliseconds (a number, so the claim's condition compares it with ``:now`` as a number).
+``lease`` is epoch milliseconds (a number, compared with ``:now`` in the claim's condition); a claim given back
+removes ``holder`` and ``lease``.
 """
 
 from __future__ import annotations
