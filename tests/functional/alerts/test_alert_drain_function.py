@@ -27,7 +27,7 @@ def subscribed(api: Api, clinic: str) -> str:
     sns, sqs = boto3.client("sns"), boto3.client("sqs")
     topic = sns.create_topic(Name="digest-test")["TopicArn"]
     assert topic == FUNCTION_ENV["TOPIC_ARN"]
-    url = sqs.create_queue(QueueName="clinic-inbox")["QueueUrl"]
+    url: str = sqs.create_queue(QueueName="clinic-inbox")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     attributes = {"FilterPolicy": filter_policy(CLINIC), "FilterPolicyScope": "MessageAttributes"}
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes=attributes)

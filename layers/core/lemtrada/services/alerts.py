@@ -24,8 +24,7 @@ from datetime import datetime, timedelta
 from lemtrada.notify.alert import AlertMessage
 from lemtrada.notify.publisher import DigestPublisher, PublishError
 from lemtrada.regimen.alerts import Alert
-from lemtrada.storage.alert_items import WRITER
-from lemtrada.storage.ports import OwedAlert, PatientRepository
+from lemtrada.storage.ports import ALERT_WRITER, OwedAlert, PatientRepository
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +72,7 @@ class AlertDelivery:
         claim back so that the minute drain sends it (logged without PHI)."""
         report = AlertReport()
         for alert in alerts:
-            self._publish_held(alert, WRITER, report)
+            self._publish_held(alert, ALERT_WRITER, report)
         return report
 
     def drain(self, clinic_id: str, now: datetime) -> AlertReport:

@@ -22,11 +22,11 @@ from typing import Any
 
 from lemtrada.regimen.alerts import Alert
 from lemtrada.regimen.records import Severity
-from lemtrada.storage.ports import OwedAlert
+from lemtrada.storage.ports import ALERT_WRITER, OwedAlert
 from lemtrada.storage.wire import Raw, item_key
 
 OWED_PREFIX = "OWED#"
-WRITER = "write"
+WRITER = ALERT_WRITER
 """The holder named by the claim the write stores with its owed alert (drains use a fresh random holder each)."""
 WRITER_LEASE = timedelta(seconds=60)
 """How long the writer's claim keeps the drains off: longer than the recording function lives (timeout 10 s) and

@@ -131,6 +131,10 @@ class NoticeMark:
     clinic_id: str
 
 
+ALERT_WRITER = "write"
+"""The holder of an owed alert's claim while its writer delivers it (stored with the item; drains use random ones)."""
+
+
 @dataclass(frozen=True, slots=True)
 class OwedAlert:
     """An alert stored as owed, when its fact was stored, and who holds it until when (DESIGN 7: the writer holds
