@@ -110,5 +110,5 @@ def test_an_alert_a_dead_writer_left_owed_goes_out_with_the_drain_once(local_sta
 
 def test_the_drain_route_answers_its_report(local_stack: RunningStack) -> None:
     report = _drain(local_stack)
-    assert set(report) == {"sent", "failed", "held", "oldest_owed_seconds", "alerts"}
+    assert set(report) == {"sent", "failed", "held", "deferred", "oldest_owed_seconds", "alerts"}
     assert report["failed"] == 0

@@ -5,6 +5,7 @@ reports the oldest alert still owed, the metric the five-minute alarm reads; a r
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from lemtrada.services.sweep_subscriptions import filter_policy
 from lemtrada.storage.repository import DynamoPatientRepository
 
 from tests.functional.api.conftest import CLINIC, NOW, Api, load_function
-from tests.functional.conftest import FUNCTION_ENV, load_event
+from tests.functional.conftest import FUNCTION_ENV, FakeLambdaContext, load_event
 
 LOW = {"analytes": [{"code": "platelets", "value": 15, "unit": "10*9/L"}]}
 
@@ -55,9 +56,20 @@ def _refused_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(SnsDigestPublisher, "publish", refuse_first)
 
 
-def _drain(api: Api) -> dict[str, Any]:
-    result: dict[str, Any] = load_function("alert_drain").handler(load_event("alert_drain/scheduler"), api.context)
+def _drain(api: Api, context: Any = None) -> dict[str, Any]:
+    event = load_event("alert_drain/scheduler")
+    result: dict[str, Any] = load_function("alert_drain").handler(event, context or api.context)
     return result
+
+
+@dataclass
+class EndingContext(FakeLambdaContext):
+    """A run with ``left`` milliseconds of its timeout left."""
+
+    left: int = 1_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.left
 
 
 def test_an_alert_sns_refused_to_the_writer_goes_out_on_the_next_run_once(
@@ -70,7 +82,7 @@ def test_an_alert_sns_refused_to_the_writer_goes_out_on_the_next_run_once(
     assert _inbox(subscribed) == []
     bootstrap.use(clock=lambda: NOW + timedelta(seconds=20))  # the next minute's run
     capsys.readouterr()
-    assert _drain(api) == {"sent": 1, "failed": 0, "held": 0, "oldest_owed_seconds": 0.0}
+    assert _drain(api) == {"sent": 1, "failed": 0, "held": 0, "deferred": 0, "oldest_owed_seconds": 0.0}
     (message,) = _inbox(subscribed)
     assert message["MessageAttributes"]["kind"]["Value"] == "alert"
     document = json.loads(message["Message"])
@@ -103,7 +115,7 @@ def test_an_alert_held_by_a_writer_that_died_is_reported_then_sent_once_its_leas
         with pytest.raises(SystemExit):
             api.result(patient_id, "cbc", "2026-11-23", **LOW)
     bootstrap.use(clock=lambda: NOW + timedelta(seconds=40))
-    assert _drain(api) == {"sent": 0, "failed": 0, "held": 1, "oldest_owed_seconds": 40.0}
+    assert _drain(api) == {"sent": 0, "failed": 0, "held": 1, "deferred": 0, "oldest_owed_seconds": 40.0}
     bootstrap.use(clock=lambda: NOW + timedelta(seconds=61))
     assert _drain(api)["sent"] == 1
     assert len(_inbox(subscribed)) == 1
@@ -127,3 +139,16 @@ def test_a_run_whose_read_fails_fails_after_draining_the_other_clinics(
     with pytest.raises(RuntimeError, match="1 clinic"):
         _drain(api)
     assert len(_inbox(subscribed)) == 1  # the healthy clinic's alert went out all the same
+
+
+def test_a_run_near_its_timeout_claims_nothing_more_and_leaves_it_to_the_next(
+    api: Api, subscribed: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    patient_id = api.enroll().body["patient_id"]
+    _refused_once(monkeypatch)
+    api.result(patient_id, "cbc", "2026-11-23", **LOW)
+    ending = _drain(api, EndingContext(left=1_000))
+    assert (ending["sent"], ending["deferred"]) == (0, 1)
+    assert _inbox(subscribed) == []
+    assert _drain(api, EndingContext(left=20_000))["sent"] == 1  # not claimed, so not held: the next run sends it
+    assert len(_inbox(subscribed)) == 1

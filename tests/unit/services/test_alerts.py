@@ -333,3 +333,15 @@ def test_alert_sent_is_conditional(world: World) -> None:
     owed: Alert = world.repo.owed_alerts("c1")[0].alert
     assert world.repo.alert_sent(owed) is True
     assert world.repo.alert_sent(owed) is False
+
+
+def test_a_drain_out_of_time_claims_no_more_and_leaves_them_unheld(world: World) -> None:
+    left_to_the_drains(world)
+    world.publisher.fail_next = 1
+    world.cbc(date(2026, 11, 21))
+    calls = iter([False, True])
+    report = AlertDelivery(world.repo, world.publisher).drain("c1", NOW, out_of_time=lambda: next(calls))
+    assert (len(report.sent), report.deferred) == (1, 1)
+    (left,) = world.repo.owed_alerts("c1")
+    assert left.holder is None  # never claimed: the next run takes it at once
+    assert world.drain(NOW) == 1

@@ -37,17 +37,23 @@ def _new_holder() -> str:
     return uuid.uuid4().hex
 
 
+def _never() -> bool:
+    return False
+
+
 @dataclass(slots=True)
 class AlertReport:
     sent: list[str] = field(default_factory=list)  # message ids
     failed: int = 0  # SNS refused (given back, or left to its lease)
     held: int = 0  # another deliverer holds it (the writer, a drain, the sweep): theirs to send
+    deferred: int = 0  # left unclaimed for the next run: this one was running out of time
     oldest_owed_seconds: float = 0.0  # of those still owed after this pass (what the five-minute alarm reads)
 
     def add(self, other: AlertReport) -> None:
         self.sent.extend(other.sent)
         self.failed += other.failed
         self.held += other.held
+        self.deferred += other.deferred
         self.oldest_owed_seconds = max(self.oldest_owed_seconds, other.oldest_owed_seconds)
 
 
@@ -75,11 +81,16 @@ class AlertDelivery:
             self._publish_held(alert, ALERT_WRITER, report)
         return report
 
-    def drain(self, clinic_id: str, now: datetime) -> AlertReport:
-        """Deliver the clinic's owed alerts nobody holds (their writer or drain died, or SNS refused them)."""
+    def drain(self, clinic_id: str, now: datetime, *, out_of_time: Callable[[], bool] = _never) -> AlertReport:
+        """Deliver the clinic's owed alerts nobody holds (their writer or drain died, or SNS refused them); once
+        ``out_of_time`` says so, claim no more (they stay owed, unclaimed, for the next run)."""
         report = AlertReport()
         still_owed: list[OwedAlert] = []
         for owed in self.repository.owed_alerts(clinic_id):
+            if out_of_time():
+                report.deferred += 1
+                still_owed.append(owed)
+                continue
             if owed.held(now):
                 report.held += 1
                 still_owed.append(owed)
@@ -95,7 +106,7 @@ class AlertDelivery:
         report.oldest_owed_seconds = max([0.0, *ages])
         return report
 
-    def drain_all(self, now: datetime) -> AlertReport:
+    def drain_all(self, now: datetime, *, out_of_time: Callable[[], bool] = _never) -> AlertReport:
         """Every clinic's leftovers (the minute drain): one Query of the clinics, then one per clinic. A clinic whose
         read fails does not hold up the others; the error is raised at the end (the run fails, its alarm fires)."""
         report = AlertReport()
@@ -103,7 +114,7 @@ class AlertDelivery:
         for stored in self.repository.list_clinics():
             clinic_id = stored.clinic.clinic_id
             try:
-                report.add(self.drain(clinic_id, now))
+                report.add(self.drain(clinic_id, now, out_of_time=out_of_time))
             except Exception:
                 logger.exception("owed alerts not drained", extra={"clinic_id": clinic_id})
                 errors += 1
