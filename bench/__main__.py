@@ -4,7 +4,8 @@
    port), at growing enrolled counts; 2. the same with due patients held fixed (20 by default) while only quiet
    patients (nothing owed on the date) are added; 3. cold start of each HTTP function as Lambda runs it (the built
    artifacts read-only, import plus the first request) against ``import boto3``, a DynamoDB client and one call;
-   4. sizes after sam build; 5. rules-engine throughput.
+   4. sizes after sam build; 5. rules-engine throughput; 6. critical alerts: publish against the write's answer on
+   the local stack, the minute drain's run, write units per alert (``bench.alert_latency``).
 
     .venv/bin/python -m bench [--quick] [--sizes 1000,2000] [--growth-base 120] [--growth-due 20]
                               [--factors 1,10] [--runs N]
@@ -19,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import cold_start, digest_size, engine_throughput, sizes, sweep_cost, sweep_hours
+from bench import alert_latency, cold_start, digest_size, engine_throughput, sizes, sweep_cost, sweep_hours
 from bench.localdb import local_dynamodb
 
 
@@ -81,6 +82,10 @@ def main(argv: list[str] | None = None) -> None:
 
     section("digest of one clinic of 2,000 patients: SNS messages and bytes (DESIGN 8: goal 1 message)")
     print(digest_size.table(digest_size.run(200 if quick else 2000)), flush=True)
+
+    alerts = 20 if quick else 200
+    section(f"critical alerts: {alerts} on the local stack, writer path and drain path; write units per alert")
+    print(alert_latency.report(alert_latency.measure_stack(alerts), alert_latency.measure_units(10 if quick else 50)))
 
     with local_dynamodb() as db:
         section("sweep against a full-table scan, realistic patients (due ones grow with enrolled)")

@@ -260,6 +260,9 @@ def test_every_handler_works_from_the_built_artifacts(stack: Stack, built: Artif
     publish = cold.run("sweep_publish", [_event("sweep/publish")])
     assert publish.answers[0]["failed"] == [], publish.answers
 
+    drain = cold.run("alert_drain", [_event("alert_drain/scheduler")])
+    assert drain.answers[0]["failed"] == 0, drain.answers
+
 
 @needs_build
 def test_every_module_ships_unchecked_hash_bytecode_for_python_313() -> None:

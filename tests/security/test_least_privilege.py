@@ -28,6 +28,7 @@ import boto3
 import pytest
 from botocore.history import BaseHistoryHandler, get_global_history_recorder
 from lemtrada import bootstrap
+from lemtrada.notify.publisher import PublishError, SnsDigestPublisher
 from lemtrada.services import sweep as sweep_service
 from lemtrada.storage.repository import DynamoPatientRepository
 from lemtrada.web import idempotency
@@ -321,6 +322,21 @@ def run_sweep(s: Scenario, ids: dict[str, str], monkeypatch: pytest.MonkeyPatch)
     assert len(published["digests"]) > 1
 
 
+def run_alert_drain(s: Scenario, ids: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """SNS refuses a critical result's alert to its writer (which gives the claim back); the minute drain then
+    claims, publishes and forgets it."""
+
+    def refused(publisher: SnsDigestPublisher, message: Any) -> str:
+        raise PublishError("throttled")
+
+    low = {"item": "cbc", "date": "2026-11-22", "analytes": [{"code": "platelets", "value": 12, "unit": "10*9/L"}]}
+    with monkeypatch.context() as patch:
+        patch.setattr(SnsDigestPublisher, "publish", refused)
+        assert s.http("POST", f"/patients/{ids['a']}/results", CLINICIAN, low).status == 201
+    drained = s.invoke("alert_drain", {"source": "aws.scheduler"}, "alert_drain")
+    assert drained["sent"] == 1, drained
+
+
 @pytest.fixture(scope="module")
 def recorded() -> Recorder:
     """The whole scenario once, under moto, with the shared environment of template.yaml's Globals."""
@@ -344,6 +360,7 @@ def recorded() -> Recorder:
                 scenario = Scenario(recorder)
                 ids = run_api(scenario)
                 run_sweep(scenario, ids, monkeypatch)
+                run_alert_drain(scenario, ids, monkeypatch)
             finally:
                 history.disable()
                 vars(history)["_handlers"].remove(recorder)  # botocore offers no remove_handler

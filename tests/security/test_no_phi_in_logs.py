@@ -1,6 +1,7 @@
 """No PHI in logs: a whole clinic day through the real handlers under moto (enroll, subscribe, infusions,
-results with a critical one and its alert, readiness, schedule, worklist, a failed write) and the nightly
-sweep that follows (plan, every shard, publish of the clinic's digest), with every line the functions log
+results with a critical one and its alert, readiness, schedule, worklist, a failed write), the nightly
+sweep that follows (plan, every shard, publish of the clinic's digest) and a critical result whose alert SNS
+refuses to the writer, sent by the minute alert drain, with every line the functions log
 captured and searched for the birth date, the external reference, the patient's Cognito sub, the subscribed
 e-mail address and request bodies.
 
@@ -16,10 +17,13 @@ import logging
 import os
 import subprocess
 import sys
+from unittest import mock
 
 import lemtrada
 import pytest
 from lemtrada import bootstrap
+from lemtrada.notify.publisher import PublishError, SnsDigestPublisher
+from moto.sns.models import sns_backends
 
 from tests.conftest import ROOT
 from tests.functional.api.conftest import CLINIC, CLINICIAN, Api, load_function
@@ -85,6 +89,18 @@ def clinic_day(api: Api) -> None:
     finally:
         bootstrap.use()
     assert [digest["clinic_id"] for digest in published["digests"]] == [CLINIC]
+    # a critical result whose alert SNS refuses to the writer, then the minute drain that sends it
+    topic = sns_backends["123456789012"][FUNCTION_ENV["AWS_REGION"]].topics[FUNCTION_ENV["TOPIC_ARN"]]
+    before = len(topic.sent_notifications)
+    with mock.patch.object(SnsDigestPublisher, "publish", side_effect=PublishError("throttled")):
+        assert api.result(patient, "cbc", "2026-11-24", analytes=platelets).status == 201
+    assert len(topic.sent_notifications) == before
+    drained = load_function("alert_drain").handler({"source": "aws.scheduler"}, FakeLambdaContext())
+    assert drained["sent"] == 1
+    assert len(topic.sent_notifications) == before + 1
+    # and what went out on the topic (the digest and every alert) names no PHI either
+    messages = [json.dumps(sent) for sent in topic.sent_notifications]
+    assert [value for value in SENSITIVE if any(value in m for m in messages)] == []
 
 
 def _logged(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> str:
@@ -100,6 +116,8 @@ def test_a_clinic_day_logs_no_phi(
     text = _logged(capsys, caplog)
     assert "lemtrada-regimen" in text  # the functions wrote their log and metric lines
     assert "shard swept" in text  # the sweep's lines are in the capture too
+    assert "owed alerts drained" in text  # and the alert drain's
+    assert "alert not accepted" in text
     leaked = [value for value in SENSITIVE if value in text]
     assert leaked == []
 

@@ -20,7 +20,7 @@ from typing import Any
 from lemtrada.notify.publisher import Message, PublishError
 from lemtrada.regimen.alerts import Alert
 from lemtrada.regimen.records import Clinic, Infusion, PatientProfile, PatientRecord, Result
-from lemtrada.storage import keys
+from lemtrada.storage import alert_items, keys
 from lemtrada.storage.ports import (
     Acknowledgement,
     AlreadyExists,
@@ -254,7 +254,9 @@ class InMemoryPatientRepository:
 
     def _owe(self, alerts: Sequence[Alert], at: datetime) -> None:
         for alert in alerts:
-            self._alerts[(alert.clinic_id, alert.patient_id, alert.ref)] = OwedAlert(alert, at)
+            lease = at + alert_items.WRITER_LEASE  # the writer's claim, stored with the item as DynamoDB does
+            key = (alert.clinic_id, alert.patient_id, alert.ref)
+            self._alerts[key] = OwedAlert(alert, at, lease_until=lease, holder=alert_items.WRITER)
 
     def owed_alerts(self, clinic_id: str, *, owed_before: datetime | None = None) -> tuple[OwedAlert, ...]:
         with self._lock:
@@ -265,9 +267,32 @@ class InMemoryPatientRepository:
             ]
         return tuple(sorted(owed, key=lambda o: (o.owed_at, o.alert.patient_id, o.alert.ref)))
 
-    def alert_sent(self, alert: Alert) -> bool:
+    def claim_alert(self, alert: Alert, holder: str, now: datetime, until: datetime) -> bool:
+        key = (alert.clinic_id, alert.patient_id, alert.ref)
         with self._lock:
-            return self._alerts.pop((alert.clinic_id, alert.patient_id, alert.ref), None) is not None
+            owed = self._alerts.get(key)
+            if owed is None or (owed.lease_until is not None and owed.lease_until > now):
+                return False
+            self._alerts[key] = replace(owed, lease_until=until, holder=holder)
+            return True
+
+    def release_alert(self, alert: Alert, holder: str) -> bool:
+        key = (alert.clinic_id, alert.patient_id, alert.ref)
+        with self._lock:
+            owed = self._alerts.get(key)
+            if owed is None or owed.holder != holder:
+                return False
+            self._alerts[key] = replace(owed, lease_until=None, holder=None)
+            return True
+
+    def alert_sent(self, alert: Alert, holder: str | None = None) -> bool:
+        key = (alert.clinic_id, alert.patient_id, alert.ref)
+        with self._lock:
+            owed = self._alerts.get(key)
+            if owed is None or (holder is not None and owed.holder != holder):
+                return False
+            del self._alerts[key]
+            return True
 
     def acknowledge(
         self,

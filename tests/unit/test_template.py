@@ -45,6 +45,8 @@ POLICY_RESOURCES: dict[str, set[str]] = {
     "SweepWorkerFunction": {"RegimenTable", "RegimenKey"},
     "SweepPublishFunction": {"RegimenTable", "DigestTopic", "RegimenKey"},
     "SubscriptionsFunction": {"RegimenTable", "IdempotencyTable", "DigestTopic", "RegimenKey"},
+    # The minute drain of owed alerts (DESIGN 7): reads and claims them in the table, publishes to the topic.
+    "AlertDrainFunction": {"RegimenTable", "DigestTopic", "RegimenKey"},
 }
 # Resources a policy may point at at all: the data stores, the topic and the key that encrypts them.
 DATA_RESOURCES = {"RegimenTable", "IdempotencyTable", "DigestTopic", "RegimenKey"}

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+ATTEMPTS = 5
+CONNECT_TIMEOUT = 2.0  # seconds
+READ_TIMEOUT = 5.0  # seconds; SNS answers a Publish in tens of milliseconds
+MAX_BACKOFF = 20.0  # botocore's standard mode: attempt n waits at most min(20 s, 2^(n-1) s)
+PUBLISH_BOUND = ATTEMPTS * (CONNECT_TIMEOUT + READ_TIMEOUT) + sum(min(MAX_BACKOFF, 2.0**n) for n in range(ATTEMPTS - 1))
+"""The longest one ``publish`` can take (50 s): an alert's claim outlasts it (storage.alert_items.WRITER_LEASE,
+services.alerts.DRAIN_LEASE), so no drain takes an alert whose publish may still be under way."""
+
 
 class PublishError(Exception):
     """The message was not accepted; nothing may be marked sent."""
@@ -33,7 +41,8 @@ class SnsDigestPublisher:
     """Publishes to the digest topic with MessageStructure=json and the attributes subscriptions filter on.
 
     The boto3 client is created on first use (cold starts that publish nothing do not pay for it); botocore's
-    standard retry mode retries throttling and 5xx before an error reaches the sweep.
+    standard retry mode retries throttling and 5xx before an error reaches the sweep; the timeouts bound a call
+    (``PUBLISH_BOUND``) whatever the function's own timeout.
     """
 
     def __init__(self, topic_arn: str, client: Any | None = None) -> None:
@@ -46,7 +55,12 @@ class SnsDigestPublisher:
             import boto3  # noqa: PLC0415 - lazy: only publishing pays for the client
             from botocore.config import Config  # noqa: PLC0415
 
-            self._client = boto3.client("sns", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+            config = Config(
+                retries={"mode": "standard", "max_attempts": ATTEMPTS},
+                connect_timeout=CONNECT_TIMEOUT,
+                read_timeout=READ_TIMEOUT,
+            )
+            self._client = boto3.client("sns", config=config)
         return self._client
 
     def publish(self, message: Message) -> str:

@@ -142,12 +142,23 @@ class NoticeMark:
     clinic_id: str
 
 
+ALERT_WRITER = "write"
+"""The holder of an owed alert's claim while its writer delivers it (stored with the item; drains use random ones)."""
+
+
 @dataclass(frozen=True, slots=True)
 class OwedAlert:
-    """An alert stored as owed and when its fact was stored (the leftover drain waits for the writer's own try)."""
+    """An alert stored as owed, when its fact was stored, and who holds it until when (DESIGN 7: the writer holds
+    it from the write on; a drain takes it only once that lease has run out)."""
 
     alert: Alert
     owed_at: datetime
+    lease_until: datetime | None = None
+    holder: str | None = None
+
+    def held(self, now: datetime) -> bool:
+        """Someone may be publishing it right now (their lease runs past ``now``)."""
+        return self.lease_until is not None and self.lease_until > now
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,8 +295,18 @@ class PatientRepository(Protocol):
         """The clinic's alerts not yet published (only those owed before ``owed_before`` when given), oldest first."""
         ...
 
-    def alert_sent(self, alert: Alert) -> bool:
-        """Forget an owed alert after SNS accepted it; False when it was not owed (sent by someone else)."""
+    def claim_alert(self, alert: Alert, holder: str, now: datetime, until: datetime) -> bool:
+        """Take an owed alert for ``holder`` until ``until``; False when it is no longer owed or another holder's
+        lease runs past ``now`` (one conditional write: concurrent drains cannot both win)."""
+        ...
+
+    def release_alert(self, alert: Alert, holder: str) -> bool:
+        """Give a claim back (SNS refused the alert) so the next drain takes it at once; False if not held."""
+        ...
+
+    def alert_sent(self, alert: Alert, holder: str | None = None) -> bool:
+        """Forget an owed alert after SNS accepted it; False when it was not owed (sent by someone else) or, with
+        ``holder``, when that holder no longer has it."""
         ...
 
     # -- the sweep's view -------------------------------------------------------------------------

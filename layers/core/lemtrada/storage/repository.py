@@ -429,18 +429,23 @@ class DynamoPatientRepository:
         kept = [o for o in owed if owed_before is None or o.owed_at < owed_before]
         return tuple(sorted(kept, key=lambda o: (o.owed_at, o.alert.patient_id, o.alert.ref)))
 
-    def alert_sent(self, alert: Alert) -> bool:
-        request: dict[str, Any] = {
-            "TableName": self.table_name,
-            "Key": item_key(alert_items.alerts_pk(alert.clinic_id), alert_items.owed_sk(alert)),
-            "ConditionExpression": "attribute_exists(pk)",
-            "ReturnConsumedCapacity": "TOTAL",
-        }
+    def claim_alert(self, alert: Alert, holder: str, now: datetime, until: datetime) -> bool:
+        return self._alert_write("claim_alert", alert_items.claim_request(self.table_name, alert, holder, now, until))
+
+    def release_alert(self, alert: Alert, holder: str) -> bool:
+        return self._alert_write("release_alert", alert_items.release_request(self.table_name, alert, holder))
+
+    def alert_sent(self, alert: Alert, holder: str | None = None) -> bool:
+        return self._alert_write("alert_sent", alert_items.sent_request(self.table_name, alert, holder))
+
+    def _alert_write(self, operation: str, request: dict[str, Any]) -> bool:
+        """One conditional UpdateItem or DeleteItem of an owed alert; False when its condition failed."""
+        call = self.client.delete_item if "UpdateExpression" not in request else self.client.update_item
         try:
-            response = self.client.delete_item(**request)
+            response = call(**request)
         except self.client.exceptions.ConditionalCheckFailedException:
             return False
-        self.capacity.add_response("alert_sent", response, write=True)
+        self.capacity.add_response(operation, response, write=True)
         return True
 
     # -- the sweep's view ----------------------------------------------------------------------------------
