@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 
 from lemtrada.regimen.analytes import Measured, measured
+from lemtrada.regimen.history import is_history
 from lemtrada.regimen.protocol import FindingThresholds, Protocol
 from lemtrada.regimen.records import LabFinding, PatientRecord, Result, ResultItem
 
@@ -269,9 +270,26 @@ def all_findings(record: PatientRecord) -> tuple[LabFinding, ...]:
     return tuple(f for r in sorted(record.results, key=_order) for f in r.findings)
 
 
+def finding_is_open(found: LabFinding, enrolled_on: date) -> bool:
+    """Neither acknowledged nor history (DESIGN 8: a finding dated more than 30 days before enrollment is stored
+    and shown, never open)."""
+    return not found.acknowledged and not is_history(found.date, enrolled_on)
+
+
 def open_findings(record: PatientRecord, as_of: date | None = None) -> tuple[LabFinding, ...]:
-    """Unacknowledged findings (of results dated on or before ``as_of`` when given): ``open_findings``."""
-    return tuple(f for f in all_findings(record) if not f.acknowledged and (as_of is None or f.date <= as_of))
+    """Unacknowledged findings that are not history (of results dated on or before ``as_of`` when given):
+    ``open_findings``."""
+    enrolled_on = record.profile.enrollment.enrolled_on
+    return tuple(
+        f for f in all_findings(record) if finding_is_open(f, enrolled_on) and (as_of is None or f.date <= as_of)
+    )
+
+
+def history_findings(record: PatientRecord) -> tuple[LabFinding, ...]:
+    """Stored findings that are history and not yet acknowledged: what enrollment stores acknowledged with action
+    ``history`` (DESIGN 8)."""
+    enrolled_on = record.profile.enrollment.enrolled_on
+    return tuple(f for f in all_findings(record) if not f.acknowledged and is_history(f.date, enrolled_on))
 
 
 def open_critical_findings(record: PatientRecord, as_of: date | None = None) -> tuple[LabFinding, ...]:
