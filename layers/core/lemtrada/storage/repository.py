@@ -236,7 +236,7 @@ class DynamoPatientRepository:
         return () if raw is None else tuple(packing.marks_from_item(patient_id, raw))
 
     # -- patients: writes ----------------------------------------------------------------------------------
-    def create_patient(self, patient: StoredPatient, audit: AuditEntry) -> None:
+    def create_patient(self, patient: StoredPatient, audit: AuditEntry, *, alerts: Sequence[Alert] = ()) -> None:
         pid = patient.patient_id
         write = self._new_write()
         fresh = StoredPatient(
@@ -247,6 +247,7 @@ class DynamoPatientRepository:
             external_ref=patient.external_ref,
             next_check=patient.next_check,
             swept_through=patient.swept_through,
+            acknowledgements=patient.acknowledgements,
         )
         items = codec.patient_items(fresh, self._shards)
         write.put("patient", items[0], _NOT_EXISTS)
@@ -255,6 +256,7 @@ class DynamoPatientRepository:
         if patient.patient_sub is not None:
             write.put("patient_sub", codec.link_item(patient.patient_sub, pid), _NOT_EXISTS)
         write.put("audit", codec.audit_item(keys.patient_pk(pid), audit))
+        _owe(write, alerts, audit.at)
         self._commit("create_patient", write)
 
     def update_profile(
