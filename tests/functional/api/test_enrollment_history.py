@@ -152,18 +152,36 @@ def test_more_infusions_than_one_write_holds_are_422(api: Api, clinic: str) -> N
     assert _count_patients() == 0
 
 
+FULL_CBC = [
+    {"code": "platelets", "value": 250, "unit": "10*9/L", "low": 150, "high": 400},
+    {"code": "neutrophils", "value": 3.1, "unit": "10*9/L", "low": 1.8, "high": 7.5},
+    {"code": "lymphocytes", "value": 1.9, "unit": "10*9/L", "low": 1.0, "high": 4.0},
+    {"code": "wbc", "value": 6.2, "unit": "10*9/L", "low": 4.0, "high": 10.0},
+    {"code": "hemoglobin", "value": 131, "unit": "g/L", "low": 120, "high": 160},
+]
+
+
 def _large_history(target: int) -> dict[str, Any]:
-    """The sample plus filler results (each a dated cbc with one analyte) until the body is about ``target`` bytes."""
+    """The sample plus filler results (a full cbc each, one a day) until the body is about ``target`` bytes."""
     body = _sample()
     results = body["history"]["results"]
+    size = len(json.dumps(body, separators=(",", ":")))
     day = 0
-    while len(json.dumps(body, separators=(",", ":"))) < target:
-        when = date.fromordinal(date(2023, 1, 1).toordinal() + day % 1000)
-        results.append(
-            {"item": "cbc", "date": when.isoformat(), "analytes": [{"code": "hemoglobin", "value": 131, "unit": "g/L"}]}
-        )
+    while size < target:
+        when = date.fromordinal(date(2023, 1, 1).toordinal() + day)
+        entry = {"item": "cbc", "date": when.isoformat(), "analytes": FULL_CBC}
+        results.append(entry)
+        size += len(json.dumps(entry, separators=(",", ":"))) + 1
         day += 1
     return body
+
+
+def test_more_results_than_the_replay_takes_are_422(api: Api, clinic: str) -> None:
+    body = _sample()
+    body["history"]["results"] = [{"item": "skin_exam", "date": "2025-01-01"}] * 1001
+    reply = _enroll(api, body)
+    assert reply.status == 422, reply.raw
+    assert [e.get("field") for e in reply.body["errors"]] == ["history.results"]
 
 
 def test_bodies_up_to_256_kb_are_taken_on_this_route_only(api: Api, clinic: str, patient_id: str) -> None:

@@ -31,8 +31,9 @@ HISTORY_BODY_BYTES = 256 * 1024
 monitoring (~10 infusions, ~50 results with their analytes) is ~30 KB."""
 MAX_HISTORY_INFUSIONS = 90
 """More than a lifetime of courses (5 + 3 + 3 ... infusions); the enrollment is one transaction of <= 100 items."""
-MAX_HISTORY_RESULTS = 4000
-"""More results than 256 KB can carry; the body limit is the real bound."""
+MAX_HISTORY_RESULTS = 1000
+"""Twenty years of monthly labs; it bounds the replay in date order (about 2 s on the bench machine for 1,000
+results of one item, whose rules each read the earlier ones) inside the function's timeout."""
 
 EARLIEST_DATE = date(1900, 1, 1)
 LATEST_DATE = date(2199, 12, 31)
