@@ -4,7 +4,8 @@
    port), at growing enrolled counts; 2. the same with due patients held fixed (20 by default) while only quiet
    patients (nothing owed on the date) are added; 3. cold start of each HTTP function as Lambda runs it (the built
    artifacts read-only, import plus the first request) against ``import boto3``, a DynamoDB client and one call;
-   4. sizes after sam build; 5. rules-engine throughput.
+   4. sizes after sam build; 5. rules-engine throughput; 6. the first sweep after enrolling 500 patients with
+   history (history items sent, goal 0: `python -m bench.onboarding`).
 
     .venv/bin/python -m bench [--quick] [--sizes 1000,2000] [--growth-base 120] [--growth-due 20]
                               [--factors 1,10] [--runs N]
@@ -19,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import cold_start, digest_size, engine_throughput, sizes, sweep_cost
+from bench import cold_start, digest_size, engine_throughput, onboarding, sizes, sweep_cost
 from bench.localdb import local_dynamodb
 
 
@@ -82,6 +83,13 @@ def main(argv: list[str] | None = None) -> None:
     section("digest of one clinic of 2,000 patients: SNS messages and bytes (DESIGN 8: goal 1 message)")
     print(digest_size.table(digest_size.run(200 if quick else 2000)), flush=True)
 
+    section(
+        "first sweep after enrolling patients with history (POST /patients with history, in-memory twins):"
+        " history items sent (DESIGN 8: goal 0)"
+    )
+    onboarded = onboarding.run(50 if quick else 500)
+    print(onboarding.table(onboarded), flush=True)
+
     with local_dynamodb() as db:
         section("sweep against a full-table scan, realistic patients (due ones grow with enrolled)")
         by_size = sweep_cost.cost_by_size(db, size_list, log=sys.stderr)
@@ -100,6 +108,10 @@ def main(argv: list[str] | None = None) -> None:
     per_function = ", ".join(f"{name} {ratio:.2f}x" for name, ratio in cold_start.ratios(cold).items())
     layer = next((s for s in built if s.name == "CoreLayer"), None)
     print(f"sweep RCU per due patient, worst of the sizes: {worst_per_due:.2f} (goal <= 2)")
+    print(
+        f"history items in the first sweep after enrolling {onboarded.patients} patients with history:"
+        f" {onboarded.history_items} of {onboarded.items} (goal 0); history alerts {onboarded.history_alerts}"
+    )
     print(f"record reads (get_patient) per due patient, worst: {record_per_due:.2f}")
     print(
         f"sweep reads as enrolled grow {factors[0]}x..{factors[-1]}x with due fixed: spread {spread:.1%} (goal <= 10%)"
