@@ -5,7 +5,10 @@
    patients (nothing owed on the date) are added; 3. cold start of each HTTP function as Lambda runs it (the built
    artifacts read-only, import plus the first request) against ``import boto3``, a DynamoDB client and one call;
    4. sizes after sam build; 5. rules-engine throughput; 6. critical alerts: publish against the write's answer on
-   the local stack, the minute drain's run, write units per alert (``bench.alert_latency``).
+   the local stack, the minute drain's run, write units per alert (``bench.alert_latency``);
+   7. the first sweep after enrolling 500 patients with history (history items sent, goal 0:
+   ``bench.onboarding``);
+   8. 24 hourly sweep runs against one daily run (``bench.sweep_hours``).
 
     .venv/bin/python -m bench [--quick] [--sizes 1000,2000] [--growth-base 120] [--growth-due 20]
                               [--factors 1,10] [--runs N]
@@ -20,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import alert_latency, cold_start, digest_size, engine_throughput, sizes, sweep_cost, sweep_hours
+from bench import alert_latency, cold_start, digest_size, engine_throughput, onboarding, sizes, sweep_cost, sweep_hours
 from bench.localdb import local_dynamodb
 
 
@@ -86,6 +89,12 @@ def main(argv: list[str] | None = None) -> None:
     alerts = 20 if quick else 200
     section(f"critical alerts: {alerts} on the local stack, writer path and drain path; write units per alert")
     print(alert_latency.report(alert_latency.measure_stack(alerts), alert_latency.measure_units(10 if quick else 50)))
+    section(
+        "first sweep after enrolling patients with history (POST /patients with history, in-memory twins):"
+        " history items sent (DESIGN 8: goal 0)"
+    )
+    onboarded = onboarding.run(50 if quick else 500)
+    print(onboarding.table(onboarded), flush=True)
 
     with local_dynamodb() as db:
         section("sweep against a full-table scan, realistic patients (due ones grow with enrolled)")
@@ -108,6 +117,10 @@ def main(argv: list[str] | None = None) -> None:
     per_function = ", ".join(f"{name} {ratio:.2f}x" for name, ratio in cold_start.ratios(cold).items())
     layer = next((s for s in built if s.name == "CoreLayer"), None)
     print(f"sweep RCU per due patient, worst of the sizes: {worst_per_due:.2f} (goal <= 2)")
+    print(
+        f"history items in the first sweep after enrolling {onboarded.patients} patients with history:"
+        f" {onboarded.history_items} of {onboarded.items} (goal 0); history alerts {onboarded.history_alerts}"
+    )
     print(f"record reads (get_patient) per due patient, worst: {record_per_due:.2f}")
     worst_writes = max(m.writes_per_due for m in by_size + growth)
     per_notice = max(m.writes_per_notice for m in by_size + growth)

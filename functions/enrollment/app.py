@@ -11,8 +11,11 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from lemtrada import bootstrap
+from lemtrada.regimen.records import Analyte, InfusionRequest
 from lemtrada.services.clinics import Clinics
+from lemtrada.services.onboarding import HistoryInput
 from lemtrada.services.patients import EnrollmentInput, Patients, PregnancyChange, ProfilePatch
+from lemtrada.services.recording import ResultInput
 from lemtrada.services.views import ClinicView, PatientPageView, PatientView
 from lemtrada.web import idempotency
 from lemtrada.web.api import (
@@ -26,8 +29,11 @@ from lemtrada.web.api import (
     problem_responses,
     resolve_write,
 )
-from lemtrada.web.models import ClinicIn, EnrollmentIn, ProfilePatchIn
+from lemtrada.web.models import HISTORY_BODY_BYTES, ClinicIn, EnrollmentIn, ProfilePatchIn, ResultIn
 from lemtrada.web.params import ClinicId, IdempotencyKey, IfMatch, PatientId
+
+BODY_LIMITS = {"POST /patients": HISTORY_BODY_BYTES}
+"""An enrollment may carry the patient's history (DESIGN 8); every other route keeps MAX_BODY_BYTES."""
 
 bootstrap.settings()  # the environment is checked at start: a missing variable fails the cold start, by name
 logger = Logger()
@@ -67,13 +73,22 @@ def put_clinic(
     tags=["patients"],
     description=(
         "Enroll a patient in the caller's clinic: 201, or 422 with the eligibility rule codes (nothing stored). "
-        "A `birth_date` after the clinic's today is 422 `date_in_future`, like any date after it."
+        "A `birth_date` after the clinic's today is 422 `date_in_future`, like any date after it. An optional "
+        "`history` carries what happened before enrollment (DESIGN 8): validated whole, 422 naming each bad entry "
+        "(`history.infusions[3].date`), nothing stored; bodies up to 256 KB on this route (16 KB elsewhere)."
     ),
     responses=problem_responses(404, 409, 413, 415, ok={201: "Enrolled"}),
 )
 def enroll(data: Annotated[EnrollmentIn, Body()], key: IdempotencyKey = None) -> Response[PatientView]:
-    """Enroll a patient in the caller's clinic: 201, or 422 with the eligibility rule codes (nothing stored)."""
+    """Enroll a patient in the caller's clinic: 201, or 422 with the eligibility rule codes (nothing stored); with
+    ``history``, everything is validated first (422 naming each bad entry) and stored in one write."""
     actor = current_actor(app)
+    history = None
+    if data.history is not None:
+        history = HistoryInput(
+            infusions=tuple(InfusionRequest(**entry.model_dump()) for entry in data.history.infusions),
+            results=tuple(_result_input(entry) for entry in data.history.results),
+        )
     request = EnrollmentInput(
         birth_date=data.birth_date,
         sex=data.sex,
@@ -88,12 +103,24 @@ def enroll(data: Annotated[EnrollmentIn, Body()], key: IdempotencyKey = None) ->
     )
 
     def write() -> idempotency.WriteAnswer:
-        view = Patients(bootstrap.repository(), bootstrap.clock()).enroll(actor, request)
+        use_case = Patients(bootstrap.repository(), bootstrap.clock(), bootstrap.publisher())
+        view = use_case.enroll(actor, request, history)
         metrics.add_metric(name="PatientEnrolled", unit=MetricUnit.Count, value=1)
         headers = {"Location": f"/patients/{view.patient_id}", **etag(view.version)}
         return answer(201, view, headers)
 
     return idempotent_write(app, data, write)  # type: ignore[return-value]
+
+
+def _result_input(entry: ResultIn) -> ResultInput:
+    return ResultInput(
+        item=entry.item,
+        date=entry.date,
+        value=entry.value,
+        unit=entry.unit,
+        status=entry.status,
+        analytes=tuple(Analyte(a.code, a.value, a.unit, a.low, a.high) for a in entry.analytes),
+    )
 
 
 @app.get("/patients", tags=["patients"], responses=problem_responses(404))
@@ -141,4 +168,4 @@ def patch_patient(
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Lambda entry point: refuse oversized or non-JSON bodies, then route the HTTP API v2 event."""
-    return resolve_write(app, event, context)
+    return resolve_write(app, event, context, body_limits=BODY_LIMITS)

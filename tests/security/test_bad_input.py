@@ -141,8 +141,9 @@ CORPUS: list[Case] = [
     ("clinic-id-in-body", "POST", ENR, _with(ENROLL, clinic_id="nantes-sep"), JSON, 422, VALIDATION),
     ("proto-field", "PATCH", PAT, {"__proto__": {"admin": True}, "withdrawn": True}, JSON, 422, VALIDATION),
     ("version-in-body", "PATCH", PAT, {"version": 99, "withdrawn": True}, JSON, 422, VALIDATION),
-    # size: one byte past 16 KB is refused before parsing; deep nesting
-    ("body-16kb-plus-1", "POST", ENR, b" " * (16 * 1024 + 1), JSON, 413, "payload_too_large"),
+    # size: one byte past 16 KB is refused before parsing (256 KB on POST /patients, which takes a history); nesting
+    ("body-16kb-plus-1", "POST", RES, b" " * (16 * 1024 + 1), JSON, 413, "payload_too_large"),
+    ("enrollment-256kb-plus-1", "POST", ENR, b" " * (256 * 1024 + 1), JSON, 413, "payload_too_large"),
     ("body-1mb", "POST", INF, b"[" * (1024 * 1024), JSON, 413, "payload_too_large"),
     (
         "justification-too-long",
@@ -298,6 +299,33 @@ CORPUS: list[Case] = [
         JSON,
         422,
         "unit_not_accepted",
+    ),
+    # enrollment with history (DESIGN 8): the entry at fault is named, nothing stored
+    ("history-unknown-field", "POST", ENR, _with(ENROLL, history={"labs": []}), JSON, 422, VALIDATION),
+    (
+        "history-infusion-future",
+        "POST",
+        ENR,
+        _with(ENROLL, history={"infusions": [_with(INFUSION, date="2026-12-30")]}),
+        JSON,
+        422,
+        "date_in_future",
+    ),
+    (
+        "history-analyte-of-another-item",
+        "POST",
+        ENR,
+        _with(
+            ENROLL,
+            history={
+                "results": [
+                    {"item": "cbc", "date": "2026-11-01", "analytes": [{"code": "tsh", "value": 1, "unit": "m[IU]/L"}]}
+                ]
+            },
+        ),
+        JSON,
+        422,
+        "analyte_not_of_item",
     ),
     # acknowledgements: unknown refs, an occurrence not yet overdue, bad kinds and actions
     ("ack-unknown-finding", "POST", ACK, _ack("finding", "nosuch:platelets_below_100"), JSON, 404, "not_found"),

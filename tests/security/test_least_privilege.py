@@ -253,6 +253,9 @@ def run_api(s: Scenario) -> dict[str, str]:
         answer = s.http("POST", "/patients", CLINICIAN, body, {"idempotency-key": f"p-{name}"})
         assert answer.status == 201, answer.body
         ids[name] = answer.json()["patient_id"]
+    # An enrollment with history (DESIGN 8): its recent critical finding is alerted (published, then forgotten).
+    onboarding = bodies.sample_body("enrollment", "post_patients_history")
+    assert s.http("POST", "/patients", CLINICIAN, onboarding, {"idempotency-key": "p-h"}).status == 201
     minor = s.http("POST", "/patients", CLINICIAN, _enrollment(birth_date="2015-01-01"), {"idempotency-key": "p-x"})
     assert minor.status == 422
     first = s.http("GET", "/patients?limit=1")

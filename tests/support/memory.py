@@ -171,12 +171,13 @@ class InMemoryPatientRepository:
             return tuple(state.notices[key] for key in sorted(state.notices))
 
     # -- patients: writes --------------------------------------------------------------------------
-    def create_patient(self, patient: StoredPatient, audit: AuditEntry) -> None:
+    def create_patient(self, patient: StoredPatient, audit: AuditEntry, *, alerts: Sequence[Alert] = ()) -> None:
         record = patient.record
-        # The items DynamoDB writes: profile, audit, each infusion, one per year of results, the notice marks.
+        # The items DynamoDB writes: profile, audit, each infusion, one per year of results, the notice marks, the
+        # acknowledgements, the user link and each alert owed.
         years = len({result.date.year for result in record.results})
         facts = len(record.infusions) + years + bool(patient.sent_notices) + (patient.patient_sub is not None)
-        check_transaction_size(2 + facts)
+        check_transaction_size(2 + facts + bool(patient.acknowledgements) + len(alerts))
         with self._lock:
             if record.profile.patient_id in self._patients:
                 raise AlreadyExists("patient")
@@ -191,9 +192,11 @@ class InMemoryPatientRepository:
                 next_check=patient.next_check,
                 swept_through=patient.swept_through,
                 infusions={infusion.date: infusion for infusion in record.infusions},
-                results={(result.date, result.result_id): result for result in record.results},
+                results={(result.date, result.result_id): _as_stored(result) for result in record.results},
+                acknowledgements={(a.kind, a.ref): a for a in patient.acknowledgements},
             )
             state.audit.append((keys.audit_sk(audit.at), audit))
+            self._owe(alerts, audit.at)
             self._patients[record.profile.patient_id] = state
             if patient.patient_sub is not None:
                 self._links[patient.patient_sub] = record.profile.patient_id

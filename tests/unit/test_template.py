@@ -37,7 +37,7 @@ SHARED_ENV = {
 POLICY_RESOURCES: dict[str, set[str]] = {
     "HealthFunction": {"RegimenTable"},
     # The patient API (issue 4): writers keep idempotency records; everyone reads through RegimenKey.
-    "EnrollmentFunction": {"RegimenTable", "IdempotencyTable", "RegimenKey"},
+    "EnrollmentFunction": {"RegimenTable", "IdempotencyTable", "RegimenKey", "DigestTopic"},  # history alerts
     "RecordingFunction": {"RegimenTable", "IdempotencyTable", "RegimenKey", "DigestTopic"},  # alerts (DESIGN 7)
     "ReadingFunction": {"RegimenTable", "RegimenKey"},
     # The nightly sweep (issue 5): DynamoDB tables are encrypted with RegimenKey, the topic too.

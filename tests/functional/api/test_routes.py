@@ -115,7 +115,7 @@ def test_body_that_is_not_json_is_422(api: Api, clinic: str) -> None:
 
 
 def test_oversized_body_is_413_before_parsing(api: Api, clinic: str) -> None:
-    reply = api.enroll(justification="x" * 20_000)
+    reply = api.enroll(justification="x" * 300_000)  # POST /patients takes up to 256 KB (DESIGN 8: history)
     assert reply.status == 413
     assert reply.body["code"] == "payload_too_large"
     assert _stored_patients(api) == 0

@@ -120,12 +120,17 @@ def test_next_check_none_after_everything_is_sent() -> None:
     ]
 
 
-def test_late_entered_record_is_due_in_the_past() -> None:
-    record = PatientRecord(profile())
+def test_late_entered_record_owes_only_what_outlived_enrollment() -> None:
+    """Treated from 2020, enrolled 2023-11-01 (DESIGN 8): what was missed before enrollment is history; the first
+    owed day is the yearly skin exam's window (due 2023-03-02, its period runs to 2024-02-23, so it is overdue on
+    the enrollment date and notified)."""
     record = treated("2020-03-02")
     first = next_check(record, frozenset(), US_PROTOCOL)
-    assert first == D("2020-03-26")  # first monthly window (2020-04-02 - 7 days), years ago
-    assert keys(record, D("2026-06-01"))  # missed occurrences are owed once
+    assert first == D("2023-02-23")
+    owed = notices_due(record, D("2026-06-01"), frozenset(), US_PROTOCOL)
+    assert owed  # what escalated after enrollment is owed once
+    assert all(n.due_date is not None and n.due_date >= D("2023-03-02") for n in owed)
+    assert "p1#occurrence#cbc#43#missed" not in {n.key for n in owed}  # due 2023-10-02, period ended 2023-10-26
 
 
 def _with_lab_findings(record: PatientRecord, *results: Result) -> PatientRecord:
@@ -156,15 +161,17 @@ def test_a_finding_is_owed_once_from_its_result_date_with_its_severity_and_id() 
     assert next_check(record, frozenset(), US_PROTOCOL, after=D("2024-02-29")) == D("2024-03-01")
 
 
-def test_only_current_critical_findings_are_marked_alerted() -> None:
+def test_only_current_critical_findings_are_marked_alerted_and_history_is_not_owed() -> None:
     record = _with_lab_findings(
         treated("2024-01-15"),
         lab(ResultItem.CBC, "2024-03-01", analyte("platelets", 120.0), rid="major"),
+        lab(ResultItem.CBC, "2024-03-02", analyte("platelets", 15.0), rid="now"),
         lab(ResultItem.CBC, "2023-01-01", analyte("platelets", 15.0), rid="old"),  # history: before enrollment
     )
-    owed = {n.finding_id: n.alerted for n in notices_due(record, D("2024-03-01"), frozenset(), US_PROTOCOL)}
+    owed = {n.finding_id: n.alerted for n in notices_due(record, D("2024-03-02"), frozenset(), US_PROTOCOL)}
     assert owed["major:platelets_below_range"] is False
-    assert owed["old:platelets_below_100"] is False
+    assert owed["now:platelets_below_100"] is True
+    assert "old:platelets_below_100" not in owed  # DESIGN 8: stored and shown, never notified
 
 
 def test_acknowledged_findings_are_not_news() -> None:

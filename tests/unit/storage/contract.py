@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from lemtrada.regimen.alerts import Alert
 from lemtrada.regimen.records import PregnancyEpisode, ResultItem, Severity
 from lemtrada.storage import keys
 from lemtrada.storage.ports import Acknowledgement, AlreadyExists, PatientRepository, VersionConflict
@@ -86,6 +87,35 @@ class RepositoryContract:
         assert repo.patient_id_for_user(sub) == patient.patient_id
         assert repo.patient_id_for_user(f.uid("nobody")) is None
         assert repo.get_patient(f.uid("missing")) is None
+
+    def test_create_with_history_stores_acknowledgements_and_owed_alerts_in_the_one_write(
+        self, repo: PatientRepository
+    ) -> None:
+        """An enrollment with history (DESIGN 8): results with findings, ``history`` acknowledgements and the owed
+        alerts in the create; refused as a whole when the patient exists."""
+        old = f.cbc(date(2024, 2, 3), 15.0, ("platelets_below_100", Severity.CRITICAL))
+        recent = f.cbc(date(2026, 1, 2), 20.0, ("platelets_below_100", Severity.CRITICAL))
+        clinic = f.profile(clinic_id=f.uid("clinic"))  # its own clinic: owed alerts are listed per clinic
+        base = f.stored(clinic, infusions=(f.infusion(date(2024, 1, 10)),), results=(old, recent))
+        at = datetime(2026, 1, 5, 10, 30, tzinfo=UTC)
+        ack = Acknowledgement("finding", old.findings[0].finding_id, "history", "system:history", at)
+        patient = replace(base, acknowledgements=(ack,))
+        pid = patient.patient_id
+        found = recent.findings[0]
+        alert = Alert(patient.clinic_id, pid, "finding", found.code, found.severity, found.date, found.finding_id)
+        repo.create_patient(patient, f.audit("patient.enrolled"), alerts=(alert,))
+        got = repo.get_patient(pid)
+        assert got is not None
+        assert got.acknowledgements == (ack,)
+        by_id = {r.result_id: r for r in got.record.results}
+        assert by_id[old.result_id].findings[0].acknowledged
+        assert not by_id[recent.result_id].findings[0].acknowledged
+        assert [o.alert for o in repo.owed_alerts(patient.clinic_id)] == [alert]
+        again = replace(patient, acknowledgements=())
+        other = replace(alert, finding_id="other:platelets_below_100")
+        with pytest.raises(AlreadyExists):
+            repo.create_patient(again, f.audit(), alerts=(other,))
+        assert [o.alert for o in repo.owed_alerts(patient.clinic_id)] == [alert]  # nothing of the refused write
 
     def test_create_refuses_an_existing_patient_or_a_linked_sub(self, repo: PatientRepository) -> None:
         sub = f.uid("sub")

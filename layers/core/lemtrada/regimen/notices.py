@@ -6,6 +6,11 @@ milestone of its chain, or older than the protocol's catch-up horizon; a deviati
 infusion date until sent; an unacknowledged finding from its result's date until sent (with or without
 infusions: pre-treatment labs raise findings too). ``next_check`` finds the first day anything is owed from
 each notice's own window of days, never by stepping through the calendar.
+
+History is not news (DESIGN 8, ``regimen.history``): an occurrence whose period ended before ``enrolled_on``,
+a milestone dated before it, and a deviation or finding dated more than 30 days before it are never owed, on
+any date, whatever ``sent`` holds; ``notices_due`` and ``next_check`` skip them alike, so they stay exact
+about each other.
 """
 
 from __future__ import annotations
@@ -13,14 +18,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from lemtrada.regimen.courses import infusions_until
 from lemtrada.regimen.dates import ONE_DAY, add_months
-from lemtrada.regimen.history import is_history
+from lemtrada.regimen.history import is_history, milestone_is_history, occurrence_is_history
 from lemtrada.regimen.protocol import Protocol
 from lemtrada.regimen.readiness import applies_to
-from lemtrada.regimen.records import Infusion, PatientRecord, Result, ResultItem, Severity
+from lemtrada.regimen.records import Infusion, LabFinding, PatientRecord, Result, ResultItem, Severity
+from lemtrada.regimen.safety import finding_is_open
 from lemtrada.regimen.schedule import (
     Milestone,
     OccurrenceStatus,
@@ -106,9 +112,20 @@ def settled_keys(patient_id: str, sent: Iterable[str], acknowledged: Iterable[tu
     return frozenset(out)
 
 
+class _Period(NamedTuple):
+    """An occurrence's period end, as ``occurrence_is_history`` reads it (the engine's loops hold bare dates).
+    Periods follow each other, so an item's history occurrences are a prefix: the loops ask until one is not."""
+
+    period_ends: date
+
+
+def _finding_owed(found: LabFinding, pid: str, enrolled_on: date, sent: frozenset[str]) -> bool:
+    return finding_is_open(found, enrolled_on) and finding_key(pid, found.finding_id) not in sent
+
+
 def _owed_findings(record: PatientRecord, on: date, sent: frozenset[str]) -> list[Notice]:
-    """Unacknowledged findings of results dated on or before ``on`` not yet sent (acknowledged ones, history
-    included, are not news). Owed with or without infusions: pre-treatment labs raise findings too."""
+    """Unacknowledged findings of results dated on or before ``on`` not yet sent (acknowledged ones and history
+    are not news). Owed with or without infusions: pre-treatment labs raise findings too."""
     pid = record.profile.patient_id
     enrolled_on = record.profile.enrollment.enrolled_on
     out = []
@@ -116,18 +133,17 @@ def _owed_findings(record: PatientRecord, on: date, sent: frozenset[str]) -> lis
         (r for r in record.results if r.date <= on and r.findings), key=lambda r: (r.date, r.result_id)
     ):
         for found in result.findings:
-            key = finding_key(pid, found.finding_id)
-            if not found.acknowledged and key not in sent:
+            if _finding_owed(found, pid, enrolled_on, sent):
                 out.append(
                     Notice(
-                        key,
+                        finding_key(pid, found.finding_id),
                         pid,
                         "finding",
                         found.code,
                         date=found.date,
                         severity=found.severity,
                         finding_id=found.finding_id,
-                        alerted=found.severity == Severity.CRITICAL and not is_history(found.date, enrolled_on),
+                        alerted=found.severity == Severity.CRITICAL,  # current: its alert went out when stored
                     )
                 )
     return out
@@ -152,6 +168,7 @@ def notices_due(record: PatientRecord, on: date, sent: frozenset[str], protocol:
     if not infusions:
         return tuple(findings)
     pid = profile.patient_id
+    enrolled_on = profile.enrollment.enrolled_on
     results = group_results([r for r in record.results if r.date <= on])
     t0 = infusions[0].date
     end = add_months(infusions[-1].date, protocol.monitoring_months)
@@ -164,11 +181,16 @@ def notices_due(record: PatientRecord, on: date, sent: frozenset[str], protocol:
         if not dates or on < dates[0][1]:
             continue
         item = spec.item.value
+        past = True  # still inside the item's history prefix
         for k, ((due, opens, closes), result) in enumerate(
             zip(dates, match_results(dates, results.get(spec.item, ())), strict=True), start=1
         ):
             if opens > on:
                 break
+            if past:
+                if occurrence_is_history(_Period(closes), enrolled_on):
+                    continue
+                past = False
             status = occurrence_status(due, opens, closes, result, on, grace)
             if status in _OWED_STATES:
                 key = occurrence_key(pid, item, k, status.value)
@@ -180,18 +202,19 @@ def notices_due(record: PatientRecord, on: date, sent: frozenset[str], protocol:
     reached = [m for m in milestones if m.reached]
     horizon = on - timedelta(days=protocol.milestone_catch_up_days)
     for milestone in reached:
-        if milestone.date < horizon or _superseded(milestone, reached, protocol):
+        if milestone.date < horizon or milestone_is_history(milestone, enrolled_on):
+            continue
+        if _superseded(milestone, reached, protocol):
             continue
         key = milestone_key(pid, milestone.code, milestone.date)
         if key not in sent:
             out.append(Notice(key, pid, "milestone", milestone.code, date=milestone.date))
     for infusion in infusions:
+        if is_history(infusion.date, enrolled_on):
+            continue
         for deviation in infusion.deviations:
             key = deviation_key(pid, deviation.code, infusion.date)
             if key not in sent:
-                alerted = deviation.severity == Severity.CRITICAL and not is_history(
-                    infusion.date, profile.enrollment.enrolled_on
-                )
                 out.append(
                     Notice(
                         key,
@@ -200,7 +223,7 @@ def notices_due(record: PatientRecord, on: date, sent: frozenset[str], protocol:
                         deviation.code,
                         date=infusion.date,
                         severity=deviation.severity,
-                        alerted=alerted,
+                        alerted=deviation.severity == Severity.CRITICAL,  # current: alerted when stored
                     )
                 )
     return (*out, *findings)
@@ -239,14 +262,17 @@ def next_check(
     if low > high:
         return None
     pid = profile.patient_id
+    enrolled_on = profile.enrollment.enrolled_on
     earliest = _Earliest(low, high)
     for result in record.results:
         for found in result.findings:
-            if not found.acknowledged and finding_key(pid, found.finding_id) not in sent:
+            if _finding_owed(found, pid, enrolled_on, sent):
                 earliest.offer(found.date, date.max)
     if not infusions:
         return earliest.best
     for infusion in infusions:
+        if is_history(infusion.date, enrolled_on):
+            continue
         for deviation in infusion.deviations:
             if deviation_key(pid, deviation.code, infusion.date) not in sent:
                 earliest.offer(infusion.date, date.max)
@@ -268,6 +294,7 @@ def _occurrence_windows(
     """Each occurrence is owed as due on [O_k, D_k + grace], overdue until O_(k+1) - 1, missed from O_(k+1),
     cut at the day its result arrives and starting no earlier than the infusion that made it exist."""
     pid = record.profile.patient_id
+    enrolled_on = record.profile.enrollment.enrolled_on
     t0 = infusions[0].date
     ends = [(add_months(i.date, protocol.monitoring_months), i.date) for i in infusions]
     grace = timedelta(days=protocol.grace_days)
@@ -279,9 +306,14 @@ def _occurrence_windows(
         pointer = 0
         item = spec.item.value
         low = earliest.low
+        past = True  # still inside the item's history prefix (missed before enrollment: never owed)
         for index, (due, opens, closes) in enumerate(dates):
             if earliest.beaten_by(opens):
                 break
+            if past:
+                if occurrence_is_history(_Period(closes), enrolled_on):
+                    continue
+                past = False
             result = matched[index]
             if result is not None and result.date <= low:
                 continue  # done before the first day that matters
@@ -317,6 +349,7 @@ def _milestone_windows(
     """Milestones depend on which infusions exist, so each stretch between two infusion dates is read
     with its own infusions; only stretches that reach past ``low`` are computed."""
     pid = record.profile.patient_id
+    enrolled_on = record.profile.enrollment.enrolled_on
     cd4 = results.get(ResultItem.CD4, ())
     horizon = timedelta(days=protocol.milestone_catch_up_days)
     for index, infusion in enumerate(infusions):
@@ -326,6 +359,8 @@ def _milestone_windows(
         prefix = infusions[: index + 1]
         milestones = milestones_for(record.profile, prefix, cd4, date.max, protocol)
         for milestone in milestones:
+            if milestone_is_history(milestone, enrolled_on):
+                continue
             if milestone_key(pid, milestone.code, milestone.date) in sent:
                 continue
             last = min(stretch_end, _add_days(milestone.date, horizon))

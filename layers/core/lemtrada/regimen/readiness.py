@@ -15,6 +15,7 @@ from dateutil.relativedelta import relativedelta
 
 from lemtrada.regimen.dates import add_months, last_day_within_months
 from lemtrada.regimen.findings import Finding
+from lemtrada.regimen.history import is_history
 from lemtrada.regimen.protocol import Audience, Check, Protocol, Requirement
 from lemtrada.regimen.records import PatientProfile, PatientRecord, Result, ResultItem, Sex
 from lemtrada.regimen.spans import (
@@ -148,8 +149,10 @@ def _evaluate(
 
 
 def _open_critical(record: PatientRecord, start: date) -> tuple[Spans, str]:
-    """Blocked from the first open critical finding's date on (acknowledging it clears the blocker)."""
-    found = [f for r in record.results for f in r.findings if f.open_critical]
+    """Blocked from the first open critical finding's date on (acknowledging it clears the blocker); a finding
+    that is history (DESIGN 8: dated more than 30 days before enrollment) never blocks."""
+    enrolled_on = record.profile.enrollment.enrolled_on
+    found = [f for r in record.results for f in r.findings if f.open_critical and not is_history(f.date, enrolled_on)]
     if not found:
         return EVERY_DAY, ""
     first = min(f.date for f in found)

@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 
 from lemtrada.regimen.analytes import Measured, measured
+from lemtrada.regimen.history import is_history
 from lemtrada.regimen.protocol import FindingThresholds, Protocol
 from lemtrada.regimen.records import LabFinding, PatientRecord, Result, ResultItem
 
@@ -51,9 +52,29 @@ def _values_on(results: Iterable[Result], code: str, protocol: Protocol) -> dict
 
 def previous_platelets(result: Result, record: PatientRecord, protocol: Protocol) -> float | None:
     """The latest platelets value dated strictly before the result (same-date samples are not history);
-    several on that date: the highest, so a halving is never missed."""
-    by_day = _values_on((r for r in record.results if r.date < result.date), "platelets", protocol)
-    return max(by_day[max(by_day)]) if by_day else None
+    several on that date: the highest, so a halving is never missed.
+
+    Read from the latest date backwards, stopping at the first date with a value: a record's results are kept in
+    date order, so this costs the few results after that date, not the whole history (an enrollment replays a
+    history result by result). Platelets are a cbc analyte (DESIGN 7 refuses an analyte of another item)."""
+    found: date | None = None
+    best = 0.0
+    for other in _newest_first(record):
+        if found is not None and other.date < found:
+            break
+        if other.date >= result.date or other.item != ResultItem.CBC:
+            continue
+        value = _value(other, "platelets", protocol)
+        if value is not None:
+            found = other.date
+            best = max(best, value.value)
+    return None if found is None else best
+
+
+def _newest_first(record: PatientRecord) -> Iterable[Result]:
+    results = record.results
+    ordered = all(results[i].date <= results[i + 1].date for i in range(len(results) - 1))
+    return reversed(results) if ordered else sorted(results, key=_order, reverse=True)
 
 
 def creatinine_baseline(result: Result, record: PatientRecord, protocol: Protocol) -> float | None:
@@ -62,17 +83,42 @@ def creatinine_baseline(result: Result, record: PatientRecord, protocol: Protoco
     Read as of the result's date: T0 is the first infusion dated on or before it. Several values on the
     baseline date: the lowest, so a rise is never missed.
     """
-    history = _history(result, record)
-    by_day = _values_on(history, "creatinine", protocol)
-    if not by_day:
-        return None
+    # Creatinine is the creatinine item's analyte (DESIGN 7 refuses an analyte of another item). Only the values
+    # of the baseline date are measured: from T0 backwards, else from the first result forwards (an enrollment
+    # replays a history result by result, so a scan that measured every value would grow with its square).
+    candidates = sorted(
+        (
+            *(
+                r
+                for r in record.results
+                if r.item == ResultItem.CREATININE and r.date <= result.date and r.result_id != result.result_id
+            ),
+            result,
+        ),
+        key=_order,
+    )
     infused = [i.date for i in record.infusions if i.date <= result.date]
     if infused:
         t0 = min(infused)
-        before = [day for day in by_day if day <= t0]
-        if before:
-            return min(by_day[max(before)])
-    return min(by_day[min(by_day)])
+        found = _first_day_values(reversed([r for r in candidates if r.date <= t0]), protocol)
+        if found:
+            return min(found)
+    found = _first_day_values(candidates, protocol)
+    return min(found) if found else None
+
+
+def _first_day_values(results: Iterable[Result], protocol: Protocol) -> list[float]:
+    """The creatinine values of the first date (in the order given) that has any."""
+    day: date | None = None
+    values: list[float] = []
+    for other in results:
+        if day is not None and other.date != day:
+            break
+        value = _value(other, "creatinine", protocol)
+        if value is not None:
+            day = other.date
+            values.append(value.value)
+    return values
 
 
 def _creatinine_rise(result: Result, record: PatientRecord, protocol: Protocol) -> str | None:
@@ -269,9 +315,26 @@ def all_findings(record: PatientRecord) -> tuple[LabFinding, ...]:
     return tuple(f for r in sorted(record.results, key=_order) for f in r.findings)
 
 
+def finding_is_open(found: LabFinding, enrolled_on: date) -> bool:
+    """Neither acknowledged nor history (DESIGN 8: a finding dated more than 30 days before enrollment is stored
+    and shown, never open)."""
+    return not found.acknowledged and not is_history(found.date, enrolled_on)
+
+
 def open_findings(record: PatientRecord, as_of: date | None = None) -> tuple[LabFinding, ...]:
-    """Unacknowledged findings (of results dated on or before ``as_of`` when given): ``open_findings``."""
-    return tuple(f for f in all_findings(record) if not f.acknowledged and (as_of is None or f.date <= as_of))
+    """Unacknowledged findings that are not history (of results dated on or before ``as_of`` when given):
+    ``open_findings``."""
+    enrolled_on = record.profile.enrollment.enrolled_on
+    return tuple(
+        f for f in all_findings(record) if finding_is_open(f, enrolled_on) and (as_of is None or f.date <= as_of)
+    )
+
+
+def history_findings(record: PatientRecord) -> tuple[LabFinding, ...]:
+    """Stored findings that are history and not yet acknowledged: what enrollment stores acknowledged with action
+    ``history`` (DESIGN 8)."""
+    enrolled_on = record.profile.enrollment.enrolled_on
+    return tuple(f for f in all_findings(record) if not f.acknowledged and is_history(f.date, enrolled_on))
 
 
 def open_critical_findings(record: PatientRecord, as_of: date | None = None) -> tuple[LabFinding, ...]:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Literal
 
+from lemtrada.notify.publisher import DigestPublisher
 from lemtrada.regimen import check_eligibility, next_check, protocol_for
+from lemtrada.regimen.alerts import Alert
 from lemtrada.regimen.records import (
     Contraindication,
     Diagnosis,
@@ -18,14 +21,20 @@ from lemtrada.regimen.records import (
     Sex,
 )
 from lemtrada.services.acknowledgements import settled
-from lemtrada.services.actor import Actor, Role
+from lemtrada.services.actor import Actor, Clock, Role
+from lemtrada.services.alerts import AlertDelivery
 from lemtrada.services.base import WRITE_ATTEMPTS, PatientContext, UseCase, local_today, retry_on_conflict
 from lemtrada.services.errors import Conflict, NotFound, RuleRejected, ValidationFailed, Violation
+from lemtrada.services.onboarding import HistoryInput, Onboarded, onboard
 from lemtrada.services.presenters import patient_summary, patient_view
+from lemtrada.services.recording import new_result_id
 from lemtrada.services.views import PatientPageView, PatientView
-from lemtrada.storage.ports import AlreadyExists, StoredPatient
+from lemtrada.storage import keys, packing
+from lemtrada.storage.ports import MAX_TRANSACTION_ITEMS, AlreadyExists, PatientRepository, StoredPatient
 
 MAX_PAGE = 100
+MAX_YEAR_BYTES = 380 * 1024
+"""A year's packed results must stay under DynamoDB's 400 KB item (the margin covers the keys and names)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +66,19 @@ class ProfilePatch:
 
 
 class Patients(UseCase):
-    def enroll(self, actor: Actor, data: EnrollmentInput) -> PatientView:
-        """Judge eligibility on the clinic's today; store the patient (with warnings) only when accepted."""
+    """Enrollment and the profile; with a ``publisher`` the alerts an enrollment's history owes go out before it
+    answers (as the recording routes do), otherwise they wait owed for the drain."""
+
+    def __init__(self, repository: PatientRepository, clock: Clock, publisher: DigestPublisher | None = None) -> None:
+        super().__init__(repository, clock)
+        self.alerts = None if publisher is None else AlertDelivery(repository, publisher)
+
+    def enroll(self, actor: Actor, data: EnrollmentInput, history: HistoryInput | None = None) -> PatientView:
+        """Judge eligibility on the clinic's today; store the patient (with warnings) only when accepted.
+
+        With ``history`` (DESIGN 8) the whole history is validated first (422 naming each bad entry, nothing
+        stored), replayed in date order, and stored with the patient in the same single write, together with the
+        ``history`` acknowledgements and the alerts owed by what is current."""
         clinic_id = actor.clinician_clinic
         if clinic_id is None:
             raise NotFound("no clinic to enroll into")
@@ -95,7 +115,11 @@ class Patients(UseCase):
             enrollment=enrollment,
             warnings=tuple(f.code for f in decision.warnings),
         )
-        record = PatientRecord(profile=profile)
+        if history:
+            onboarded = onboard(profile, history, today=today, protocol=protocol, new_result_id=new_result_id, at=now)
+        else:
+            onboarded = Onboarded(record=PatientRecord(profile=profile), acknowledgements=(), alerts=())
+        record = onboarded.record
         stored = StoredPatient(
             record=record,
             version=1,
@@ -103,14 +127,18 @@ class Patients(UseCase):
             patient_sub=data.patient_sub,
             external_ref=data.external_ref,
             next_check=next_check(record, frozenset(), protocol, after=None),
+            acknowledgements=onboarded.acknowledgements,
         )
+        _check_fits(stored, onboarded.alerts)
         audit = self.audit(actor, Role.CLINICIANS, "patient.enrolled", "PROFILE")
         try:
-            self.repository.create_patient(stored, audit)
+            self.repository.create_patient(stored, audit, alerts=onboarded.alerts)
         except AlreadyExists as error:
             if error.what == "patient_sub":
                 raise Conflict("this user is already linked to a patient", code="patient_sub_taken") from error
             raise Conflict("the patient exists already", code="conflict") from error
+        if self.alerts is not None and onboarded.alerts:
+            self.alerts.deliver(onboarded.alerts)
         return patient_view(stored, clinic, today)
 
     def list_patients(self, actor: Actor, limit: int, cursor: str | None) -> PatientPageView:
@@ -147,6 +175,33 @@ class Patients(UseCase):
             return patient_view(stored, context.clinic, context.today)
 
         return retry_on_conflict(attempt, attempts=1 if if_match is not None else WRITE_ATTEMPTS)
+
+
+def _check_fits(stored: StoredPatient, alerts: Sequence[Alert]) -> None:
+    """An enrollment is one transaction (all or nothing, and a retry with the same Idempotency-Key replays it):
+    refuse with 422 ``history_too_large`` a history it could not hold, before anything is sent. Four years of
+    monitoring (~10 infusions, ~50 results in 5 year items) is ~20 of DynamoDB's 100 items; a year item holds
+    thousands of results under its 400 KB."""
+    record = stored.record
+    by_year: dict[int, int] = {}
+    for result in record.results:
+        size = len(keys.result_name(result.date, result.result_id)) + len(packing.result_entry(result))
+        by_year[result.date.year] = by_year.get(result.date.year, 0) + size
+    items = 2 + len(record.infusions) + len(by_year) + bool(stored.acknowledgements) + len(alerts)
+    items += stored.patient_sub is not None
+    if items > MAX_TRANSACTION_ITEMS:
+        raise ValidationFailed(
+            f"the history needs {items} items in one write; at most {MAX_TRANSACTION_ITEMS} fit",
+            code="history_too_large",
+            violations=[Violation("history_too_large", f"{items} items > {MAX_TRANSACTION_ITEMS}", field="history")],
+        )
+    for year, size in sorted(by_year.items()):
+        if size > MAX_YEAR_BYTES:
+            raise ValidationFailed(
+                f"the results of {year} take {size} bytes; one year holds at most {MAX_YEAR_BYTES}",
+                code="history_too_large",
+                violations=[Violation("history_too_large", f"{year}: {size} bytes", field="history.results")],
+            )
 
 
 def _patched(context: PatientContext, patch: ProfilePatch) -> PatientProfile:

@@ -9,6 +9,7 @@ from lemtrada.regimen import Occurrence, build_schedule, open_findings, protocol
 from lemtrada.regimen.records import Infusion, LabFinding, PatientProfile, Result
 from lemtrada.regimen.schedule import Schedule
 from lemtrada.services.views import (
+    AcknowledgementView,
     AnalyteView,
     CourseView,
     DeviationView,
@@ -134,6 +135,10 @@ def patient_view(stored: StoredPatient, clinic: StoredClinic, today: date) -> Pa
         enrolled_at=stored.enrolled_at,
         version=stored.version,
         open_findings=[finding_view(f) for f in open_findings(record, today)],
+        acknowledgements=[
+            AcknowledgementView(kind=a.kind, ref=a.ref, action=a.action, by=a.by, at=a.at)
+            for a in stored.acknowledgements
+        ],
     )
 
 

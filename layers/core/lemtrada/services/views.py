@@ -148,6 +148,8 @@ class PatientView(_View):
     enrolled_at: datetime
     version: int
     open_findings: list[LabFindingView] = []
+    # Every stored acknowledgement; action ``history``: a finding stored settled at enrollment (DESIGN 8).
+    acknowledgements: list[AcknowledgementView] = []
 
 
 class PatientSummaryView(_View):

@@ -234,8 +234,10 @@ class PatientRepository(Protocol):
         ...
 
     # -- patients: writes (each one atomic, version-checked, index-maintaining, audited) ------------
-    def create_patient(self, patient: StoredPatient, audit: AuditEntry) -> None:
-        """Store a new patient (version 1) and, if ``patient_sub`` is set, link that user to it.
+    def create_patient(self, patient: StoredPatient, audit: AuditEntry, *, alerts: Sequence[Alert] = ()) -> None:
+        """Store a new patient (version 1) with its record (infusions, results, acknowledgements: an enrollment
+        with history) and, if ``patient_sub`` is set, link that user to it; ``alerts`` (those the record's current
+        critical findings and deviations owe) are stored as owed in the same transaction.
 
         Raises AlreadyExists("patient") or AlreadyExists("patient_sub").
         """

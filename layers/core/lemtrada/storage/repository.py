@@ -308,7 +308,7 @@ class DynamoPatientRepository:
         return tuple(marks[key] for key in sorted(marks))
 
     # -- patients: writes ----------------------------------------------------------------------------------
-    def create_patient(self, patient: StoredPatient, audit: AuditEntry) -> None:
+    def create_patient(self, patient: StoredPatient, audit: AuditEntry, *, alerts: Sequence[Alert] = ()) -> None:
         pid = patient.patient_id
         write = self._new_write()
         fresh = StoredPatient(
@@ -319,6 +319,7 @@ class DynamoPatientRepository:
             external_ref=patient.external_ref,
             next_check=patient.next_check,
             swept_through=patient.swept_through,
+            acknowledgements=patient.acknowledgements,
         )
         items = codec.patient_items(fresh, self._shards)
         write.put("patient", items[0], _NOT_EXISTS)
@@ -327,6 +328,7 @@ class DynamoPatientRepository:
         if patient.patient_sub is not None:
             write.put("patient_sub", codec.link_item(patient.patient_sub, pid), _NOT_EXISTS)
         write.put("audit", codec.audit_item(keys.patient_pk(pid), audit))
+        _owe(write, alerts, audit.at)
         self._commit("create_patient", write)
 
     def update_profile(

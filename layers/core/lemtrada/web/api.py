@@ -152,22 +152,27 @@ def idempotent_write(
     return respond(idempotency.run_idempotent(event.headers, scope, payload, write))
 
 
-def oversized(event: Mapping[str, Any]) -> Response[str] | None:
+def body_limit(event: Mapping[str, Any], limits: Mapping[str, int] | None = None) -> int:
+    """The body limit of the event's route: ``limits`` by route key (``POST /patients``), else MAX_BODY_BYTES."""
+    return (limits or {}).get(str(event.get("routeKey") or ""), MAX_BODY_BYTES)
+
+
+def oversized(event: Mapping[str, Any], limit: int = MAX_BODY_BYTES) -> Response[str] | None:
     """413 for a body past the limit, checked before anything parses it."""
     body = str(event.get("body") or "")
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
-    if size > MAX_BODY_BYTES:
-        return problem(413, "payload_too_large", "Payload too large", f"bodies are limited to {MAX_BODY_BYTES} bytes")
+    if size > limit:
+        return problem(413, "payload_too_large", "Payload too large", f"bodies are limited to {limit} bytes")
     return None
 
 
-def unreadable_body(event: Mapping[str, Any]) -> Response[str] | None:
+def unreadable_body(event: Mapping[str, Any], limit: int = MAX_BODY_BYTES) -> Response[str] | None:
     """413 for a body past the limit, 415 for a write whose body is declared as anything but JSON.
 
     Checked before routing: the validating resolver would otherwise try to parse form or multipart bodies (and
     fail with an error of its own on a multipart type without a boundary).
     """
-    too_big = oversized(event)
+    too_big = oversized(event, limit)
     if too_big is not None:
         return too_big
     method = str(((event.get("requestContext") or {}).get("http") or {}).get("method", "")).upper()
@@ -215,13 +220,16 @@ def _json_shape_problem(event: Mapping[str, Any]) -> str | None:
     return None if isinstance(document, dict) else "the body must be one JSON object"
 
 
-def resolve_write(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
+def resolve_write(
+    app: APIGatewayHttpResolver, event: dict[str, Any], context: Any, *, body_limits: Mapping[str, int] | None = None
+) -> dict[str, Any]:
     """Answer a writer's event: refuse unreadable bodies before routing, bind idempotency to this invocation, route.
 
+    ``body_limits`` raises the body limit of the routes it names (by route key); every other keeps MAX_BODY_BYTES.
     Binding the invocation lets an in-progress idempotency record expire with it, so a timed-out attempt can be
     retried.
     """
-    refused = unreadable_body(event)
+    refused = unreadable_body(event, body_limit(event, body_limits))
     if refused is not None:
         return serialized(refused)
     idempotency.register_context(context)

@@ -26,6 +26,14 @@ from lemtrada.regimen.records import (
 
 MAX_BODY_BYTES = 16 * 1024
 """Largest request body accepted; the biggest real body (an enrollment with a justification) is ~3 KB."""
+HISTORY_BODY_BYTES = 256 * 1024
+"""Largest body of ``POST /patients`` only, which may carry a patient's history (DESIGN 8): four years of
+monitoring (~10 infusions, ~50 results with their analytes) is ~30 KB."""
+MAX_HISTORY_INFUSIONS = 90
+"""More than a lifetime of courses (5 + 3 + 3 ... infusions); the enrollment is one transaction of <= 100 items."""
+MAX_HISTORY_RESULTS = 1000
+"""Twenty years of monthly labs; it bounds the replay in date order (about 2 s on the bench machine for 1,000
+results of one item, whose rules each read the earlier ones) inside the function's timeout."""
 
 EARLIEST_DATE = date(1900, 1, 1)
 LATEST_DATE = date(2199, 12, 31)
@@ -113,6 +121,15 @@ class EnrollmentIn(_Request):
     patient_sub: Identifier | None = None
     external_ref: Identifier | None = None
     rapidly_evolving_severe: StrictBool = False
+    history: HistoryIn | None = Field(
+        default=None,
+        description=(
+            "What happened before enrollment (DESIGN 8): the bodies of the infusion and result routes, in any "
+            "order. Validated whole (422 naming the entry, e.g. `history.results[12].date`; nothing stored), "
+            "replayed in date order; findings dated more than 30 days before enrollment are stored acknowledged "
+            "with action `history` and never notified. Bodies up to 256 KB on this route."
+        ),
+    )
 
 
 class PregnancyIn(_Request):
@@ -187,6 +204,16 @@ class InfusionIn(_Request):
     observation_minutes: Annotated[StrictInt | None, Field(ge=0, le=24 * 60)] = None
     batch_number: ShortText | None = None
     course: Annotated[StrictInt | None, Field(ge=1, le=20)] = None
+
+
+class HistoryIn(_Request):
+    """A patient's history at enrollment: infusions (``course`` may be given) and results, as their routes take."""
+
+    infusions: Annotated[list[InfusionIn], Field(max_length=MAX_HISTORY_INFUSIONS)] = []
+    results: Annotated[list[ResultIn], Field(max_length=MAX_HISTORY_RESULTS)] = []
+
+
+EnrollmentIn.model_rebuild()
 
 
 class AcknowledgementIn(_Request):
