@@ -189,7 +189,7 @@ def run(patients: int = 500, seed: int = 23) -> Onboarding:
         naive = replace(record.profile, enrollment=replace(record.profile.enrollment, enrolled_on=first))
         unsettled = PatientRecord(naive, record.infusions, tuple(_unacknowledged(r) for r in record.results))
         without_rule += len(notices_due(unsettled, DAY, frozenset(), US_PROTOCOL))
-    sweep = SweepService(repository, InMemoryOutbox(), publisher)
+    sweep = SweepService(repository, InMemoryOutbox(repository), publisher)
     before = len(publisher.sent)
     run_in_process(sweep, {"date": DAY.isoformat()})
     digests = [m for m in publisher.sent[before:] if m.attributes.get("kind") == "digest"]
