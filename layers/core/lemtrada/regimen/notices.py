@@ -16,24 +16,14 @@ from datetime import date, timedelta
 from typing import Any, Literal
 
 from lemtrada.regimen.courses import infusions_until
-from lemtrada.regimen.dates import ONE_DAY, add_months
+from lemtrada.regimen.dates import ONE_DAY
 from lemtrada.regimen.history import is_history
+from lemtrada.regimen.lazy import cd4_until, occurrence_windows, owed_occurrences, results_with_findings
 from lemtrada.regimen.protocol import Protocol
-from lemtrada.regimen.readiness import applies_to
 from lemtrada.regimen.records import Infusion, PatientRecord, Result, ResultItem, Severity
-from lemtrada.regimen.schedule import (
-    Milestone,
-    OccurrenceStatus,
-    group_results,
-    item_dates,
-    match_results,
-    milestones_for,
-    occurrence_status,
-)
+from lemtrada.regimen.schedule import Milestone, milestones_for
 
 NoticeKind = Literal["occurrence", "milestone", "deviation", "finding"]
-
-_OWED_STATES = (OccurrenceStatus.DUE, OccurrenceStatus.OVERDUE, OccurrenceStatus.MISSED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +103,7 @@ def _owed_findings(record: PatientRecord, on: date, sent: frozenset[str]) -> lis
     enrolled_on = record.profile.enrollment.enrolled_on
     out = []
     for result in sorted(
-        (r for r in record.results if r.date <= on and r.findings), key=lambda r: (r.date, r.result_id)
+        (r for r in results_with_findings(record) if r.date <= on), key=lambda r: (r.date, r.result_id)
     ):
         for found in result.findings:
             key = finding_key(pid, found.finding_id)
@@ -152,31 +142,11 @@ def notices_due(record: PatientRecord, on: date, sent: frozenset[str], protocol:
     if not infusions:
         return tuple(findings)
     pid = profile.patient_id
-    results = group_results([r for r in record.results if r.date <= on])
-    t0 = infusions[0].date
-    end = add_months(infusions[-1].date, protocol.monitoring_months)
-    grace = timedelta(days=protocol.grace_days)
-    owed: list[tuple[date, int, Notice]] = []
-    for order, spec in enumerate(protocol.monitoring):
-        if not applies_to(spec.who, profile):
-            continue
-        dates = item_dates(t0, end, spec, protocol)
-        if not dates or on < dates[0][1]:
-            continue
-        item = spec.item.value
-        for k, ((due, opens, closes), result) in enumerate(
-            zip(dates, match_results(dates, results.get(spec.item, ())), strict=True), start=1
-        ):
-            if opens > on:
-                break
-            status = occurrence_status(due, opens, closes, result, on, grace)
-            if status in _OWED_STATES:
-                key = occurrence_key(pid, item, k, status.value)
-                if key not in sent:
-                    owed.append((due, order, Notice(key, pid, "occurrence", item, k, status.value, due)))
-    owed.sort(key=lambda entry: (entry[0], entry[1]))
-    out = [notice for _, _, notice in owed]
-    milestones = milestones_for(profile, infusions, results.get(ResultItem.CD4, ()), on, protocol)
+    out = [
+        Notice(key, pid, "occurrence", item, k, state, due)
+        for due, item, k, state, key in owed_occurrences(record, infusions, on, sent, protocol)
+    ]
+    milestones = milestones_for(profile, infusions, cd4_until(record, on), on, protocol)
     reached = [m for m in milestones if m.reached]
     horizon = on - timedelta(days=protocol.milestone_catch_up_days)
     for milestone in reached:
@@ -240,7 +210,7 @@ def next_check(
         return None
     pid = profile.patient_id
     earliest = _Earliest(low, high)
-    for result in record.results:
+    for result in results_with_findings(record):
         for found in result.findings:
             if not found.acknowledged and finding_key(pid, found.finding_id) not in sent:
                 earliest.offer(found.date, date.max)
@@ -250,59 +220,10 @@ def next_check(
         for deviation in infusion.deviations:
             if deviation_key(pid, deviation.code, infusion.date) not in sent:
                 earliest.offer(infusion.date, date.max)
-    results = group_results(record.results)
-    _occurrence_windows(record, infusions, results, sent, protocol=protocol, earliest=earliest)
+    occurrence_windows(record, infusions, sent, protocol, earliest)
+    results = {ResultItem.CD4: list(cd4_until(record))}
     _milestone_windows(record, infusions, results, sent, protocol=protocol, earliest=earliest)
     return earliest.best
-
-
-def _occurrence_windows(
-    record: PatientRecord,
-    infusions: Sequence[Infusion],
-    results: dict[ResultItem, list[Result]],
-    sent: frozenset[str],
-    *,
-    protocol: Protocol,
-    earliest: _Earliest,
-) -> None:
-    """Each occurrence is owed as due on [O_k, D_k + grace], overdue until O_(k+1) - 1, missed from O_(k+1),
-    cut at the day its result arrives and starting no earlier than the infusion that made it exist."""
-    pid = record.profile.patient_id
-    t0 = infusions[0].date
-    ends = [(add_months(i.date, protocol.monitoring_months), i.date) for i in infusions]
-    grace = timedelta(days=protocol.grace_days)
-    for spec in protocol.monitoring:
-        if not applies_to(spec.who, record.profile):
-            continue
-        dates = item_dates(t0, ends[-1][0], spec, protocol)
-        matched = match_results(dates, results.get(spec.item, ()))
-        pointer = 0
-        item = spec.item.value
-        low = earliest.low
-        for index, (due, opens, closes) in enumerate(dates):
-            if earliest.beaten_by(opens):
-                break
-            result = matched[index]
-            if result is not None and result.date <= low:
-                continue  # done before the first day that matters
-            while ends[pointer][0] < due:
-                pointer += 1
-            exists = ends[pointer][1]
-            stop = date.max if result is None else result.date - ONE_DAY
-            late = due + grace
-            if low <= late:
-                _offer(earliest, sent, occurrence_key(pid, item, index + 1, "due"), max(opens, exists), min(late, stop))
-            if low < closes:
-                first = max(late + ONE_DAY, exists)
-                _offer(
-                    earliest, sent, occurrence_key(pid, item, index + 1, "overdue"), first, min(closes - ONE_DAY, stop)
-                )
-            _offer(earliest, sent, occurrence_key(pid, item, index + 1, "missed"), max(closes, exists), stop)
-
-
-def _offer(earliest: _Earliest, sent: frozenset[str], key: str, first: date, last: date) -> None:
-    if earliest.could_improve(first, last) and key not in sent:
-        earliest.offer(first, last)
 
 
 def _milestone_windows(

@@ -1,0 +1,305 @@
+"""The occurrences the sweep's question needs, without the whole schedule (DESIGN 2.5, 2.6).
+
+``notices_due`` on day D and ``next_check`` after D read about 270 occurrences per patient if every one is
+walked from k = 1, yet only three kinds can matter: the occurrence whose period holds D, the next few (the
+first day something is owed again), and the past ones with no result (missed, owed until their key is sent).
+Periods are contiguous and sorted (O_(k+1) closes period k), so each of those is found by bisection in the
+cached slot columns, and which past periods hold a result by bisecting each result's date: no Occurrence
+object, no walk, no matching of the whole history. The answers are exactly the full computation's
+(tests/unit/regimen/test_lazy_properties.py holds the round-1 walk as the oracle).
+
+A record's results grouped per item (dates only) and its cd4 results are computed once per record object and
+kept for the few records asked about last (``notices_due`` then ``next_check`` on the same record is the
+sweep's question): records are immutable, and the memo holds the record itself, so an identity never
+outlives the object it names.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Protocol as Structural
+
+from lemtrada.regimen.dates import ONE_DAY, MonthGrid, add_months, month_grid
+from lemtrada.regimen.protocol import MonitoringItem, Protocol
+from lemtrada.regimen.readiness import applies_to
+from lemtrada.regimen.records import Infusion, PatientRecord, Result, ResultItem
+
+Dates = tuple[date, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ResultIndex:
+    """A record's result dates per item (sorted), its cd4 results in date order, its results with findings."""
+
+    dates: dict[ResultItem, list[date]]
+    cd4: tuple[Result, ...]
+    cd4_dates: Dates
+    with_findings: tuple[Result, ...]
+
+
+_MEMO_SIZE = 8
+_memo: dict[int, tuple[PatientRecord, ResultIndex]] = {}
+
+
+def result_index(record: PatientRecord) -> ResultIndex:
+    """The record's ``ResultIndex``, built once per record object (see the module's docstring)."""
+    hit = _memo.get(id(record))
+    if hit is not None and hit[0] is record:
+        return hit[1]
+    dates: dict[ResultItem, list[date]] = {}
+    cd4: list[Result] = []
+    with_findings: list[Result] = []
+    for result in record.results:
+        item = result.item
+        found = dates.get(item)
+        if found is None:
+            dates[item] = [result.date]
+        else:
+            found.append(result.date)
+        if item is ResultItem.CD4:
+            cd4.append(result)
+        if result.findings:
+            with_findings.append(result)
+    for column in dates.values():
+        column.sort()  # linear on the stored (date-ordered) results
+    cd4.sort(key=_by_date)
+    index = ResultIndex(dates, tuple(cd4), tuple(r.date for r in cd4), tuple(with_findings))
+    if len(_memo) >= _MEMO_SIZE:
+        del _memo[next(iter(_memo))]
+    _memo[id(record)] = (record, index)
+    return index
+
+
+def _by_date(result: Result) -> date:
+    return result.date
+
+
+def cd4_until(record: PatientRecord, last: date | None = None) -> tuple[Result, ...]:
+    """The record's cd4 results dated on or before ``last`` (all when None), in date order."""
+    index = result_index(record)
+    if last is None:
+        return index.cd4
+    return index.cd4[: bisect_right(index.cd4_dates, last)]
+
+
+def results_with_findings(record: PatientRecord) -> tuple[Result, ...]:
+    """The record's results that carry findings, in the record's order."""
+    return result_index(record).with_findings
+
+
+_NONE: list[date] = []
+
+
+class _Slots:
+    """One item's occurrences on a patient's month grid: occurrence k is month m_k = first + (k - 1) * cadence,
+    D_k = dues[m_k], O_k = opens[m_k] and its period closes on opens[m_k + cadence]; ``count`` of them exist."""
+
+    __slots__ = ("cadence", "count", "dues", "first", "limit", "opens")
+
+    def __init__(self, grid: MonthGrid, spec: MonitoringItem, span: int) -> None:
+        first, cadence = spec.first_due_months, spec.cadence_months
+        self.first, self.cadence = first, cadence
+        self.count = 0 if span < first else (span - first) // cadence + 1
+        self.limit = first + self.count * cadence  # the month whose opening closes the last period
+        grid.reach(self.limit)
+        self.dues, self.opens = grid.dues, grid.opens
+
+    def closed_by(self, day: date) -> int:
+        """How many periods closed on or before ``day`` (O_(k+1) <= day)."""
+        month = bisect_right(self.opens, day, 0, self.limit + 1) - 1
+        return min(self.count, max(0, (month - self.first) // self.cadence))
+
+    def opened_by(self, day: date) -> int:
+        """How many periods opened on or before ``day`` (O_k <= day)."""
+        month = bisect_right(self.opens, day, 0, self.limit + 1) - 1
+        if month < self.first:
+            return 0
+        return min(self.count, (month - self.first) // self.cadence + 1)
+
+    def empty(self, ds: Sequence[date], low: int, high: int) -> list[int]:
+        """k in [low, high] whose period holds none of the sorted dates ``ds``, ascending."""
+        first, cadence, opens = self.first, self.cadence, self.opens
+        start = first + (low - 1) * cadence
+        stop = first + high * cadence
+        inside = ds[bisect_left(ds, opens[start]) : bisect_left(ds, opens[stop])]
+        # bisect_right(opens, d) - 1 is the month holding d; its occurrence is (month - first) // cadence + 1
+        months = set(map(bisect_right, [opens] * len(inside), inside))
+        if cadence == 1:
+            if len(months) == high - low + 1:
+                return []  # the common case: every period holds a result
+            return [month - first for month in sorted(set(range(start + 1, stop + 1)) - months)]  # k when cadence 1
+        held = {(month - 1 - first) // cadence + 1 for month in months}
+        return [k for k in range(low, high + 1) if k not in held]
+
+
+OwedOccurrence = tuple[date, str, int, str, str]
+"""(due date, item, k, state, key) of one owed occurrence."""
+
+
+def owed_occurrences(
+    record: PatientRecord,
+    infusions: Sequence[Infusion],
+    on: date,
+    sent: frozenset[str],
+    protocol: Protocol,
+    *,
+    ended_by: date | None = None,
+) -> list[OwedOccurrence]:
+    """Occurrences owed on ``on`` (due, overdue or missed, key not in ``sent``) in ``notices_due``'s order: due
+    date, then protocol order. ``infusions`` are those existing on ``on``, in date order (at least one).
+    ``ended_by``: periods ended on or before that day are never owed (history is not news)."""
+    profile = record.profile
+    pid = profile.patient_id
+    grid = month_grid(infusions[0].date, protocol.lead_days)
+    span = grid.months_through(add_months(infusions[-1].date, protocol.monitoring_months))
+    grace = timedelta(days=protocol.grace_days)
+    by_item = result_index(record).dates
+    owed: list[tuple[date, int, OwedOccurrence]] = []
+    for order, spec in enumerate(protocol.monitoring):
+        if not applies_to(spec.who, profile):
+            continue
+        slots = _Slots(grid, spec, span)
+        opened = slots.opened_by(on)
+        if not opened:
+            continue
+        past = slots.closed_by(on)  # periods over by ``on``: done or missed
+        low = 1 if ended_by is None else slots.closed_by(ended_by) + 1
+        ds = by_item.get(spec.item, _NONE)
+        item = spec.item.value
+        prefix = f"{pid}#occurrence#{item}#"
+        dues = slots.dues
+        if past >= low:
+            for k in slots.empty(ds, low, past):
+                key = f"{prefix}{k}#missed"
+                if key not in sent:
+                    due = dues[slots.first + (k - 1) * slots.cadence]
+                    owed.append((due, order, (due, item, k, "missed", key)))
+        if opened > past and opened >= low:  # the period holding ``on``
+            month = slots.first + (opened - 1) * slots.cadence
+            at = bisect_left(ds, slots.opens[month])
+            if at == len(ds) or ds[at] > on:  # no result in it yet
+                due = dues[month]
+                state = "due" if on <= due + grace else "overdue"
+                key = f"{prefix}{opened}#{state}"
+                if key not in sent:
+                    owed.append((due, order, (due, item, opened, state, key)))
+    owed.sort(key=_due_then_order)
+    return [entry for _, _, entry in owed]
+
+
+def _due_then_order(entry: tuple[date, int, OwedOccurrence]) -> tuple[date, int]:
+    return entry[0], entry[1]
+
+
+class Earliest(Structural):
+    """What ``next_check`` keeps: the earliest owed day so far among [low, high]."""
+
+    @property
+    def low(self) -> date: ...
+
+    def offer(self, first: date, last: date) -> None: ...
+
+    def could_improve(self, first: date, last: date) -> bool: ...
+
+    def beaten_by(self, day: date) -> bool: ...
+
+
+def occurrence_windows(
+    record: PatientRecord,
+    infusions: Sequence[Infusion],
+    sent: frozenset[str],
+    protocol: Protocol,
+    earliest: Earliest,
+    *,
+    ended_by: date | None = None,
+) -> None:
+    """Offer ``earliest`` each occurrence's owed days after ``earliest.low``: due on [O_k, D_k + grace], overdue
+    until O_(k+1) - 1, missed from O_(k+1), cut at the day its result arrives and starting no earlier than the
+    infusion that made it exist. ``infusions``: all of them, in date order (at least one).
+
+    A period over by ``low`` with a result was done before ``low`` and can owe nothing; one without a result
+    owes its missed key. From the first period still open on ``low`` on, periods are read in order until
+    ``earliest`` holds a day no later period can beat (each period's days start at its O_k)."""
+    pid = record.profile.patient_id
+    months = protocol.monitoring_months
+    ends = [add_months(i.date, months) for i in infusions]
+    grid = month_grid(infusions[0].date, protocol.lead_days)
+    span = grid.months_through(ends[-1])
+    grace = timedelta(days=protocol.grace_days)
+    by_item = result_index(record).dates
+    low = earliest.low
+    for spec in protocol.monitoring:
+        if not applies_to(spec.who, record.profile):
+            continue
+        slots = _Slots(grid, spec, span)
+        if not slots.count:
+            continue
+        first, cadence, dues, opens = slots.first, slots.cadence, slots.dues, slots.opens
+        start = 1 if ended_by is None else slots.closed_by(ended_by) + 1
+        over = slots.closed_by(low)  # periods 1..over closed on or before ``low``
+        ds = by_item.get(spec.item, _NONE)
+        prefix = f"{pid}#occurrence#{spec.item.value}#"
+        if over >= start:
+            for k in slots.empty(ds, start, over):
+                month = first + (k - 1) * cadence
+                if earliest.beaten_by(opens[month]):
+                    break
+                _windows(
+                    earliest,
+                    sent,
+                    prefix,
+                    k,
+                    dues[month],
+                    opens[month],
+                    opens[month + cadence],
+                    None,
+                    grace,
+                    infusions,
+                    ends,
+                )
+        for k in range(max(start, over + 1), slots.count + 1):
+            month = first + (k - 1) * cadence
+            opened = opens[month]
+            if earliest.beaten_by(opened):
+                break
+            closing = opens[month + cadence]
+            at = bisect_left(ds, opened)
+            result = ds[at] if at < len(ds) and ds[at] < closing else None
+            if result is not None and result <= low:
+                continue  # done before the first day that matters
+            _windows(earliest, sent, prefix, k, dues[month], opened, closing, result, grace, infusions, ends)
+
+
+def _windows(  # noqa: PLR0917 - hot path, one call per period read
+    earliest: Earliest,
+    sent: frozenset[str],
+    prefix: str,
+    k: int,
+    due: date,
+    opens: date,
+    closes: date,
+    result: date | None,
+    grace: timedelta,
+    infusions: Sequence[Infusion],
+    ends: Sequence[date],
+) -> None:
+    exists = infusions[bisect_left(ends, due)].date  # the first infusion whose monitoring reaches D_k
+    stop = date.max if result is None else result - ONE_DAY
+    late = due + grace
+    low = earliest.low
+    if low <= late:
+        _offer(earliest, sent, prefix, k, "due", max(opens, exists), min(late, stop))
+    if low < closes:
+        _offer(earliest, sent, prefix, k, "overdue", max(late + ONE_DAY, exists), min(closes - ONE_DAY, stop))
+    _offer(earliest, sent, prefix, k, "missed", max(closes, exists), stop)
+
+
+def _offer(  # noqa: PLR0917 - hot path
+    earliest: Earliest, sent: frozenset[str], prefix: str, k: int, state: str, first: date, last: date
+) -> None:
+    """The key is only spelled when the window could improve the answer."""
+    if earliest.could_improve(first, last) and f"{prefix}{k}#{state}" not in sent:
+        earliest.offer(first, last)
