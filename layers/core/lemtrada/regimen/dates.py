@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from functools import lru_cache
+from operator import sub
 
 from dateutil.relativedelta import relativedelta
 
@@ -37,6 +38,12 @@ def add_months(anchor: date, months: int) -> date:
     return date(year, month, day)
 
 
+_TABLE_YEAR = 1900
+_YEARS = [year for year in range(_TABLE_YEAR, 2200) for _ in range(12)]
+_MONTHS = list(range(1, 13)) * (2200 - _TABLE_YEAR)
+_DIM = [days_in_month(year, month) for year, month in zip(_YEARS, _MONTHS, strict=True)]
+
+
 class MonthGrid:
     """``add_months(t0, m)`` and that day minus ``lead_days`` for m = 0, 1, 2, ..., grown on demand.
 
@@ -53,15 +60,23 @@ class MonthGrid:
         self.opens: list[date] = []
 
     def reach(self, month: int) -> None:
-        """Make index ``month`` exist."""
+        """Make index ``month`` exist (two years at a time: a patient's questions walk forward)."""
         dues = self.dues
-        if len(dues) > month:
+        have = len(dues)
+        if have > month:
             return
-        t0, lead, opens = self.t0, self.lead, self.opens
-        for m in range(len(dues), month + 1):
-            due = add_months(t0, m)
-            dues.append(due)
-            opens.append(due - lead)
+        t0 = self.t0
+        upto = month + 24
+        start = (t0.year - _TABLE_YEAR) * 12 + t0.month - 1
+        low, high = start + have, start + upto + 1
+        if low >= 0 and high <= len(_YEARS):  # the month tables: one C-level pass builds every date
+            day = t0.day
+            days = [day] * (high - low) if day <= 28 else list(map(min, [day] * (high - low), _DIM[low:high]))
+            more = list(map(date, _YEARS[low:high], _MONTHS[low:high], days))
+        else:
+            more = [add_months(t0, m) for m in range(have, upto + 1)]
+        dues.extend(more)
+        self.opens.extend(map(sub, more, [self.lead] * len(more)))
 
     def months_through(self, day: date) -> int:
         """The largest m with ``add_months(t0, m) <= day`` (-1 when ``day`` is before T0)."""

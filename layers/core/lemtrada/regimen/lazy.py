@@ -17,6 +17,7 @@ outlives the object it names.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -38,9 +39,11 @@ class ResultIndex:
     cd4: tuple[Result, ...]
     cd4_dates: Dates
     with_findings: tuple[Result, ...]
+    slots: dict[tuple[ResultItem, MonthGrid, int], _Slots]  # one item's periods: see slots_of
 
 
 _MEMO_SIZE = 8
+_CD4 = ResultItem.CD4
 _memo: dict[int, tuple[PatientRecord, ResultIndex]] = {}
 
 
@@ -49,24 +52,20 @@ def result_index(record: PatientRecord) -> ResultIndex:
     hit = _memo.get(id(record))
     if hit is not None and hit[0] is record:
         return hit[1]
-    dates: dict[ResultItem, list[date]] = {}
-    cd4: list[Result] = []
+    dates: defaultdict[ResultItem, list[date]] = defaultdict(list)
     with_findings: list[Result] = []
+    cd4: list[Result] = []
     for result in record.results:
         item = result.item
-        found = dates.get(item)
-        if found is None:
-            dates[item] = [result.date]
-        else:
-            found.append(result.date)
-        if item is ResultItem.CD4:
+        dates[item].append(result.date)
+        if item == _CD4:
             cd4.append(result)
         if result.findings:
             with_findings.append(result)
     for column in dates.values():
         column.sort()  # linear on the stored (date-ordered) results
     cd4.sort(key=_by_date)
-    index = ResultIndex(dates, tuple(cd4), tuple(r.date for r in cd4), tuple(with_findings))
+    index = ResultIndex(dates, tuple(cd4), tuple(r.date for r in cd4), tuple(with_findings), {})
     if len(_memo) >= _MEMO_SIZE:
         del _memo[next(iter(_memo))]
     _memo[id(record)] = (record, index)
@@ -97,15 +96,16 @@ class _Slots:
     """One item's occurrences on a patient's month grid: occurrence k is month m_k = first + (k - 1) * cadence,
     D_k = dues[m_k], O_k = opens[m_k] and its period closes on opens[m_k + cadence]; ``count`` of them exist."""
 
-    __slots__ = ("cadence", "count", "dues", "first", "limit", "opens")
+    __slots__ = ("cadence", "count", "dues", "empty", "first", "grid", "limit", "opens")
 
     def __init__(self, grid: MonthGrid, spec: MonitoringItem, span: int) -> None:
         first, cadence = spec.first_due_months, spec.cadence_months
-        self.first, self.cadence = first, cadence
+        self.grid, self.first, self.cadence = grid, first, cadence
         self.count = 0 if span < first else (span - first) // cadence + 1
         self.limit = first + self.count * cadence  # the month whose opening closes the last period
         grid.reach(self.limit)
         self.dues, self.opens = grid.dues, grid.opens
+        self.empty: list[int] | None = None
 
     def closed_by(self, day: date) -> int:
         """How many periods closed on or before ``day`` (O_(k+1) <= day)."""
@@ -119,20 +119,33 @@ class _Slots:
             return 0
         return min(self.count, (month - self.first) // self.cadence + 1)
 
-    def empty(self, ds: Sequence[date], low: int, high: int) -> list[int]:
-        """k in [low, high] whose period holds none of the sorted dates ``ds``, ascending."""
-        first, cadence, opens = self.first, self.cadence, self.opens
-        start = first + (low - 1) * cadence
-        stop = first + high * cadence
-        inside = ds[bisect_left(ds, opens[start]) : bisect_left(ds, opens[stop])]
+    def empty_periods(self, ds: Sequence[date]) -> list[int]:
+        """Every k in [1, count] whose period holds none of the item's result dates ``ds``, ascending. Whether a
+        period holds a result does not depend on the day asked: ``notices_due`` and ``next_check`` share it."""
+        if self.empty is None:
+            self.empty = self._empty(ds) if self.count else []
+        return self.empty
+
+    def _empty(self, ds: Sequence[date]) -> list[int]:
+        first, cadence, opens, count = self.first, self.cadence, self.opens, self.count
+        inside = ds[bisect_left(ds, opens[first]) : bisect_left(ds, opens[self.limit])]
         # bisect_right(opens, d) - 1 is the month holding d; its occurrence is (month - first) // cadence + 1
         months = set(map(bisect_right, [opens] * len(inside), inside))
         if cadence == 1:
-            if len(months) == high - low + 1:
+            if len(months) == count:
                 return []  # the common case: every period holds a result
-            return [month - first for month in sorted(set(range(start + 1, stop + 1)) - months)]  # k when cadence 1
+            return [month - first for month in sorted(set(range(first + 1, self.limit + 1)) - months)]
         held = {(month - 1 - first) // cadence + 1 for month in months}
-        return [k for k in range(low, high + 1) if k not in held]
+        return [k for k in range(1, count + 1) if k not in held]
+
+
+def _slots_of(index: ResultIndex, grid: MonthGrid, spec: MonitoringItem, span: int) -> _Slots:
+    """The item's ``_Slots`` for this record, month grid and span, kept with the record's index."""
+    key = (spec.item, grid, span)
+    found = index.slots.get(key)
+    if found is None:
+        found = index.slots[key] = _Slots(grid, spec, span)
+    return found
 
 
 OwedOccurrence = tuple[date, str, int, str, str]
@@ -156,23 +169,25 @@ def owed_occurrences(
     grid = month_grid(infusions[0].date, protocol.lead_days)
     span = grid.months_through(add_months(infusions[-1].date, protocol.monitoring_months))
     grace = timedelta(days=protocol.grace_days)
-    by_item = result_index(record).dates
+    index = result_index(record)
+    by_item = index.dates
     owed: list[tuple[date, int, OwedOccurrence]] = []
     for order, spec in enumerate(protocol.monitoring):
         if not applies_to(spec.who, profile):
             continue
-        slots = _Slots(grid, spec, span)
+        slots = _slots_of(index, grid, spec, span)
         opened = slots.opened_by(on)
         if not opened:
             continue
         past = slots.closed_by(on)  # periods over by ``on``: done or missed
         low = 1 if ended_by is None else slots.closed_by(ended_by) + 1
         ds = by_item.get(spec.item, _NONE)
-        item = spec.item.value
+        item = str(spec.item)
         prefix = f"{pid}#occurrence#{item}#"
         dues = slots.dues
         if past >= low:
-            for k in slots.empty(ds, low, past):
+            empty = slots.empty_periods(by_item.get(spec.item, _NONE))
+            for k in empty[bisect_left(empty, low) : bisect_right(empty, past)]:
                 key = f"{prefix}{k}#missed"
                 if key not in sent:
                     due = dues[slots.first + (k - 1) * slots.cadence]
@@ -224,42 +239,33 @@ def occurrence_windows(
     owes its missed key. From the first period still open on ``low`` on, periods are read in order until
     ``earliest`` holds a day no later period can beat (each period's days start at its O_k)."""
     pid = record.profile.patient_id
-    months = protocol.monitoring_months
-    ends = [add_months(i.date, months) for i in infusions]
+    existence = _Existence(infusions, protocol.monitoring_months)
     grid = month_grid(infusions[0].date, protocol.lead_days)
-    span = grid.months_through(ends[-1])
+    span = grid.months_through(existence.last_end)
     grace = timedelta(days=protocol.grace_days)
-    by_item = result_index(record).dates
+    index = result_index(record)
+    by_item = index.dates
     low = earliest.low
     for spec in protocol.monitoring:
         if not applies_to(spec.who, record.profile):
             continue
-        slots = _Slots(grid, spec, span)
+        slots = _slots_of(index, grid, spec, span)
         if not slots.count:
             continue
         first, cadence, dues, opens = slots.first, slots.cadence, slots.dues, slots.opens
         start = 1 if ended_by is None else slots.closed_by(ended_by) + 1
         over = slots.closed_by(low)  # periods 1..over closed on or before ``low``
-        ds = by_item.get(spec.item, _NONE)
-        prefix = f"{pid}#occurrence#{spec.item.value}#"
+        prefix = f"{pid}#occurrence#{spec.item}#"
         if over >= start:
-            for k in slots.empty(ds, start, over):
+            empty = slots.empty_periods(by_item.get(spec.item, _NONE))
+            for k in empty[bisect_left(empty, start) : bisect_right(empty, over)]:
                 month = first + (k - 1) * cadence
                 if earliest.beaten_by(opens[month]):
                     break
-                _windows(
-                    earliest,
-                    sent,
-                    prefix,
-                    k,
-                    dues[month],
-                    opens[month],
-                    opens[month + cadence],
-                    None,
-                    grace,
-                    infusions,
-                    ends,
-                )
+                # over by ``low`` with no result: only its missed days can still come
+                if f"{prefix}{k}#missed" not in sent:
+                    earliest.offer(max(opens[month + cadence], existence.of(dues[month])), date.max)
+        ds = by_item.get(spec.item, _NONE)
         for k in range(max(start, over + 1), slots.count + 1):
             month = first + (k - 1) * cadence
             opened = opens[month]
@@ -270,31 +276,35 @@ def occurrence_windows(
             result = ds[at] if at < len(ds) and ds[at] < closing else None
             if result is not None and result <= low:
                 continue  # done before the first day that matters
-            _windows(earliest, sent, prefix, k, dues[month], opened, closing, result, grace, infusions, ends)
+            due = dues[month]
+            exists = existence.of(due)
+            stop = date.max if result is None else result - ONE_DAY
+            late = due + grace
+            if low <= late:
+                _offer(earliest, sent, prefix, k, "due", max(opened, exists), min(late, stop))
+            if low < closing:
+                _offer(earliest, sent, prefix, k, "overdue", max(late + ONE_DAY, exists), min(closing - ONE_DAY, stop))
+            _offer(earliest, sent, prefix, k, "missed", max(closing, exists), stop)
 
 
-def _windows(  # noqa: PLR0917 - hot path, one call per period read
-    earliest: Earliest,
-    sent: frozenset[str],
-    prefix: str,
-    k: int,
-    due: date,
-    opens: date,
-    closes: date,
-    result: date | None,
-    grace: timedelta,
-    infusions: Sequence[Infusion],
-    ends: Sequence[date],
-) -> None:
-    exists = infusions[bisect_left(ends, due)].date  # the first infusion whose monitoring reaches D_k
-    stop = date.max if result is None else result - ONE_DAY
-    late = due + grace
-    low = earliest.low
-    if low <= late:
-        _offer(earliest, sent, prefix, k, "due", max(opens, exists), min(late, stop))
-    if low < closes:
-        _offer(earliest, sent, prefix, k, "overdue", max(late + ONE_DAY, exists), min(closes - ONE_DAY, stop))
-    _offer(earliest, sent, prefix, k, "missed", max(closes, exists), stop)
+class _Existence:
+    """The day occurrence D_k came to exist: the first infusion whose monitoring (T + months) reaches D_k.
+    Only the first infusion's reach is computed unless a later D_k asks for the others."""
+
+    __slots__ = ("_ends", "first_end", "infusions", "last_end", "months")
+
+    def __init__(self, infusions: Sequence[Infusion], months: int) -> None:
+        self.infusions, self.months = infusions, months
+        self.first_end = add_months(infusions[0].date, months)
+        self.last_end = add_months(infusions[-1].date, months)
+        self._ends: list[date] | None = None
+
+    def of(self, due: date) -> date:
+        if due <= self.first_end:
+            return self.infusions[0].date
+        if self._ends is None:
+            self._ends = [add_months(i.date, self.months) for i in self.infusions]
+        return self.infusions[bisect_left(self._ends, due)].date
 
 
 def _offer(  # noqa: PLR0917 - hot path

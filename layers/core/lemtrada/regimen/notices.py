@@ -146,7 +146,8 @@ def notices_due(record: PatientRecord, on: date, sent: frozenset[str], protocol:
         Notice(key, pid, "occurrence", item, k, state, due)
         for due, item, k, state, key in owed_occurrences(record, infusions, on, sent, protocol)
     ]
-    milestones = milestones_for(profile, infusions, cd4_until(record, on), on, protocol)
+    since = on - timedelta(days=protocol.milestone_catch_up_days)  # older reached milestones are not owed
+    milestones = milestones_for(profile, infusions, cd4_until(record, on), on, protocol, since=since)
     reached = [m for m in milestones if m.reached]
     horizon = on - timedelta(days=protocol.milestone_catch_up_days)
     for milestone in reached:
@@ -240,12 +241,13 @@ def _milestone_windows(
     pid = record.profile.patient_id
     cd4 = results.get(ResultItem.CD4, ())
     horizon = timedelta(days=protocol.milestone_catch_up_days)
+    since = earliest.low - horizon if earliest.low - date.min > horizon else None  # older ones owe nothing now
     for index, infusion in enumerate(infusions):
         stretch_end = infusions[index + 1].date - ONE_DAY if index + 1 < len(infusions) else date.max
         if stretch_end < earliest.low or earliest.beaten_by(infusion.date):
             continue
         prefix = infusions[: index + 1]
-        milestones = milestones_for(record.profile, prefix, cd4, date.max, protocol)
+        milestones = milestones_for(record.profile, prefix, cd4, date.max, protocol, since=since)
         for milestone in milestones:
             if milestone_key(pid, milestone.code, milestone.date) in sent:
                 continue
