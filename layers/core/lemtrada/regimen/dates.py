@@ -84,8 +84,7 @@ class MonthGrid:
         m = (day.year - t0.year) * 12 + day.month - t0.month
         if m < 0:
             return -1
-        self.reach(m)
-        return m - 1 if self.dues[m] > day else m
+        return m - 1 if add_months(t0, m) > day else m
 
 
 @lru_cache(maxsize=1 << 12)

@@ -27,6 +27,7 @@ from lemtrada.regimen.dates import ONE_DAY, MonthGrid, add_months, month_grid
 from lemtrada.regimen.protocol import MonitoringItem, Protocol
 from lemtrada.regimen.readiness import applies_to
 from lemtrada.regimen.records import Infusion, PatientRecord, Result, ResultItem
+from lemtrada.regimen.schedule import slot_dates
 
 Dates = tuple[date, ...]
 
@@ -72,6 +73,14 @@ def result_index(record: PatientRecord) -> ResultIndex:
     return index
 
 
+def clear_caches() -> None:
+    """Forget every memo and cache of the engine's calendar (benchmarks measure a night's fresh records)."""
+    _memo.clear()
+    month_grid.cache_clear()
+    add_months.cache_clear()
+    slot_dates.cache_clear()
+
+
 def _by_date(result: Result) -> date:
     return result.date
 
@@ -94,49 +103,64 @@ _NONE: list[date] = []
 
 class _Slots:
     """One item's occurrences on a patient's month grid: occurrence k is month m_k = first + (k - 1) * cadence,
-    D_k = dues[m_k], O_k = opens[m_k] and its period closes on opens[m_k + cadence]; ``count`` of them exist."""
+    D_k = dues[m_k], O_k = opens[m_k] and its period closes on opens[m_k + cadence]; ``count`` of them exist.
+    The grid is grown only as far as the days asked about need (``cover``), not to the end of monitoring."""
 
-    __slots__ = ("cadence", "count", "dues", "empty", "first", "grid", "limit", "opens")
+    __slots__ = ("_empty", "_upto", "cadence", "count", "dues", "first", "grid", "limit", "opens")
 
     def __init__(self, grid: MonthGrid, spec: MonitoringItem, span: int) -> None:
         first, cadence = spec.first_due_months, spec.cadence_months
         self.grid, self.first, self.cadence = grid, first, cadence
         self.count = 0 if span < first else (span - first) // cadence + 1
         self.limit = first + self.count * cadence  # the month whose opening closes the last period
-        grid.reach(self.limit)
-        self.dues, self.opens = grid.dues, grid.opens
-        self.empty: list[int] | None = None
+        self.dues, self.opens = grid.dues, grid.opens  # grown in place by ``grid.reach``
+        self._upto = 0
+        self._empty: list[int] = []
 
-    def closed_by(self, day: date) -> int:
-        """How many periods closed on or before ``day`` (O_(k+1) <= day)."""
-        month = bisect_right(self.opens, day, 0, self.limit + 1) - 1
+    def bound(self, month: int) -> int:
+        """``month`` (see ``bound_after``) cut at this item's last closing month, the grid grown that far."""
+        high = min(self.limit, month)
+        if high >= len(self.opens):
+            self.grid.reach(high)
+        return high
+
+    def closed_by(self, day: date, high: int) -> int:
+        """How many periods closed on or before ``day`` (O_(k+1) <= day); ``high`` from ``bound``."""
+        month = bisect_right(self.opens, day, 0, high + 1) - 1
         return min(self.count, max(0, (month - self.first) // self.cadence))
 
-    def opened_by(self, day: date) -> int:
-        """How many periods opened on or before ``day`` (O_k <= day)."""
-        month = bisect_right(self.opens, day, 0, self.limit + 1) - 1
+    def opened_by(self, day: date, high: int) -> int:
+        """How many periods opened on or before ``day`` (O_k <= day); ``high`` from ``bound``."""
+        month = bisect_right(self.opens, day, 0, high + 1) - 1
         if month < self.first:
             return 0
         return min(self.count, (month - self.first) // self.cadence + 1)
 
-    def empty_periods(self, ds: Sequence[date]) -> list[int]:
-        """Every k in [1, count] whose period holds none of the item's result dates ``ds``, ascending. Whether a
-        period holds a result does not depend on the day asked: ``notices_due`` and ``next_check`` share it."""
-        if self.empty is None:
-            self.empty = self._empty(ds) if self.count else []
-        return self.empty
+    def empty_through(self, ds: Sequence[date], upto: int) -> list[int]:
+        """Ascending k, at least every k <= ``upto`` (a closed period), whose period holds none of the item's result
+        dates ``ds``. Whether a period holds a result does not depend on the day asked, so ``notices_due`` and
+        ``next_check`` share one answer; callers slice it to the periods they read."""
+        if upto > self._upto:
+            self._empty, self._upto = self._compute(ds, upto), upto
+        return self._empty
 
-    def _empty(self, ds: Sequence[date]) -> list[int]:
-        first, cadence, opens, count = self.first, self.cadence, self.opens, self.count
-        inside = ds[bisect_left(ds, opens[first]) : bisect_left(ds, opens[self.limit])]
+    def _compute(self, ds: Sequence[date], upto: int) -> list[int]:
+        first, cadence, opens = self.first, self.cadence, self.opens
+        stop = first + upto * cadence  # its opening closes period ``upto``
+        inside = ds[bisect_left(ds, opens[first]) : bisect_left(ds, opens[stop])]
         # bisect_right(opens, d) - 1 is the month holding d; its occurrence is (month - first) // cadence + 1
         months = set(map(bisect_right, [opens] * len(inside), inside))
         if cadence == 1:
-            if len(months) == count:
+            if len(months) == upto:
                 return []  # the common case: every period holds a result
-            return [month - first for month in sorted(set(range(first + 1, self.limit + 1)) - months)]
+            return [month - first for month in sorted(set(range(first + 1, stop + 1)) - months)]
         held = {(month - 1 - first) // cadence + 1 for month in months}
-        return [k for k in range(1, count + 1) if k not in held]
+        return [k for k in range(1, upto + 1) if k not in held]
+
+
+def bound_after(t0: date, day: date) -> int:
+    """A month index m with O_m > ``day`` for every lead under 28 days: ``day``'s month + 2 (0 before T0)."""
+    return max(0, (day.year - t0.year) * 12 + day.month - t0.month + 2)
 
 
 def _slots_of(index: ResultIndex, grid: MonthGrid, spec: MonitoringItem, span: int) -> _Slots:
@@ -171,22 +195,27 @@ def owed_occurrences(
     grace = timedelta(days=protocol.grace_days)
     index = result_index(record)
     by_item = index.dates
+    tomorrow = on + ONE_DAY if on < date.max else on
+    bound = bound_after(grid.t0, tomorrow)
+    ended = 0 if ended_by is None else bound_after(grid.t0, ended_by)
     owed: list[tuple[date, int, OwedOccurrence]] = []
     for order, spec in enumerate(protocol.monitoring):
         if not applies_to(spec.who, profile):
             continue
         slots = _slots_of(index, grid, spec, span)
-        opened = slots.opened_by(on)
+        high = slots.bound(bound)
+        opened = slots.opened_by(on, high)
         if not opened:
             continue
-        past = slots.closed_by(on)  # periods over by ``on``: done or missed
-        low = 1 if ended_by is None else slots.closed_by(ended_by) + 1
+        past = slots.closed_by(on, high)  # periods over by ``on``: done or missed
+        low = 1 if ended_by is None else slots.closed_by(ended_by, slots.bound(ended)) + 1
         ds = by_item.get(spec.item, _NONE)
         item = str(spec.item)
         prefix = f"{pid}#occurrence#{item}#"
         dues = slots.dues
         if past >= low:
-            empty = slots.empty_periods(by_item.get(spec.item, _NONE))
+            # through the periods closed by tomorrow too: next_check after ``on`` reads those
+            empty = slots.empty_through(ds, slots.closed_by(tomorrow, high))
             for k in empty[bisect_left(empty, low) : bisect_right(empty, past)]:
                 key = f"{prefix}{k}#missed"
                 if key not in sent:
@@ -246,6 +275,8 @@ def occurrence_windows(
     index = result_index(record)
     by_item = index.dates
     low = earliest.low
+    bound = bound_after(grid.t0, low)
+    ended = 0 if ended_by is None else bound_after(grid.t0, ended_by)
     for spec in protocol.monitoring:
         if not applies_to(spec.who, record.profile):
             continue
@@ -253,11 +284,11 @@ def occurrence_windows(
         if not slots.count:
             continue
         first, cadence, dues, opens = slots.first, slots.cadence, slots.dues, slots.opens
-        start = 1 if ended_by is None else slots.closed_by(ended_by) + 1
-        over = slots.closed_by(low)  # periods 1..over closed on or before ``low``
+        start = 1 if ended_by is None else slots.closed_by(ended_by, slots.bound(ended)) + 1
+        over = slots.closed_by(low, slots.bound(bound))  # periods 1..over closed on or before ``low``
         prefix = f"{pid}#occurrence#{spec.item}#"
         if over >= start:
-            empty = slots.empty_periods(by_item.get(spec.item, _NONE))
+            empty = slots.empty_through(by_item.get(spec.item, _NONE), over)
             for k in empty[bisect_left(empty, start) : bisect_right(empty, over)]:
                 month = first + (k - 1) * cadence
                 if earliest.beaten_by(opens[month]):
@@ -268,6 +299,8 @@ def occurrence_windows(
         ds = by_item.get(spec.item, _NONE)
         for k in range(max(start, over + 1), slots.count + 1):
             month = first + (k - 1) * cadence
+            if month + cadence >= len(opens):
+                grid.reach(month + cadence)
             opened = opens[month]
             if earliest.beaten_by(opened):
                 break
