@@ -129,13 +129,6 @@ class _Slots:
         month = bisect_right(self.opens, day, 0, high + 1) - 1
         return min(self.count, max(0, (month - self.first) // self.cadence))
 
-    def opened_by(self, day: date, high: int) -> int:
-        """How many periods opened on or before ``day`` (O_k <= day); ``high`` from ``bound``."""
-        month = bisect_right(self.opens, day, 0, high + 1) - 1
-        if month < self.first:
-            return 0
-        return min(self.count, (month - self.first) // self.cadence + 1)
-
     def empty_through(self, ds: Sequence[date], upto: int) -> list[int]:
         """Ascending k, at least every k <= ``upto`` (a closed period), whose period holds none of the item's result
         dates ``ds``. Whether a period holds a result does not depend on the day asked, so ``notices_due`` and
@@ -204,10 +197,11 @@ def owed_occurrences(
             continue
         slots = _slots_of(index, grid, spec, span)
         high = slots.bound(bound)
-        opened = slots.opened_by(on, high)
-        if not opened:
-            continue
-        past = slots.closed_by(on, high)  # periods over by ``on``: done or missed
+        since_first = bisect_right(slots.opens, on, 0, high + 1) - 1 - slots.first  # months from D_1's to on's
+        if since_first < 0 or not slots.count:
+            continue  # no period opened yet
+        opened = min(slots.count, since_first // slots.cadence + 1)  # periods opened by ``on``
+        past = min(slots.count, since_first // slots.cadence)  # periods over by ``on``: done or missed
         low = 1 if ended_by is None else slots.closed_by(ended_by, slots.bound(ended)) + 1
         ds = by_item.get(spec.item, _NONE)
         item = str(spec.item)
