@@ -192,24 +192,25 @@ def owed_occurrences(
     bound = bound_after(grid.t0, tomorrow)
     ended = 0 if ended_by is None else bound_after(grid.t0, ended_by)
     owed: list[tuple[date, int, OwedOccurrence]] = []
+    counted: dict[tuple[int, int], tuple[int, int, int, int] | None] = {}  # items of one cadence share the counts
     for order, spec in enumerate(protocol.monitoring):
         if not applies_to(spec.who, profile):
             continue
         slots = _slots_of(index, grid, spec, span)
-        high = slots.bound(bound)
-        since_first = bisect_right(slots.opens, on, 0, high + 1) - 1 - slots.first  # months from D_1's to on's
-        if since_first < 0 or not slots.count:
+        shape = (spec.first_due_months, spec.cadence_months)
+        if shape in counted:
+            counts = counted[shape]
+        else:
+            counts = counted[shape] = _counts(slots, on, tomorrow, bound, ended_by, ended)
+        if counts is None:
             continue  # no period opened yet
-        opened = min(slots.count, since_first // slots.cadence + 1)  # periods opened by ``on``
-        past = min(slots.count, since_first // slots.cadence)  # periods over by ``on``: done or missed
-        low = 1 if ended_by is None else slots.closed_by(ended_by, slots.bound(ended)) + 1
+        opened, past, low, upto = counts
         ds = by_item.get(spec.item, _NONE)
         item = str(spec.item)
         prefix = f"{pid}#occurrence#{item}#"
         dues = slots.dues
         if past >= low:
-            # through the periods closed by tomorrow too: next_check after ``on`` reads those
-            empty = slots.empty_through(ds, slots.closed_by(tomorrow, high))
+            empty = slots.empty_through(ds, upto)
             for k in empty[bisect_left(empty, low) : bisect_right(empty, past)]:
                 key = f"{prefix}{k}#missed"
                 if key not in sent:
@@ -226,6 +227,22 @@ def owed_occurrences(
                     owed.append((due, order, (due, item, opened, state, key)))
     owed.sort(key=_due_then_order)
     return [entry for _, _, entry in owed]
+
+
+def _counts(  # noqa: PLR0917 - hot path, once per cadence
+    slots: _Slots, on: date, tomorrow: date, bound: int, ended_by: date | None, ended: int
+) -> tuple[int, int, int, int] | None:
+    """(periods opened by ``on``, periods over by ``on``, the first not ended by ``ended_by``, periods over by
+    tomorrow: next_check after ``on`` reads those, so the empty ones are found for both at once); None when no
+    period has opened."""
+    high = slots.bound(bound)
+    since_first = bisect_right(slots.opens, on, 0, high + 1) - 1 - slots.first  # months from D_1's to on's
+    if since_first < 0 or not slots.count:
+        return None
+    opened = min(slots.count, since_first // slots.cadence + 1)
+    past = min(slots.count, since_first // slots.cadence)
+    low = 1 if ended_by is None else slots.closed_by(ended_by, slots.bound(ended)) + 1
+    return opened, past, low, slots.closed_by(tomorrow, high)
 
 
 def _due_then_order(entry: tuple[date, int, OwedOccurrence]) -> tuple[date, int]:
@@ -271,6 +288,7 @@ def occurrence_windows(
     low = earliest.low
     bound = bound_after(grid.t0, low)
     ended = 0 if ended_by is None else bound_after(grid.t0, ended_by)
+    counted: dict[tuple[int, int], tuple[int, int]] = {}
     for spec in protocol.monitoring:
         if not applies_to(spec.who, record.profile):
             continue
@@ -278,8 +296,13 @@ def occurrence_windows(
         if not slots.count:
             continue
         first, cadence, dues, opens = slots.first, slots.cadence, slots.dues, slots.opens
-        start = 1 if ended_by is None else slots.closed_by(ended_by, slots.bound(ended)) + 1
-        over = slots.closed_by(low, slots.bound(bound))  # periods 1..over closed on or before ``low``
+        shape = (first, cadence)
+        if shape in counted:
+            start, over = counted[shape]
+        else:
+            start = 1 if ended_by is None else slots.closed_by(ended_by, slots.bound(ended)) + 1
+            over = slots.closed_by(low, slots.bound(bound))  # periods 1..over closed on or before ``low``
+            counted[shape] = start, over  # items of one cadence share the counts
         prefix = f"{pid}#occurrence#{spec.item}#"
         if over >= start:
             empty = slots.empty_through(by_item.get(spec.item, _NONE), over)
