@@ -15,6 +15,7 @@ CORE = PACKAGE.parent.parent
 FORBIDDEN = ("boto3", "botocore", "pynamodb", "aws_lambda_powertools", "moto", "aiobotocore", "s3transfer")
 ALLOWED_IMPORTS = {
     "__future__",
+    "bisect",
     "collections",
     "collections.abc",
     "dataclasses",

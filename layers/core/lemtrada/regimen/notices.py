@@ -18,28 +18,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 from lemtrada.regimen.courses import infusions_until
-from lemtrada.regimen.dates import ONE_DAY, add_months
-from lemtrada.regimen.history import is_history, milestone_is_history, occurrence_is_history
+from lemtrada.regimen.dates import ONE_DAY
+from lemtrada.regimen.history import is_history, milestone_is_history
+from lemtrada.regimen.lazy import cd4_until, occurrence_windows, owed_occurrences, results_with_findings
 from lemtrada.regimen.protocol import Protocol
-from lemtrada.regimen.readiness import applies_to
 from lemtrada.regimen.records import Infusion, LabFinding, PatientRecord, Result, ResultItem, Severity
 from lemtrada.regimen.safety import finding_is_open
-from lemtrada.regimen.schedule import (
-    Milestone,
-    OccurrenceStatus,
-    group_results,
-    item_dates,
-    match_results,
-    milestones_for,
-    occurrence_status,
-)
+from lemtrada.regimen.schedule import Milestone, milestones_for
 
 NoticeKind = Literal["occurrence", "milestone", "deviation", "finding"]
-
-_OWED_STATES = (OccurrenceStatus.DUE, OccurrenceStatus.OVERDUE, OccurrenceStatus.MISSED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,13 +102,6 @@ def settled_keys(patient_id: str, sent: Iterable[str], acknowledged: Iterable[tu
     return frozenset(out)
 
 
-class _Period(NamedTuple):
-    """An occurrence's period end, as ``occurrence_is_history`` reads it (the engine's loops hold bare dates).
-    Periods follow each other, so an item's history occurrences are a prefix: the loops ask until one is not."""
-
-    period_ends: date
-
-
 def _finding_owed(found: LabFinding, pid: str, enrolled_on: date, sent: frozenset[str]) -> bool:
     return finding_is_open(found, enrolled_on) and finding_key(pid, found.finding_id) not in sent
 
@@ -130,7 +113,7 @@ def _owed_findings(record: PatientRecord, on: date, sent: frozenset[str]) -> lis
     enrolled_on = record.profile.enrollment.enrolled_on
     out = []
     for result in sorted(
-        (r for r in record.results if r.date <= on and r.findings), key=lambda r: (r.date, r.result_id)
+        (r for r in results_with_findings(record) if r.date <= on), key=lambda r: (r.date, r.result_id)
     ):
         for found in result.findings:
             if _finding_owed(found, pid, enrolled_on, sent):
@@ -169,36 +152,12 @@ def notices_due(record: PatientRecord, on: date, sent: frozenset[str], protocol:
         return tuple(findings)
     pid = profile.patient_id
     enrolled_on = profile.enrollment.enrolled_on
-    results = group_results([r for r in record.results if r.date <= on])
-    t0 = infusions[0].date
-    end = add_months(infusions[-1].date, protocol.monitoring_months)
-    grace = timedelta(days=protocol.grace_days)
-    owed: list[tuple[date, int, Notice]] = []
-    for order, spec in enumerate(protocol.monitoring):
-        if not applies_to(spec.who, profile):
-            continue
-        dates = item_dates(t0, end, spec, protocol)
-        if not dates or on < dates[0][1]:
-            continue
-        item = spec.item.value
-        past = True  # still inside the item's history prefix
-        for k, ((due, opens, closes), result) in enumerate(
-            zip(dates, match_results(dates, results.get(spec.item, ())), strict=True), start=1
-        ):
-            if opens > on:
-                break
-            if past:
-                if occurrence_is_history(_Period(closes), enrolled_on):
-                    continue
-                past = False
-            status = occurrence_status(due, opens, closes, result, on, grace)
-            if status in _OWED_STATES:
-                key = occurrence_key(pid, item, k, status.value)
-                if key not in sent:
-                    owed.append((due, order, Notice(key, pid, "occurrence", item, k, status.value, due)))
-    owed.sort(key=lambda entry: (entry[0], entry[1]))
-    out = [notice for _, _, notice in owed]
-    milestones = milestones_for(profile, infusions, results.get(ResultItem.CD4, ()), on, protocol)
+    out = [
+        Notice(key, pid, "occurrence", item, k, state, due)
+        for due, item, k, state, key in owed_occurrences(record, infusions, on, sent, protocol, ended_by=enrolled_on)
+    ]
+    since = on - timedelta(days=protocol.milestone_catch_up_days)  # older reached milestones are not owed
+    milestones = milestones_for(profile, infusions, cd4_until(record, on), on, protocol, since=since)
     reached = [m for m in milestones if m.reached]
     horizon = on - timedelta(days=protocol.milestone_catch_up_days)
     for milestone in reached:
@@ -264,7 +223,7 @@ def next_check(
     pid = profile.patient_id
     enrolled_on = profile.enrollment.enrolled_on
     earliest = _Earliest(low, high)
-    for result in record.results:
+    for result in results_with_findings(record):
         for found in result.findings:
             if _finding_owed(found, pid, enrolled_on, sent):
                 earliest.offer(found.date, date.max)
@@ -276,65 +235,10 @@ def next_check(
         for deviation in infusion.deviations:
             if deviation_key(pid, deviation.code, infusion.date) not in sent:
                 earliest.offer(infusion.date, date.max)
-    results = group_results(record.results)
-    _occurrence_windows(record, infusions, results, sent, protocol=protocol, earliest=earliest)
+    occurrence_windows(record, infusions, sent, protocol, earliest, ended_by=enrolled_on)
+    results = {ResultItem.CD4: list(cd4_until(record))}
     _milestone_windows(record, infusions, results, sent, protocol=protocol, earliest=earliest)
     return earliest.best
-
-
-def _occurrence_windows(
-    record: PatientRecord,
-    infusions: Sequence[Infusion],
-    results: dict[ResultItem, list[Result]],
-    sent: frozenset[str],
-    *,
-    protocol: Protocol,
-    earliest: _Earliest,
-) -> None:
-    """Each occurrence is owed as due on [O_k, D_k + grace], overdue until O_(k+1) - 1, missed from O_(k+1),
-    cut at the day its result arrives and starting no earlier than the infusion that made it exist."""
-    pid = record.profile.patient_id
-    enrolled_on = record.profile.enrollment.enrolled_on
-    t0 = infusions[0].date
-    ends = [(add_months(i.date, protocol.monitoring_months), i.date) for i in infusions]
-    grace = timedelta(days=protocol.grace_days)
-    for spec in protocol.monitoring:
-        if not applies_to(spec.who, record.profile):
-            continue
-        dates = item_dates(t0, ends[-1][0], spec, protocol)
-        matched = match_results(dates, results.get(spec.item, ()))
-        pointer = 0
-        item = spec.item.value
-        low = earliest.low
-        past = True  # still inside the item's history prefix (missed before enrollment: never owed)
-        for index, (due, opens, closes) in enumerate(dates):
-            if earliest.beaten_by(opens):
-                break
-            if past:
-                if occurrence_is_history(_Period(closes), enrolled_on):
-                    continue
-                past = False
-            result = matched[index]
-            if result is not None and result.date <= low:
-                continue  # done before the first day that matters
-            while ends[pointer][0] < due:
-                pointer += 1
-            exists = ends[pointer][1]
-            stop = date.max if result is None else result.date - ONE_DAY
-            late = due + grace
-            if low <= late:
-                _offer(earliest, sent, occurrence_key(pid, item, index + 1, "due"), max(opens, exists), min(late, stop))
-            if low < closes:
-                first = max(late + ONE_DAY, exists)
-                _offer(
-                    earliest, sent, occurrence_key(pid, item, index + 1, "overdue"), first, min(closes - ONE_DAY, stop)
-                )
-            _offer(earliest, sent, occurrence_key(pid, item, index + 1, "missed"), max(closes, exists), stop)
-
-
-def _offer(earliest: _Earliest, sent: frozenset[str], key: str, first: date, last: date) -> None:
-    if earliest.could_improve(first, last) and key not in sent:
-        earliest.offer(first, last)
 
 
 def _milestone_windows(
@@ -352,12 +256,13 @@ def _milestone_windows(
     enrolled_on = record.profile.enrollment.enrolled_on
     cd4 = results.get(ResultItem.CD4, ())
     horizon = timedelta(days=protocol.milestone_catch_up_days)
+    since = earliest.low - horizon if earliest.low - date.min > horizon else None  # older ones owe nothing now
     for index, infusion in enumerate(infusions):
         stretch_end = infusions[index + 1].date - ONE_DAY if index + 1 < len(infusions) else date.max
         if stretch_end < earliest.low or earliest.beaten_by(infusion.date):
             continue
         prefix = infusions[: index + 1]
-        milestones = milestones_for(record.profile, prefix, cd4, date.max, protocol)
+        milestones = milestones_for(record.profile, prefix, cd4, date.max, protocol, since=since)
         for milestone in milestones:
             if milestone_is_history(milestone, enrolled_on):
                 continue

@@ -130,11 +130,15 @@ def milestones_for(
     cd4_results: Sequence[Result],
     on: date,
     protocol: Protocol,
+    *,
+    since: date | None = None,
 ) -> list[Milestone]:
     """Key dates from the given infusions (date order) and cd4 results.
 
     A milestone anchored on course n is dropped once course n+1 started on or before its date: it was
     never reached, and a later course brings its own (this is "while course 2 has not started").
+    ``since``: milestones dated before it are left out (the sweep reads only the last weeks' milestones), so a
+    course whose successor started by then contributes nothing and is not computed.
     """
     if not infusions:
         return []
@@ -144,14 +148,18 @@ def milestones_for(
         firsts.setdefault(infusion.course, infusion.date)
         lasts[infusion.course] = infusion.date
     out: list[Milestone] = []
+    floor = date.min if since is None else since
 
     def add(code: str, day: date, course: int) -> None:
         following = firsts.get(course + 1)
-        if following is None or following > day:
+        if day >= floor and (following is None or following > day):
             out.append(Milestone(code, day, day <= on, protocol.source(code)))
 
     reproductive = applies_to_reproductive(profile)
     for course in sorted(lasts):
+        following = firsts.get(course + 1)
+        if following is not None and following <= floor:
+            continue  # each of its milestones is before ``since`` or on or after the next course's start
         end = lasts[course]
         next_allowed = add_months(end, protocol.course_interval_months)
         if course == 1:
@@ -164,18 +172,26 @@ def milestones_for(
         may_stop = add_months(end, protocol.herpes_prophylaxis_months)
         if not protocol.herpes_prophylaxis_needs_cd4:
             add("herpes_prophylaxis_may_stop", may_stop, course)  # EU SmPC: E_n + 1 month, whatever the CD4
-        else:
+        elif following is None or following > may_stop:  # else it would be dropped whatever the cd4
             cd4 = next((r for r in cd4_results if r.date > end and _cd4(r, protocol) >= protocol.cd4_threshold), None)
             if cd4 is not None:
                 add("herpes_prophylaxis_may_stop", max(may_stop, cd4.date), course)
     last_day = add_months(infusions[-1].date, protocol.monitoring_months)
-    out.append(
-        Milestone(
-            "monitoring_complete", last_day + timedelta(days=1), last_day < on, protocol.source("monitoring_complete")
+    if last_day + timedelta(days=1) >= floor:
+        out.append(
+            Milestone(
+                "monitoring_complete",
+                last_day + timedelta(days=1),
+                last_day < on,
+                protocol.source("monitoring_complete"),
+            )
         )
-    )
-    out.sort(key=lambda m: (m.date, m.code))
+    out.sort(key=_by_date_and_code)
     return out
+
+
+def _by_date_and_code(milestone: Milestone) -> tuple[date, str]:
+    return milestone.date, milestone.code
 
 
 def _cd4(result: Result, protocol: Protocol) -> float:
