@@ -32,6 +32,7 @@ RECENT_DAYS = 30
 a thing dated ``x`` is on it for ``x <= day < x + 30``."""
 
 ONE_DAY = timedelta(days=1)
+_Day = date  # the type, where a field named ``date`` hides it
 
 
 class Rank(IntEnum):
@@ -67,7 +68,7 @@ class WorklistItem:
     date: date | None = None
 
     @property
-    def sort_date(self) -> date:
+    def sort_date(self) -> _Day:
         """The date the item is ordered by: an occurrence's due date, otherwise its own date."""
         day = self.due_date if self.kind == "occurrence" else self.date
         if day is None:  # pragma: no cover - every kind carries its date
