@@ -23,6 +23,7 @@ from lemtrada.services.base import WRITE_ATTEMPTS, PatientContext, UseCase, loca
 from lemtrada.services.errors import Conflict, NotFound, RuleRejected, ValidationFailed, Violation
 from lemtrada.services.presenters import patient_summary, patient_view
 from lemtrada.services.views import PatientPageView, PatientView
+from lemtrada.services.worklists import projection_update, with_changes_on
 from lemtrada.storage.ports import AlreadyExists, StoredPatient
 
 MAX_PAGE = 100
@@ -105,8 +106,10 @@ class Patients(UseCase):
             next_check=next_check(record, frozenset(), protocol, after=None),
         )
         audit = self.audit(actor, Role.CLINICIANS, "patient.enrolled", "PROFILE")
+        worklist = projection_update(None, record, (), today, clinic.clinic.label, external_ref=data.external_ref)
+        stored = replace(stored, next_check=with_changes_on(stored.next_check, worklist, None))
         try:
-            self.repository.create_patient(stored, audit)
+            self.repository.create_patient(stored, audit, worklist=worklist)
         except AlreadyExists as error:
             if error.what == "patient_sub":
                 raise Conflict("this user is already linked to a patient", code="patient_sub_taken") from error
@@ -141,8 +144,13 @@ class Patients(UseCase):
             protocol = protocol_for(context.clinic.clinic.label)
             record = replace(context.record, profile=profile)
             upcoming = next_check(record, settled(context.stored), protocol, after=context.stored.swept_through)
+            label = context.clinic.clinic.label
+            worklist = projection_update(context.stored, record, context.stored.acknowledgements, context.today, label)
+            upcoming = with_changes_on(upcoming, worklist, context.stored)
             audit = self.audit(actor, context.role, "profile.updated", "PROFILE")
-            version = self.repository.update_profile(profile, context.stored.version, upcoming, audit)
+            version = self.repository.update_profile(
+                profile, context.stored.version, upcoming, audit, worklist=worklist
+            )
             stored = replace(context.stored, record=record, version=version, next_check=upcoming)
             return patient_view(stored, context.clinic, context.today)
 

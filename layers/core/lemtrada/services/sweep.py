@@ -37,6 +37,7 @@ from lemtrada.storage.ports import (
     QueuedNotice,
     StoredPatient,
     VersionConflict,
+    WorklistUpdate,
 )
 
 logger = logging.getLogger(__name__)
@@ -82,6 +83,12 @@ class EngineRules:
         from lemtrada.regimen import notices, protocol  # noqa: PLC0415
 
         return notices.next_check(record, sent, protocol.protocol_for(label), after=after)
+
+    def worklist(self, stored: StoredPatient, on: date, label: Label) -> WorklistUpdate | None:
+        """The worklist projection the sweep writes with the patient's marks (None: the stored one holds)."""
+        from lemtrada.services.worklists import projection_update  # noqa: PLC0415
+
+        return projection_update(stored, stored.record, stored.acknowledgements, on, label)
 
 
 # ---- plan -----------------------------------------------------------------------------------------------------
@@ -280,6 +287,11 @@ class SweepService:
                 if upcoming is not None and upcoming <= day:
                     logger.error("engine gave a next_check not after the sweep date", extra={"patient_id": patient_id})
                     upcoming = day + timedelta(days=1)
+            worklist = self._worklist(stored, day, clinic.label)
+            if worklist is not None and worklist.after.changes_on is not None:
+                upcoming = min(d for d in (upcoming, worklist.after.changes_on) if d is not None)
+            elif worklist is None and stored.worklist is not None and stored.worklist.changes_on is not None:
+                upcoming = min(d for d in (upcoming, stored.worklist.changes_on) if d is not None)
             keys = [notice.key for notice in notices]
             # An earlier attempt that lost a version race may have queued notices no longer owed: withdraw them.
             stale = queued_before - set(keys)
@@ -291,7 +303,7 @@ class SweepService:
             )
             queued_before |= set(queued)
             try:
-                self._record(stored, day, keys, upcoming=upcoming)
+                self._record(stored, day, keys, upcoming=upcoming, worklist=worklist)
             except (VersionConflict, AlreadyExists):
                 report.conflicts += 1
                 strong = True
@@ -301,7 +313,20 @@ class SweepService:
             return
         raise SweepError(f"patient {patient_id} kept changing during the sweep")
 
-    def _record(self, stored: StoredPatient, day: date, keys: list[str], *, upcoming: date | None) -> None:
+    def _worklist(self, stored: StoredPatient, day: date, label: Label) -> WorklistUpdate | None:
+        """The projection's change, when the rules keep one (the engine's do; plumbing tests' fakes need not)."""
+        rule = getattr(self.rules, "worklist", None)
+        return None if rule is None else rule(stored, day, label)
+
+    def _record(
+        self,
+        stored: StoredPatient,
+        day: date,
+        keys: list[str],
+        *,
+        upcoming: date | None,
+        worklist: WorklistUpdate | None = None,
+    ) -> None:
         """record_sweep in transactions of bounded size: all but the last keep the patient due (next_check).
 
         The marks name the clinic of the record read (the write is conditioned on its version), which spares the
@@ -311,7 +336,13 @@ class SweepService:
         for index, chunk in enumerate(chunks):
             last = index == len(chunks) - 1
             version = self.repository.record_sweep(
-                stored.patient_id, day, chunk, version, upcoming if last else current, clinic_id=stored.clinic_id
+                stored.patient_id,
+                day,
+                chunk,
+                version,
+                upcoming if last else current,
+                clinic_id=stored.clinic_id,
+                worklist=worklist if last else None,
             )
 
     # -- publish -----------------------------------------------------------------------------------------------

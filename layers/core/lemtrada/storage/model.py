@@ -21,6 +21,9 @@ DUE_INDEX: Final = "DueIndex"
 the keys and ``clinic_id``."""
 CLINIC_INDEX: Final = "ClinicIndex"
 """Sparse: ``clinic_key`` (hash) and ``patient_id`` (range) sit on patient profiles only; projects everything."""
+WORKLIST_INDEX: Final = "WorklistIndex"
+"""Sparse: ``worklist_clinic`` (hash, ``CLINIC#<id>``) and ``worklist_rank`` (range, ``<rank>#<oldest>#<id>``) sit
+on the ``WORKLIST`` projection of a patient with at least one item; projects everything (a page is one Query)."""
 
 
 class Profile:
@@ -107,3 +110,26 @@ class Link:
     """``USER#<sub>`` / ``PATIENT``: which patient a signed-in patient user is."""
 
     patient_id: Final = "patient_id"
+
+
+class WorklistProjection:
+    """``PATIENT#<id>`` / ``WORKLIST``: the patient's worklist projection (DESIGN 8), one per patient."""
+
+    clinic: Final = "worklist_clinic"  # index hash key: only while the patient has items
+    rank: Final = "worklist_rank"  # index range key: only while the patient has items
+    external_ref: Final = "xr"
+    status: Final = "st"
+    items: Final = "it"  # packed items, one line each (storage.codec.pack_worklist_items)
+    day: Final = "on"  # the clinic-local date it was computed for
+    changes_on: Final = "ch"  # first later date it changes by itself
+
+
+class WorklistCounter:
+    """``CLINIC#<id>`` / ``WORKLIST#<nn>``: one shard (the patients' due shard) of a clinic's worklist counters,
+    moved by ``ADD`` with every projection write of its shard's patients; numbers named as the counts."""
+
+    critical: Final = "critical"
+    major: Final = "major"
+    minor: Final = "minor"
+    info: Final = "info"
+    patients: Final = "patients"

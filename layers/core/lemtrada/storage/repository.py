@@ -18,8 +18,9 @@ from lemtrada.regimen.records import Clinic, Infusion, PatientProfile, Result
 from lemtrada.storage import alert_items, codec, errors, keys, packing
 from lemtrada.storage.capacity import CapacityMeter
 from lemtrada.storage.client import LazyClient
-from lemtrada.storage.model import CLINIC_INDEX, DUE_INDEX, ClinicItem, Profile
+from lemtrada.storage.model import CLINIC_INDEX, DUE_INDEX, WORKLIST_INDEX, ClinicItem, Profile, WorklistProjection
 from lemtrada.storage.ports import (
+    COUNT_NAMES,
     Acknowledgement,
     AuditEntry,
     DueEntry,
@@ -29,6 +30,8 @@ from lemtrada.storage.ports import (
     StoredClinic,
     StoredPatient,
     VersionConflict,
+    WorklistPage,
+    WorklistUpdate,
     check_transaction_size,
     sweep_audit,
 )
@@ -164,6 +167,27 @@ class DynamoPatientRepository:
         key = (keys.patient_pk(patient_id), keys.PROFILE)
         write.update("version", key, expression, "#version = :expected", names=names, values=values)
 
+    def _worklist(self, write: Transaction, update: WorklistUpdate | None) -> None:
+        """The projection's share of a patient write: the WORKLIST item put whole (no condition: the profile's
+        version check in the same transaction guards it) and, when its counts moved, an ``ADD`` on the counter
+        shard of the patient's due shard (so the sweep's workers, one per shard, never contend for one)."""
+        if update is None:
+            return
+        write.put("worklist", codec.worklist_item(update))
+        delta = update.count_changes()
+        if not delta:
+            return
+        names = {f"#c{n}": name for n, name in enumerate(delta)}
+        values = {f":c{n}": wire(change) for n, change in enumerate(delta.values())}
+        shard = keys.due_shard_number(update.patient_id, self._shards)
+        write.update(
+            "worklist_counter",
+            (keys.clinic_key(update.clinic_id), keys.worklist_counter_sk(shard)),
+            "ADD " + ", ".join(f"#c{n} :c{n}" for n in range(len(delta))),
+            names=names,
+            values=values,
+        )
+
     # -- clinics -------------------------------------------------------------------------------------------
     def get_clinic(self, clinic_id: str) -> StoredClinic | None:
         raw = self._get_item("get_clinic", keys.CLINIC_PK, clinic_id, consistent=self._consistent)
@@ -226,6 +250,55 @@ class DynamoPatientRepository:
         more = len(ids) > limit
         return PatientPage(patients=patients, cursor=keys.encode_cursor(clinic_id, ids[limit - 1]) if more else None)
 
+    def worklist_page(
+        self, clinic_id: str, limit: int, cursor: str | None = None, *, at_least: int | None = None
+    ) -> WorklistPage:
+        """One Query of the WorklistIndex for ``limit + 1`` rows (a page reads about ``limit`` items whatever the
+        clinic's size; the extra one says whether another page follows); the cursor is the index key of the page's
+        last row, which is what LastEvaluatedKey would be for a query of ``limit``."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        start: dict[str, Any] | None = None
+        if cursor is not None:
+            rank, patient_id = keys.decode_worklist_cursor(clinic_id, cursor)
+            start = {
+                WorklistProjection.clinic: {"S": keys.clinic_key(clinic_id)},
+                WorklistProjection.rank: {"S": rank},
+                **item_key(keys.patient_pk(patient_id), keys.WORKLIST),
+            }
+        condition, values = None, None
+        if at_least is not None:
+            condition, values = "#r < :below", {":below": {"S": str(at_least + 1)}}
+        page = next(
+            self._pages(
+                "worklist_page",
+                WorklistProjection.clinic,
+                keys.clinic_key(clinic_id),
+                condition,
+                values,
+                index_name=WORKLIST_INDEX,
+                limit=limit + 1,
+                start=start,
+            )
+        )
+        raws = page.get("Items", [])
+        rows = tuple(codec.worklist_from_item(raw) for raw in raws[:limit])
+        more = len(raws) > limit
+        next_cursor = (
+            keys.encode_worklist_cursor(clinic_id, raws[limit - 1][WorklistProjection.rank]["S"]) if more else None
+        )
+        return WorklistPage(rows=rows, cursor=next_cursor)
+
+    def worklist_counts(self, clinic_id: str) -> dict[str, int]:
+        prefix = {":prefix": {"S": keys.WORKLIST_COUNTER_PREFIX}}
+        items = self._items("worklist_counts", keys.clinic_key(clinic_id), "begins_with(#r, :prefix)", prefix)
+        totals = dict.fromkeys(COUNT_NAMES, 0)
+        for raw in items:
+            for name in COUNT_NAMES:
+                if name in raw:
+                    totals[name] += int(raw[name]["N"])
+        return totals
+
     def audit_trail(self, patient_id: str) -> tuple[AuditEntry, ...]:
         items = self._items("audit_trail", keys.patient_pk(patient_id), *_audit_prefix())
         return tuple(codec.audit_from_item(raw) for raw in items)
@@ -236,7 +309,9 @@ class DynamoPatientRepository:
         return () if raw is None else tuple(packing.marks_from_item(patient_id, raw))
 
     # -- patients: writes ----------------------------------------------------------------------------------
-    def create_patient(self, patient: StoredPatient, audit: AuditEntry) -> None:
+    def create_patient(
+        self, patient: StoredPatient, audit: AuditEntry, *, worklist: WorklistUpdate | None = None
+    ) -> None:
         pid = patient.patient_id
         write = self._new_write()
         fresh = StoredPatient(
@@ -255,14 +330,22 @@ class DynamoPatientRepository:
         if patient.patient_sub is not None:
             write.put("patient_sub", codec.link_item(patient.patient_sub, pid), _NOT_EXISTS)
         write.put("audit", codec.audit_item(keys.patient_pk(pid), audit))
+        self._worklist(write, worklist)
         self._commit("create_patient", write)
 
     def update_profile(
-        self, profile: PatientProfile, expected_version: int, next_check: date | None, audit: AuditEntry
+        self,
+        profile: PatientProfile,
+        expected_version: int,
+        next_check: date | None,
+        audit: AuditEntry,
+        *,
+        worklist: WorklistUpdate | None = None,
     ) -> int:
         write = self._new_write()
         self._profile_update(write, profile.patient_id, expected_version, next_check, codec.profile_body(profile))
         write.put("audit", codec.audit_item(keys.patient_pk(profile.patient_id), audit))
+        self._worklist(write, worklist)
         self._commit("update_profile", write)
         return expected_version + 1
 
@@ -275,12 +358,14 @@ class DynamoPatientRepository:
         audit: AuditEntry,
         *,
         alerts: Sequence[Alert] = (),
+        worklist: WorklistUpdate | None = None,
     ) -> int:
         write = self._new_write()
         write.put("infusion", codec.infusion_item(patient_id, infusion), _NOT_EXISTS)
         write.put("audit", codec.audit_item(keys.patient_pk(patient_id), audit))
         _owe(write, alerts, audit.at)
         self._profile_update(write, patient_id, expected_version, next_check, {})
+        self._worklist(write, worklist)
         self._commit("add_infusion", write)
         return expected_version + 1
 
@@ -294,6 +379,7 @@ class DynamoPatientRepository:
         *,
         updated: Sequence[Result] = (),
         alerts: Sequence[Alert] = (),
+        worklist: WorklistUpdate | None = None,
     ) -> int:
         write = self._new_write()
         # One update per year item (a transaction may touch an item once): the new result must not exist, the
@@ -323,6 +409,7 @@ class DynamoPatientRepository:
         write.put("audit", codec.audit_item(keys.patient_pk(patient_id), audit))
         _owe(write, alerts, audit.at)
         self._profile_update(write, patient_id, expected_version, next_check, {})
+        self._worklist(write, worklist)
         self._commit("add_result", write)
         return expected_version + 1
 
@@ -333,6 +420,8 @@ class DynamoPatientRepository:
         expected_version: int,
         next_check: date | None,
         audit: AuditEntry,
+        *,
+        worklist: WorklistUpdate | None = None,
     ) -> int:
         write = self._new_write()
         write.update(
@@ -345,6 +434,7 @@ class DynamoPatientRepository:
         )
         write.put("audit", codec.audit_item(keys.patient_pk(patient_id), audit))
         self._profile_update(write, patient_id, expected_version, next_check, {})
+        self._worklist(write, worklist)
         self._commit("acknowledge", write)
         return expected_version + 1
 
@@ -402,6 +492,7 @@ class DynamoPatientRepository:
         *,
         audit: AuditEntry | None = None,
         clinic_id: str | None = None,
+        worklist: WorklistUpdate | None = None,
     ) -> int:
         unique = sorted(set(notices))
         # One attribute per key on the NOTICES item; the limit stays that of one mark per transaction item (the
@@ -422,6 +513,7 @@ class DynamoPatientRepository:
         entry = audit if audit is not None else sweep_audit(on)
         write.put("audit", codec.audit_item(keys.patient_pk(patient_id), entry))
         self._profile_update(write, patient_id, expected_version, next_check, {Profile.swept_through: on.isoformat()})
+        self._worklist(write, worklist)
         self._commit("record_sweep", write)
         return expected_version + 1
 
@@ -441,7 +533,8 @@ def _owe(write: Transaction, alerts: Sequence[Alert], at: datetime) -> None:
 
 
 def _range_name(index_name: str | None) -> str:
-    return {None: "sk", DUE_INDEX: Profile.next_check, CLINIC_INDEX: Profile.patient_id}[index_name]
+    ranges = {None: "sk", DUE_INDEX: Profile.next_check, CLINIC_INDEX: Profile.patient_id}
+    return {**ranges, WORKLIST_INDEX: WorklistProjection.rank}[index_name]
 
 
 def _audit_prefix() -> tuple[str, dict[str, Raw]]:
