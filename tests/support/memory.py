@@ -59,7 +59,6 @@ class _PatientState:
     acknowledgements: dict[tuple[str, str], Acknowledgement] = field(default_factory=dict)
     audit: list[tuple[str, AuditEntry]] = field(default_factory=list)
     worklist: PatientWorklist | None = None
-    worklist_ref: str | None = None  # the external_ref the projection carries
 
 
 class InMemoryPatientRepository:
@@ -150,7 +149,7 @@ class InMemoryPatientRepository:
                 and (after is None or rank > after)
                 and (at_least is None or rank < str(at_least + 1))
             )
-            rows = tuple(WorklistRow(pid, state.worklist_ref, state.worklist) for _, pid, state in ranked[:limit])  # type: ignore[arg-type]
+            rows = tuple(WorklistRow(pid, state.external_ref, state.worklist) for _, pid, state in ranked[:limit])  # type: ignore[arg-type]
         more = len(ranked) > limit
         return WorklistPage(
             rows=rows, cursor=keys.encode_worklist_cursor(clinic_id, ranked[limit - 1][0]) if more else None
@@ -171,7 +170,6 @@ class InMemoryPatientRepository:
             return
         self.worklist_writes += 1
         state.worklist = update.after
-        state.worklist_ref = update.external_ref
         shard = keys.due_shard_number(update.patient_id, self._shards)
         counts = self._counters.setdefault((update.clinic_id, shard), {})
         for name, change in update.count_changes().items():

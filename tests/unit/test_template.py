@@ -148,7 +148,10 @@ def test_regimen_table_indexes_match_the_architecture() -> None:
         {"AttributeName": "worklist_clinic", "KeyType": "HASH"},
         {"AttributeName": "worklist_rank", "KeyType": "RANGE"},
     ]
-    assert indexes["WorklistIndex"]["Projection"] == {"ProjectionType": "ALL"}
+    assert indexes["WorklistIndex"]["Projection"] == {
+        "ProjectionType": "INCLUDE",
+        "NonKeyAttributes": ["xr", "ws", "wi", "wd", "wc"],
+    }
 
 
 def test_idempotency_table_has_the_powertools_layout_and_ttl() -> None:

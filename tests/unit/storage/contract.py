@@ -58,7 +58,7 @@ def project(  # noqa: PLR0917 - a test helper
     after: PatientWorklist,
     before: PatientWorklist | None,
 ) -> int:
-    update = WorklistUpdate(pid, clinic_id, f"XR-{pid[:6]}", after, before)
+    update = WorklistUpdate(pid, clinic_id, after, before)
     return repo.record_sweep(pid, after.day, [], version, after.changes_on, clinic_id=clinic_id, worklist=update)
 
 
@@ -93,7 +93,7 @@ class WorklistProjectionContract:
         ranks = [order.index(by_id[pid]) for pid in seen]  # type: ignore[arg-type]
         assert ranks == sorted(ranks)
         first = repo.worklist_page(clinic_id, 1).rows[0]
-        assert first.external_ref == f"XR-{first.patient_id[:6]}"
+        assert first.external_ref == "MRN-1"  # the profile's
         assert first.worklist.items[0].ref == "cbc:3"
         critical = repo.worklist_page(clinic_id, 50, at_least=0)
         assert {row.worklist.priority for row in critical.rows} == {"critical"}
@@ -143,7 +143,7 @@ class WorklistProjectionContract:
         shown = projection("critical", date(2026, 10, 1))
         acknowledged = projection(None, date(2026, 10, 1))
         ack = Acknowledgement("occurrence", "cbc:3", "reviewed", "clinician-1", datetime(2026, 11, 24, tzinfo=UTC))
-        update = WorklistUpdate(pid, clinic_id, None, acknowledged, shown)
+        update = WorklistUpdate(pid, clinic_id, acknowledged, shown)
         repo.acknowledge(pid, ack, 2, None, f.audit("acknowledgement.recorded"), worklist=update)
         with pytest.raises(VersionConflict):
             project(repo, pid, clinic_id, 2, shown, shown)  # the sweep read version 2, before the acknowledgement

@@ -106,7 +106,7 @@ class Patients(UseCase):
             next_check=next_check(record, frozenset(), protocol, after=None),
         )
         audit = self.audit(actor, Role.CLINICIANS, "patient.enrolled", "PROFILE")
-        worklist = projection_update(None, record, (), today, clinic.clinic.label, external_ref=data.external_ref)
+        worklist = projection_update(None, record, (), today, clinic.clinic.label)
         stored = replace(stored, next_check=with_changes_on(stored.next_check, worklist, None))
         try:
             self.repository.create_patient(stored, audit, worklist=worklist)

@@ -29,8 +29,6 @@ def projection_update(
     acknowledgements: Iterable[Acknowledgement],
     day: date,
     label: Label,
-    *,
-    external_ref: str | None = None,
 ) -> WorklistUpdate | None:
     """The projection to write with a change of ``before`` into ``record`` (None: the stored one still holds).
 
@@ -38,13 +36,11 @@ def projection_update(
     enrollment."""
     after = compute(record, acknowledgements, day, label)
     stored = None if before is None else before.worklist
-    ref = external_ref if before is None else before.external_ref
     if stored is not None and after.same_content(stored):
         return None
     return WorklistUpdate(
         patient_id=record.profile.patient_id,
         clinic_id=record.profile.clinic_id,
-        external_ref=ref,
         after=after,
         before=stored,
     )

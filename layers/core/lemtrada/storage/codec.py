@@ -321,10 +321,10 @@ def patient_from_items(items: Sequence[Raw]) -> StoredPatient | None:
             notices.update(keys.notice_key(pid, name) for name in mark_names(raw))
         elif sk == keys.REVIEWS:
             acks = acknowledgements_from_item(raw)
-        elif sk == keys.WORKLIST:
-            worklist = worklist_from_item(raw).worklist
     if profile is None:
         return None
+    if WorklistProjection.day in profile:
+        worklist = worklist_from_item(profile).worklist
     results.sort(key=lambda result: (result.date, result.result_id))
     record = PatientRecord(profile=profile_from_item(profile), infusions=tuple(infusions), results=tuple(results))
     record = with_acknowledgements(record, acks)
@@ -378,23 +378,19 @@ def unpack_worklist_item(line: str) -> WorklistItem:
     return WorklistItem("milestone", code, "info", f"{code}:{day}", date=date.fromisoformat(day))
 
 
-def worklist_item(update: WorklistUpdate) -> Raw:
-    """The projection item; the index keys only while the patient has items (the index is sparse)."""
+def worklist_attributes(update: WorklistUpdate) -> dict[str, Any]:
+    """The projection's attributes of the profile (None: removed); the index keys only while the patient has
+    items (the index is sparse)."""
     after = update.after
     rank = rank_key(after, update.patient_id)
-    return _item(
-        keys.patient_pk(update.patient_id),
-        keys.WORKLIST,
-        {
-            WorklistProjection.clinic: None if rank is None else keys.clinic_key(update.clinic_id),
-            WorklistProjection.rank: rank,
-            WorklistProjection.external_ref: update.external_ref,
-            WorklistProjection.status: after.status.value,
-            WorklistProjection.items: "\n".join(pack_worklist_item(i) for i in after.items) or None,
-            WorklistProjection.day: after.day.isoformat(),
-            WorklistProjection.changes_on: _iso(after.changes_on),
-        },
-    )
+    return {
+        WorklistProjection.clinic: None if rank is None else keys.clinic_key(update.clinic_id),
+        WorklistProjection.rank: rank,
+        WorklistProjection.status: after.status.value,
+        WorklistProjection.items: "\n".join(pack_worklist_item(i) for i in after.items) or None,
+        WorklistProjection.day: after.day.isoformat(),
+        WorklistProjection.changes_on: _iso(after.changes_on),
+    }
 
 
 def worklist_from_item(raw: Raw) -> WorklistRow:

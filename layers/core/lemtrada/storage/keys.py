@@ -22,8 +22,6 @@ NOTICES = "NOTICES"
 REVIEWS = "REVIEWS"
 """The item holding a patient's acknowledgements (one attribute each). Not ``ACK...``: it must sort after
 ``AUDIT$`` to be part of the whole-record Query."""
-WORKLIST = "WORKLIST"
-"""A patient's worklist projection (after ``AUDIT$``: read with the record)."""
 WORKLIST_COUNTER_PREFIX = "WORKLIST#"
 """``CLINIC#<id>`` / ``WORKLIST#<nn>``: the clinic's worklist counters, one item per due shard."""
 NOTICE_PREFIX = "NOTICE#"

@@ -23,7 +23,8 @@ CLINIC_INDEX: Final = "ClinicIndex"
 """Sparse: ``clinic_key`` (hash) and ``patient_id`` (range) sit on patient profiles only; projects everything."""
 WORKLIST_INDEX: Final = "WorklistIndex"
 """Sparse: ``worklist_clinic`` (hash, ``CLINIC#<id>``) and ``worklist_rank`` (range, ``<rank>#<oldest>#<id>``) sit
-on the ``WORKLIST`` projection of a patient with at least one item; projects everything (a page is one Query)."""
+on the profile of a patient with at least one worklist item; projects the worklist attributes and ``xr`` (a page is
+one Query; a profile write that leaves them alone writes nothing to the index)."""
 
 
 class Profile:
@@ -113,15 +114,17 @@ class Link:
 
 
 class WorklistProjection:
-    """``PATIENT#<id>`` / ``WORKLIST``: the patient's worklist projection (DESIGN 8), one per patient."""
+    """The patient's worklist projection (DESIGN 8): attributes of its ``PROFILE`` item, which every patient write
+    updates anyway (so a projection adds bytes to a write it is part of, not an item of its own)."""
 
     clinic: Final = "worklist_clinic"  # index hash key: only while the patient has items
     rank: Final = "worklist_rank"  # index range key: only while the patient has items
-    external_ref: Final = "xr"
-    status: Final = "st"
-    items: Final = "it"  # packed items, one line each (storage.codec.pack_worklist_items)
-    day: Final = "on"  # the clinic-local date it was computed for
-    changes_on: Final = "ch"  # first later date it changes by itself
+    external_ref: Final = Profile.external_ref
+    status: Final = "ws"
+    items: Final = "wi"  # packed items, one line each (storage.codec.pack_worklist_item)
+    day: Final = "wd"  # the clinic-local date it was computed for
+    changes_on: Final = "wc"  # first later date it changes by itself
+    projected: Final = (external_ref, status, items, day, changes_on)  # what WorklistIndex projects (INCLUDE)
 
 
 class WorklistCounter:

@@ -124,7 +124,6 @@ class WorklistUpdate:
 
     patient_id: str
     clinic_id: str
-    external_ref: str | None
     after: PatientWorklist
     before: PatientWorklist | None
 

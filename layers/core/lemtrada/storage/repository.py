@@ -167,16 +167,16 @@ class DynamoPatientRepository:
         key = (keys.patient_pk(patient_id), keys.PROFILE)
         write.update("version", key, expression, "#version = :expected", names=names, values=values)
 
-    def _worklist(self, write: Transaction, update: WorklistUpdate | None) -> None:
-        """The projection's share of a patient write: the WORKLIST item put whole (no condition: the profile's
-        version check in the same transaction guards it) and, when its counts moved, an ``ADD`` on the counter
-        shard of the patient's due shard (so the sweep's workers, one per shard, never contend for one)."""
+    def _worklist(self, write: Transaction, update: WorklistUpdate | None) -> dict[str, Any]:
+        """The projection's share of a patient write: its attributes, for the profile update the write makes anyway
+        (guarded by the same version check), and, when its counts moved, an ``ADD`` on the counter shard of the
+        patient's due shard (so the sweep's workers, one per shard, never contend for one)."""
         if update is None:
-            return
-        write.put("worklist", codec.worklist_item(update))
+            return {}
+        attributes = codec.worklist_attributes(update)
         delta = update.count_changes()
         if not delta:
-            return
+            return attributes
         names = {f"#c{n}": name for n, name in enumerate(delta)}
         values = {f":c{n}": wire(change) for n, change in enumerate(delta.values())}
         shard = keys.due_shard_number(update.patient_id, self._shards)
@@ -187,6 +187,7 @@ class DynamoPatientRepository:
             names=names,
             values=values,
         )
+        return attributes
 
     # -- clinics -------------------------------------------------------------------------------------------
     def get_clinic(self, clinic_id: str) -> StoredClinic | None:
@@ -264,7 +265,7 @@ class DynamoPatientRepository:
             start = {
                 WorklistProjection.clinic: {"S": keys.clinic_key(clinic_id)},
                 WorklistProjection.rank: {"S": rank},
-                **item_key(keys.patient_pk(patient_id), keys.WORKLIST),
+                **item_key(keys.patient_pk(patient_id), keys.PROFILE),
             }
         condition, values = None, None
         if at_least is not None:
@@ -324,13 +325,14 @@ class DynamoPatientRepository:
             swept_through=patient.swept_through,
         )
         items = codec.patient_items(fresh, self._shards)
+        projected = {name: value for name, value in self._worklist(write, worklist).items() if value is not None}
+        items[0].update({name: wire(value) for name, value in projected.items()})
         write.put("patient", items[0], _NOT_EXISTS)
         for item in items[1:]:
             write.put("fact", item)
         if patient.patient_sub is not None:
             write.put("patient_sub", codec.link_item(patient.patient_sub, pid), _NOT_EXISTS)
         write.put("audit", codec.audit_item(keys.patient_pk(pid), audit))
-        self._worklist(write, worklist)
         self._commit("create_patient", write)
 
     def update_profile(
@@ -343,9 +345,9 @@ class DynamoPatientRepository:
         worklist: WorklistUpdate | None = None,
     ) -> int:
         write = self._new_write()
-        self._profile_update(write, profile.patient_id, expected_version, next_check, codec.profile_body(profile))
+        extra = {**codec.profile_body(profile), **self._worklist(write, worklist)}
+        self._profile_update(write, profile.patient_id, expected_version, next_check, extra)
         write.put("audit", codec.audit_item(keys.patient_pk(profile.patient_id), audit))
-        self._worklist(write, worklist)
         self._commit("update_profile", write)
         return expected_version + 1
 
@@ -364,8 +366,7 @@ class DynamoPatientRepository:
         write.put("infusion", codec.infusion_item(patient_id, infusion), _NOT_EXISTS)
         write.put("audit", codec.audit_item(keys.patient_pk(patient_id), audit))
         _owe(write, alerts, audit.at)
-        self._profile_update(write, patient_id, expected_version, next_check, {})
-        self._worklist(write, worklist)
+        self._profile_update(write, patient_id, expected_version, next_check, self._worklist(write, worklist))
         self._commit("add_infusion", write)
         return expected_version + 1
 
@@ -408,8 +409,7 @@ class DynamoPatientRepository:
             )
         write.put("audit", codec.audit_item(keys.patient_pk(patient_id), audit))
         _owe(write, alerts, audit.at)
-        self._profile_update(write, patient_id, expected_version, next_check, {})
-        self._worklist(write, worklist)
+        self._profile_update(write, patient_id, expected_version, next_check, self._worklist(write, worklist))
         self._commit("add_result", write)
         return expected_version + 1
 
@@ -433,8 +433,7 @@ class DynamoPatientRepository:
             values={":a": {"S": packing.acknowledgement_value(acknowledgement)}},
         )
         write.put("audit", codec.audit_item(keys.patient_pk(patient_id), audit))
-        self._profile_update(write, patient_id, expected_version, next_check, {})
-        self._worklist(write, worklist)
+        self._profile_update(write, patient_id, expected_version, next_check, self._worklist(write, worklist))
         self._commit("acknowledge", write)
         return expected_version + 1
 
@@ -512,8 +511,8 @@ class DynamoPatientRepository:
             )
         entry = audit if audit is not None else sweep_audit(on)
         write.put("audit", codec.audit_item(keys.patient_pk(patient_id), entry))
-        self._profile_update(write, patient_id, expected_version, next_check, {Profile.swept_through: on.isoformat()})
-        self._worklist(write, worklist)
+        extra = {Profile.swept_through: on.isoformat(), **self._worklist(write, worklist)}
+        self._profile_update(write, patient_id, expected_version, next_check, extra)
         self._commit("record_sweep", write)
         return expected_version + 1
 
