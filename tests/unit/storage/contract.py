@@ -101,6 +101,36 @@ class WorklistProjectionContract:
         counts = repo.worklist_counts(clinic_id)
         assert counts == {"critical": 2, "major": 2, "minor": 2, "info": 6, "patients": 6}
 
+    def test_paging_while_ranks_change_returns_every_patient_once(self, repo: PatientRepository) -> None:
+        """Ranks that move on either side of the cursor (a seen patient escalating, an unseen one improving or
+        escalating among the unseen) still give every patient exactly once (docs/DECISIONS.md "Worklist")."""
+        severities: list[str | None] = ["critical", "critical", "major", "major", "minor", "minor"]
+        clinic_id, ids = self._clinic(repo, severities)
+        versions = dict.fromkeys(ids, 2)
+        current = {
+            pid: projection(sev, date(2026, 10, 1 + n))
+            for n, (pid, sev) in enumerate(zip(ids, severities, strict=True))
+        }
+
+        def move(pid: str, severity: str, due: date) -> None:
+            after = projection(severity, due)
+            versions[pid] = project(repo, pid, clinic_id, versions[pid], after, current[pid])
+            current[pid] = after
+
+        first = repo.worklist_page(clinic_id, 2)
+        seen = [row.patient_id for row in first.rows]
+        assert seen == ids[:2]
+        move(ids[1], "critical", date(2026, 9, 1))  # seen, moves earlier still
+        move(ids[5], "major", date(2026, 10, 20))  # unseen, escalates among the unseen
+        move(ids[2], "minor", date(2026, 10, 30))  # unseen, improves among the unseen
+        cursor = first.cursor
+        while cursor is not None:
+            page = repo.worklist_page(clinic_id, 2, cursor)
+            seen += [row.patient_id for row in page.rows]
+            cursor = page.cursor
+        assert sorted(seen) == sorted(ids)
+        assert len(seen) == len(set(seen))
+
     def test_a_cursor_of_another_clinic_or_malformed_is_refused(self, repo: PatientRepository) -> None:
         clinic_id, _ = self._clinic(repo, ["major", "minor"])
         cursor = repo.worklist_page(clinic_id, 1).cursor
