@@ -4,7 +4,7 @@
    port), at growing enrolled counts; 2. the same with due patients held fixed (20 by default) while only quiet
    patients (nothing owed on the date) are added; 3. cold start of each HTTP function as Lambda runs it (the built
    artifacts read-only, import plus the first request) against ``import boto3``, a DynamoDB client and one call;
-   4. sizes after sam build; 5. rules-engine throughput.
+   4. sizes after sam build; 5. rules-engine throughput; 6. the worklist's first page (bench.worklist_page).
 
     .venv/bin/python -m bench [--quick] [--sizes 1000,2000] [--growth-base 120] [--growth-due 20]
                               [--factors 1,10] [--runs N]
@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import cold_start, digest_size, engine_throughput, sizes, sweep_cost
+from bench import cold_start, digest_size, engine_throughput, sizes, sweep_cost, worklist_page
 from bench.localdb import local_dynamodb
 
 
@@ -89,6 +89,8 @@ def main(argv: list[str] | None = None) -> None:
         section(f"cost growth: {base} patients, {growth_due} of them due, then only quiet patients added")
         growth = sweep_cost.cost_growth(db, base, factors, due=growth_due, log=sys.stderr)
         print(sweep_cost.table(growth), flush=True)
+        section("worklist first page (DESIGN 8: p95 <= 300 ms at 2,000 patients, items read flat within 10%)")
+        print(worklist_page.run(db, [200, 400] if quick else [200, 2000], runs=10 if quick else 40), flush=True)
 
     section("goals")
     largest = by_size[-1]

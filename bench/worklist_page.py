@@ -126,6 +126,34 @@ def projection_write_units(endpoint: str, table: str, count: int = 50) -> tuple[
     return out[0], out[3], out[1], out[4], out[5]
 
 
+def run(local: Any, sizes: list[int], runs: int = 40, limit: int = 50) -> str:
+    """Every measurement on one running DynamoDB Local (``bench.localdb.LocalDynamo``), as a printable table."""
+    rows = [measure(local.endpoint, local.regimen_table("worklist"), size, runs, limit) for size in sizes]
+    base = local.regimen_table("wcu")
+    local.client.create_table(**_copy(local, base, f"{base}-a"))
+    local.client.create_table(**_copy(local, base, f"{base}-b"))
+    plain, projected, sweep_plain, sweep_projected, sweep_kept = projection_write_units(local.endpoint, base)
+    lines = [
+        f"| patients | listed | p50 ms | p95 ms | items read / page | RCU / page |  (limit {limit}, {runs} runs)",
+        "|---:|---:|---:|---:|---:|---:|",
+        *(
+            f"| {row.patients} | {row.listed} | {row.p50_ms:.1f} | {row.p95_ms:.1f} | {row.items_read:.1f} |"
+            f" {row.read_units:.1f} |"
+            for row in rows
+        ),
+        f"enrollment WCU without projection {plain:.2f}, with {projected:.2f} (DynamoDB Local's TOTAL)",
+        f"sweep write WCU without projection {sweep_plain:.2f}, with a changed one {sweep_projected:.2f},"
+        f" with one stored and left alone {sweep_kept:.2f}",
+    ]
+    if len(rows) > 1 and rows[0].items_read:
+        spread = abs(rows[-1].items_read - rows[0].items_read) / rows[0].items_read
+        lines.append(
+            f"goals: p95 at {rows[-1].patients} = {rows[-1].p95_ms:.0f} ms (<= 300), items read spread {spread:.1%}"
+            " (<= 10%)"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--sizes", default="200,2000")
@@ -133,26 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=50)
     args = parser.parse_args(argv)
     with local_dynamodb() as local:
-        rows = [
-            measure(local.endpoint, local.regimen_table("worklist"), int(size), args.runs, args.limit)
-            for size in args.sizes.split(",")
-        ]
-        base = local.regimen_table("wcu")
-        local.client.create_table(**_copy(local, base, f"{base}-a"))
-        local.client.create_table(**_copy(local, base, f"{base}-b"))
-        plain, projected, sweep_plain, sweep_projected, sweep_kept = projection_write_units(local.endpoint, base)
-    print(f"| patients | listed | p50 ms | p95 ms | items read / page | RCU / page |  (limit {args.limit})")
-    print("|---:|---:|---:|---:|---:|---:|")
-    for row in rows:
-        print(
-            f"| {row.patients} | {row.listed} | {row.p50_ms:.1f} | {row.p95_ms:.1f} | {row.items_read:.1f} |"
-            f" {row.read_units:.1f} |"
-        )
-    print(f"enrollment WCU without projection {plain:.2f}, with {projected:.2f} (DynamoDB Local's TOTAL)")
-    print(
-        f"sweep write WCU without projection {sweep_plain:.2f}, with a changed one {sweep_projected:.2f},"
-        f" with one stored and left alone {sweep_kept:.2f}"
-    )
+        print(run(local, [int(size) for size in args.sizes.split(",")], args.runs, args.limit))
 
 
 def _copy(local: Any, source: str, name: str) -> dict[str, Any]:
