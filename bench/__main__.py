@@ -9,6 +9,7 @@
    7. the first sweep after enrolling 500 patients with history (history items sent, goal 0:
    ``bench.onboarding``);
    8. 24 hourly sweep runs against one daily run (``bench.sweep_hours``).
+   9. the worklist's first page (``bench.worklist_page``).
 
     .venv/bin/python -m bench [--quick] [--sizes 1000,2000] [--growth-base 120] [--growth-due 20]
                               [--factors 1,10] [--runs N]
@@ -23,7 +24,17 @@ import sys
 import time
 from pathlib import Path
 
-from bench import alert_latency, cold_start, digest_size, engine_throughput, onboarding, sizes, sweep_cost, sweep_hours
+from bench import (
+    alert_latency,
+    cold_start,
+    digest_size,
+    engine_throughput,
+    onboarding,
+    sizes,
+    sweep_cost,
+    sweep_hours,
+    worklist_page,
+)
 from bench.localdb import local_dynamodb
 
 
@@ -106,6 +117,8 @@ def main(argv: list[str] | None = None) -> None:
         section("24 hourly sweep runs against one daily run: 40 clinics in 12 zones (DESIGN 8, digest_hour)")
         hours = sweep_hours.measure(db, 400 if quick else 2000, 60 if quick else 300)
         print(sweep_hours.table(*hours), flush=True)
+        section("worklist first page (DESIGN 8: p95 <= 300 ms at 2,000 patients, items read flat within 10%)")
+        print(worklist_page.run(db, [200, 400] if quick else [200, 2000], runs=10 if quick else 40), flush=True)
 
     section("goals")
     largest = by_size[-1]

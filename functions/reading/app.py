@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path as FilePath
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
@@ -75,9 +75,18 @@ def get_schedule_ics(patient_id: PatientId) -> Response[str]:
 
 
 @app.get("/clinics/<clinic_id>/worklist", tags=["clinics"], responses=problem_responses(404))
-def get_worklist(clinic_id: ClinicId, date: Annotated[IsoDate | None, Query()] = None) -> Response[WorklistView]:
-    """Every occurrence due, overdue or missed, milestones reached and deviations recorded lately, for a date."""
-    return ok(_reading().worklist(current_actor(app), clinic_id, date))  # type: ignore[return-value]
+def get_worklist(
+    clinic_id: ClinicId,
+    date: Annotated[IsoDate | None, Query()] = None,
+    severity: Annotated[Literal["critical", "major", "minor", "info"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+) -> Response[WorklistView]:
+    """What needs attention, grouped by patient, most urgent first (DESIGN 8): ``severity`` keeps patients with an
+    item at least that severe, ``limit`` patients a page (1-200), ``next_cursor`` continues."""
+    reading = _reading()
+    view = reading.worklist(current_actor(app), clinic_id, date, severity=severity, limit=limit, cursor=cursor)
+    return ok(view)  # type: ignore[return-value]
 
 
 @app.get("/me", tags=["patients"], responses=problem_responses(404))

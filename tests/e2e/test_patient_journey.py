@@ -145,7 +145,17 @@ def test_enroll_prepare_infuse_monitor(local_stack: RunningStack) -> None:
     assert profile["courses"][0]["complete"] is True
     worklist = clinician.get(f"/clinics/{clinic_id}/worklist", date=first["due_date"])
     assert worklist.status_code == 200, worklist.text
-    assert {(o["patient_id"], o["item"]) for o in worklist.json()["occurrences"]} >= {(patient_id, "cbc")}
+    rows = {row["patient_id"]: row for row in worklist.json()["patients"]}
+    assert ("occurrence", "cbc", "cbc:1") in {(i["kind"], i["code"], i["ref"]) for i in rows[patient_id]["items"]}
+    # the clinic's today comes from the projection the writes above kept: grouped, counted, paged
+    today_list = clinician.get(f"/clinics/{clinic_id}/worklist", limit="1")
+    assert today_list.status_code == 200, today_list.text
+    body = today_list.json()
+    assert set(body) == {"clinic_id", "date", "counts", "patients", "next_cursor"}
+    assert len(body["patients"]) <= 1
+    assert body["counts"]["patients"] >= len(body["patients"])
+    listed = clinician.get("/patients").json()["patients"]
+    assert {row["patient_id"]: row["status"] for row in listed}[patient_id] == "monitoring"
 
     me = patient.get("/me")
     assert me.status_code == 200

@@ -286,7 +286,8 @@ def run_api(s: Scenario) -> dict[str, str]:
     # reading: every route
     for path in ("", "/readiness", "/schedule", "/schedule.ics"):
         assert s.http("GET", f"/patients/{ids['a']}{path}").status == 200
-    assert s.http("GET", f"/clinics/{CLINIC}/worklist").status == 200
+    assert s.http("GET", f"/clinics/{CLINIC}/worklist").status == 200  # today: the WorklistIndex
+    assert s.http("GET", f"/clinics/{CLINIC}/worklist?date=2030-01-01").status == 200  # another date: ClinicIndex
     assert s.http("GET", "/me", PATIENT).status == 200
     for path in ("/docs", "/openapi.json", "/docs/swagger-ui.css", "/docs/swagger-ui-bundle.js"):
         assert s.http("GET", path).status == 200, path  # public: served from the function package and the layer

@@ -20,8 +20,10 @@ from typing import Any
 from lemtrada.notify.publisher import Message, PublishError
 from lemtrada.regimen.alerts import Alert
 from lemtrada.regimen.records import Clinic, Infusion, PatientProfile, PatientRecord, Result
+from lemtrada.regimen.worklist import PatientWorklist, rank_key
 from lemtrada.storage import alert_items, keys
 from lemtrada.storage.ports import (
+    COUNT_NAMES,
     Acknowledgement,
     AlreadyExists,
     AuditEntry,
@@ -36,6 +38,9 @@ from lemtrada.storage.ports import (
     StoredPatient,
     SweepLease,
     VersionConflict,
+    WorklistPage,
+    WorklistRow,
+    WorklistUpdate,
     check_transaction_size,
     sweep_audit,
     with_acknowledgements,
@@ -56,6 +61,7 @@ class _PatientState:
     notices: dict[str, NoticeMark] = field(default_factory=dict)
     acknowledgements: dict[tuple[str, str], Acknowledgement] = field(default_factory=dict)
     audit: list[tuple[str, AuditEntry]] = field(default_factory=list)
+    worklist: PatientWorklist | None = None
 
 
 class InMemoryPatientRepository:
@@ -73,6 +79,8 @@ class InMemoryPatientRepository:
         self.outbox_pages: dict[tuple[str, str], dict[str, list[QueuedNotice]]] = {}
         self.lock = self._lock
         self._leases: dict[str, SweepLease] = {}
+        self._counters: dict[tuple[str, int], dict[str, int]] = {}  # (clinic, shard) -> counts
+        self.worklist_writes = 0  # projection writes, for tests of "written only when it changed"
 
     @property
     def due_shards(self) -> int:
@@ -156,6 +164,48 @@ class InMemoryPatientRepository:
         next_cursor = keys.encode_cursor(clinic_id, page[-1]) if len(ids) > limit else None
         return PatientPage(patients=patients, cursor=next_cursor)
 
+    def worklist_page(
+        self, clinic_id: str, limit: int, cursor: str | None = None, *, at_least: int | None = None
+    ) -> WorklistPage:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        after = keys.decode_worklist_cursor(clinic_id, cursor)[0] if cursor is not None else None
+        with self._lock:
+            ranked = sorted(
+                (rank, pid, state)
+                for pid, state in self._patients.items()
+                if state.profile.clinic_id == clinic_id
+                and state.worklist is not None
+                and (rank := rank_key(state.worklist, pid)) is not None
+                and (after is None or rank > after)
+                and (at_least is None or rank < str(at_least + 1))
+            )
+            rows = tuple(WorklistRow(pid, state.external_ref, state.worklist) for _, pid, state in ranked[:limit])  # type: ignore[arg-type]
+        more = len(ranked) > limit
+        return WorklistPage(
+            rows=rows, cursor=keys.encode_worklist_cursor(clinic_id, ranked[limit - 1][0]) if more else None
+        )
+
+    def worklist_counts(self, clinic_id: str) -> dict[str, int]:
+        totals = dict.fromkeys(COUNT_NAMES, 0)
+        with self._lock:
+            for (clinic, _), counts in self._counters.items():
+                if clinic == clinic_id:
+                    for name, value in counts.items():
+                        totals[name] += value
+        return totals
+
+    def _project(self, state: _PatientState, update: WorklistUpdate | None) -> None:
+        """The projection's share of a write (applied with it, under the lock), counters moved by the difference."""
+        if update is None:
+            return
+        self.worklist_writes += 1
+        state.worklist = update.after
+        shard = keys.due_shard_number(update.patient_id, self._shards)
+        counts = self._counters.setdefault((update.clinic_id, shard), {})
+        for name, change in update.count_changes().items():
+            counts[name] = counts.get(name, 0) + change
+
     def audit_trail(self, patient_id: str) -> tuple[AuditEntry, ...]:
         with self._lock:
             state = self._patients.get(patient_id)
@@ -171,7 +221,14 @@ class InMemoryPatientRepository:
             return tuple(state.notices[key] for key in sorted(state.notices))
 
     # -- patients: writes --------------------------------------------------------------------------
-    def create_patient(self, patient: StoredPatient, audit: AuditEntry, *, alerts: Sequence[Alert] = ()) -> None:
+    def create_patient(
+        self,
+        patient: StoredPatient,
+        audit: AuditEntry,
+        *,
+        alerts: Sequence[Alert] = (),
+        worklist: WorklistUpdate | None = None,
+    ) -> None:
         record = patient.record
         # The items DynamoDB writes: profile, audit, each infusion, one per year of results, the notice marks, the
         # acknowledgements, the user link and each alert owed.
@@ -198,15 +255,23 @@ class InMemoryPatientRepository:
             state.audit.append((keys.audit_sk(audit.at), audit))
             self._owe(alerts, audit.at)
             self._patients[record.profile.patient_id] = state
+            self._project(state, worklist)
             if patient.patient_sub is not None:
                 self._links[patient.patient_sub] = record.profile.patient_id
 
     def update_profile(
-        self, profile: PatientProfile, expected_version: int, next_check: date | None, audit: AuditEntry
+        self,
+        profile: PatientProfile,
+        expected_version: int,
+        next_check: date | None,
+        audit: AuditEntry,
+        *,
+        worklist: WorklistUpdate | None = None,
     ) -> int:
         with self._lock:
             state = self._checked(profile.patient_id, expected_version)
             state.profile = profile
+            self._project(state, worklist)
             return self._bump(state, next_check, audit)
 
     def add_infusion(
@@ -218,6 +283,7 @@ class InMemoryPatientRepository:
         audit: AuditEntry,
         *,
         alerts: Sequence[Alert] = (),
+        worklist: WorklistUpdate | None = None,
     ) -> int:
         with self._lock:
             state = self._patients.get(patient_id)
@@ -227,6 +293,7 @@ class InMemoryPatientRepository:
             check_transaction_size(3 + len(alerts))
             state.infusions[infusion.date] = infusion
             self._owe(alerts, audit.at)
+            self._project(state, worklist)
             return self._bump(state, next_check, audit)
 
     def add_result(
@@ -239,6 +306,7 @@ class InMemoryPatientRepository:
         *,
         updated: Sequence[Result] = (),
         alerts: Sequence[Alert] = (),
+        worklist: WorklistUpdate | None = None,
     ) -> int:
         with self._lock:
             state = self._patients.get(patient_id)
@@ -253,6 +321,7 @@ class InMemoryPatientRepository:
             for other in others:
                 state.results[(other.date, other.result_id)] = _as_stored(other)
             self._owe(alerts, audit.at)
+            self._project(state, worklist)
             return self._bump(state, next_check, audit)
 
     def _owe(self, alerts: Sequence[Alert], at: datetime) -> None:
@@ -304,6 +373,8 @@ class InMemoryPatientRepository:
         expected_version: int,
         next_check: date | None,
         audit: AuditEntry,
+        *,
+        worklist: WorklistUpdate | None = None,
     ) -> int:
         with self._lock:
             state = self._patients.get(patient_id)
@@ -312,6 +383,7 @@ class InMemoryPatientRepository:
                 raise AlreadyExists("acknowledgement")
             state = self._checked(patient_id, expected_version)
             state.acknowledgements[ref] = acknowledgement
+            self._project(state, worklist)
             return self._bump(state, next_check, audit)
 
     # -- the sweep's view -------------------------------------------------------------------------
@@ -340,6 +412,7 @@ class InMemoryPatientRepository:
         audit: AuditEntry | None = None,
         clinic_id: str | None = None,
         outbox: OutboxAppend | None = None,
+        worklist: WorklistUpdate | None = None,
     ) -> int:
         unique = sorted(set(notices))
         check_transaction_size(2 + len(unique))
@@ -359,6 +432,7 @@ class InMemoryPatientRepository:
                 chunk = keys.outbox_chunk_name(patient_id, expected_version)
                 stored = [QueuedNotice(n.key, dict(n.item)) for n in outbox.notices]
                 self.outbox_pages.setdefault((page.clinic_id, sk), {})[chunk] = stored
+            self._project(state, worklist)
             return self._bump(state, next_check, audit if audit is not None else sweep_audit(on))
 
     def _checked(self, patient_id: str, expected_version: int) -> _PatientState:
@@ -393,6 +467,7 @@ class InMemoryPatientRepository:
             swept_through=state.swept_through,
             sent_notices=frozenset(state.notices),
             acknowledgements=acks,
+            worklist=state.worklist,
         )
 
 

@@ -129,12 +129,13 @@ def test_regimen_table_keys() -> None:
         {"AttributeName": "sk", "KeyType": "RANGE"},
     ]
     types = {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
-    assert types == dict.fromkeys(("pk", "sk", "due_shard", "next_check", "clinic_key", "patient_id"), "S")
+    names = ("pk", "sk", "due_shard", "next_check", "clinic_key", "patient_id", "worklist_clinic", "worklist_rank")
+    assert types == dict.fromkeys(names, "S")
 
 
 def test_regimen_table_indexes_match_the_architecture() -> None:
     indexes = {i["IndexName"]: i for i in _props("RegimenTable")["GlobalSecondaryIndexes"]}
-    assert set(indexes) == {"DueIndex", "ClinicIndex"}
+    assert set(indexes) == {"DueIndex", "ClinicIndex", "WorklistIndex"}
     assert indexes["DueIndex"]["KeySchema"] == [
         {"AttributeName": "due_shard", "KeyType": "HASH"},
         {"AttributeName": "next_check", "KeyType": "RANGE"},
@@ -145,6 +146,14 @@ def test_regimen_table_indexes_match_the_architecture() -> None:
         {"AttributeName": "patient_id", "KeyType": "RANGE"},
     ]
     assert indexes["ClinicIndex"]["Projection"] == {"ProjectionType": "ALL"}
+    assert indexes["WorklistIndex"]["KeySchema"] == [
+        {"AttributeName": "worklist_clinic", "KeyType": "HASH"},
+        {"AttributeName": "worklist_rank", "KeyType": "RANGE"},
+    ]
+    assert indexes["WorklistIndex"]["Projection"] == {
+        "ProjectionType": "INCLUDE",
+        "NonKeyAttributes": ["xr", "ws", "wi", "wd", "wc"],
+    }
 
 
 def test_idempotency_table_has_the_powertools_layout_and_ttl() -> None:

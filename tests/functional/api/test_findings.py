@@ -47,6 +47,10 @@ def test_the_sample_result_with_analytes_raises_a_critical_finding(api: Api, pat
     assert "Immune Thrombocytopenia" in finding["source"]
 
 
+def _items(body: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [item for patient in body["patients"] for item in patient["items"] if item["kind"] == kind]
+
+
 def test_a_critical_finding_shows_on_the_patient_readiness_schedule_and_worklist(api: Api, patient_id: str) -> None:
     reply = _cbc(api, patient_id)
     assert reply.status == 201, reply.raw
@@ -56,8 +60,9 @@ def test_a_critical_finding_shows_on_the_patient_readiness_schedule_and_worklist
     readiness = api.call("get_readiness", path=f"/patients/{patient_id}/readiness", query={"start": "2026-12-01"})
     assert "open_critical_finding" in [b["code"] for b in readiness.body["blockers"]]
     worklist = api.call("get_worklist", query={"date": "2026-11-24"})
-    assert [(f["patient_id"], f["code"], f["severity"]) for f in worklist.body["findings"]] == [
-        (patient_id, "platelets_below_100", "critical")
+    assert [(p["patient_id"], p["priority"]) for p in worklist.body["patients"]] == [(patient_id, "critical")]
+    assert [(f["code"], f["severity"], f["ref"]) for f in _items(worklist.body, "finding")] == [
+        ("platelets_below_100", "critical", finding_id)
     ]
     me = api.call("get_me", claims=PATIENT)
     assert me.status == 200
@@ -174,7 +179,7 @@ def test_acknowledging_a_finding_closes_it_once(api: Api, patient_id: str) -> No
     readiness = api.call("get_readiness", path=f"/patients/{patient_id}/readiness", query={"start": "2026-12-01"})
     assert "open_critical_finding" not in [b["code"] for b in readiness.body["blockers"]]
     worklist = api.call("get_worklist", query={"date": "2026-11-24"})
-    assert worklist.body["findings"] == []
+    assert _items(worklist.body, "finding") == []
     trail = bootstrap.repository().audit_trail(patient_id)
     assert [(e.action, e.target) for e in trail if e.action == "acknowledgement.recorded"] == [
         ("acknowledgement.recorded", f"ACK#finding#{finding_id}")
@@ -194,20 +199,23 @@ def test_an_acknowledgement_replayed_with_its_idempotency_key_answers_the_first_
 
 
 def test_acknowledging_a_deviation_and_an_overdue_occurrence(api: Api, patient_id: str) -> None:
-    """One infusion on 2026-09-01 (started with blockers): by 2026-11-24 the first cbc is overdue or missed."""
-    infusion = api.infusion(patient_id, "2026-09-01")
+    """One infusion on 2026-10-16 (started with blockers): on 2026-11-24 the first cbc is overdue (its deviation,
+    39 days before the enrollment of 2026-11-24, is history: never on the worklist, still acknowledgeable)."""
+    infusion = api.infusion(patient_id, "2026-10-16")
     assert infusion.status == 201, infusion.raw
     deviation = infusion.body["deviations"][0]["code"]
     worklist = api.call("get_worklist", query={"date": "2026-11-24"})
-    late = [o for o in worklist.body["occurrences"] if o["status"] in ("overdue", "missed")]
+    late = [o for o in _items(worklist.body, "occurrence") if o["state"] in ("overdue", "missed")]
     assert late, worklist.raw
-    ref = f"{late[0]['item']}:{late[0]['k']}"
+    ref = late[0]["ref"]
+    assert ref == f"{late[0]['code']}:{late[0]['k']}"
     assert api.acknowledge(patient_id, "occurrence", ref, "patient_contacted").status == 201
-    assert api.acknowledge(patient_id, "deviation", f"2026-09-01:{deviation}").status == 201
+    assert api.acknowledge(patient_id, "deviation", f"2026-10-16:{deviation}").status == 201
     after = api.call("get_worklist", query={"date": "2026-11-24"})
-    assert ref not in {f"{o['item']}:{o['k']}" for o in after.body["occurrences"]}
-    nearer = api.call("get_worklist", query={"date": "2026-09-20"})
-    assert deviation not in [d["code"] for d in nearer.body["deviations"]]
+    assert ref not in {o["ref"] for o in _items(after.body, "occurrence")}
+    assert _items(after.body, "deviation") == []
+    # the projection and a computation for the same date agree
+    assert api.call("get_worklist", query={"date": "2026-11-25"}).body["patients"][0]["items"][0]["ref"] != ref
 
 
 def test_acknowledgement_refusals(api: Api, patient_id: str) -> None:

@@ -254,16 +254,30 @@ def test_schedule_and_calendar(api: Api, patient_id: str) -> None:
     assert ics.raw.count("BEGIN:VEVENT") == len(schedule.body["occurrences"]) + len(schedule.body["milestones"])
 
 
+def _items(body: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [item for patient in body["patients"] for item in patient["items"] if item["kind"] == kind]
+
+
 def test_worklist_lists_what_needs_attention(api: Api, patient_id: str) -> None:
     assert api.infusion(patient_id, "2026-11-23").status == 201
     reply = api.call("get_worklist", query={"date": "2026-12-20"})
     assert reply.status == 200, reply.raw
-    assert ("cbc", 1, "due") in {(o["item"], o["k"], o["status"]) for o in reply.body["occurrences"]}
+    assert ("cbc", 1, "due") in {(o["code"], o["k"], o["state"]) for o in _items(reply.body, "occurrence")}
     later = api.call("get_worklist", query={"date": "2027-01-01"})
-    assert ("cbc", 1, "overdue") in {(o["item"], o["k"], o["status"]) for o in later.body["occurrences"]}
-    assert later.body["deviations"] == []  # the infusion lies more than 30 days before the date
+    assert ("cbc", 1, "overdue") in {(o["code"], o["k"], o["state"]) for o in _items(later.body, "occurrence")}
+    assert _items(later.body, "deviation") == []  # the infusion lies more than 30 days before the date
     today = api.call("get_worklist", query={"date": "2026-11-24"})
-    assert "started_with_blockers" in [d["code"] for d in today.body["deviations"]]
+    assert "started_with_blockers" in [d["code"] for d in _items(today.body, "deviation")]
+    # the clinic's today, from the projection: grouped by patient, counted, critical first
+    (row,) = today.body["patients"]
+    assert row["patient_id"] == patient_id
+    assert row["status"] == "in_treatment"
+    assert row["priority"] == "critical"
+    assert today.body["counts"]["patients"] == 1
+    assert today.body["counts"]["critical"] == sum(1 for i in row["items"] if i["severity"] == "critical")
+    assert today.body["next_cursor"] is None
+    listed = api.call("get_patients")
+    assert [(p["status"], p["priority"]) for p in listed.body["patients"]] == [("in_treatment", "critical")]
 
 
 def test_me_without_a_linked_patient_is_404(api: Api, clinic: str) -> None:

@@ -10,9 +10,16 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from lemtrada.regimen.alerts import Alert
-from lemtrada.regimen.records import PregnancyEpisode, ResultItem, Severity
+from lemtrada.regimen.records import PatientStatus, PregnancyEpisode, ResultItem, Severity
+from lemtrada.regimen.worklist import PatientWorklist, WorklistItem
 from lemtrada.storage import keys
-from lemtrada.storage.ports import Acknowledgement, AlreadyExists, PatientRepository, VersionConflict
+from lemtrada.storage.ports import (
+    Acknowledgement,
+    AlreadyExists,
+    PatientRepository,
+    VersionConflict,
+    WorklistUpdate,
+)
 
 from tests.unit.storage import factories as f
 
@@ -31,7 +38,151 @@ def due_ids(repo: PatientRepository, patient_ids: set[str], through: date) -> di
     return found
 
 
-class RepositoryContract:
+# -- the worklist projection (DESIGN 8) --------------------------------------------------------------------------
+_STATES = {"critical": "missed", "major": "overdue", "minor": "due"}
+
+
+def projection(severity: str | None, due: date, day: date = date(2026, 11, 24)) -> PatientWorklist:
+    """A patient's projection with one cbc occurrence of ``severity`` due on ``due`` (None: nothing listed)."""
+    if severity is None:
+        return PatientWorklist(day, PatientStatus.MONITORING, (), None)
+    item = WorklistItem("occurrence", "cbc", severity, "cbc:3", 3, _STATES[severity], due)
+    milestone = WorklistItem("milestone", "course_2_due", "info", f"course_2_due:{due}", date=due)
+    return PatientWorklist(day, PatientStatus.MONITORING, (item, milestone), day + timedelta(days=3))
+
+
+def project(  # noqa: PLR0917 - a test helper
+    repo: PatientRepository,
+    pid: str,
+    clinic_id: str,
+    version: int,
+    after: PatientWorklist,
+    before: PatientWorklist | None,
+) -> int:
+    update = WorklistUpdate(pid, clinic_id, after, before)
+    return repo.record_sweep(pid, after.day, [], version, after.changes_on, clinic_id=clinic_id, worklist=update)
+
+
+class WorklistProjectionContract:
+    def _clinic(self, repo: PatientRepository, severities: list[str | None]) -> tuple[str, list[str]]:
+        clinic_id = f.uid("wl-clinic")
+        ids = []
+        for number, severity in enumerate(severities):
+            patient = f.stored(f.profile(clinic_id=clinic_id))
+            repo.create_patient(patient, f.audit())
+            project(repo, patient.patient_id, clinic_id, 1, projection(severity, date(2026, 10, 1 + number)), None)
+            ids.append(patient.patient_id)
+        return clinic_id, ids
+
+    def test_pages_return_every_listed_patient_once_by_rank(self, repo: PatientRepository) -> None:
+        severities: list[str | None] = ["minor", "critical", None, "major", "critical", "minor", None, "major"]
+        clinic_id, ids = self._clinic(repo, severities)
+        seen: list[str] = []
+        cursor = None
+        while True:
+            page = repo.worklist_page(clinic_id, 3, cursor)
+            assert len(page.rows) <= 3
+            seen += [row.patient_id for row in page.rows]
+            cursor = page.cursor
+            if cursor is None:
+                break
+        listed = [pid for pid, severity in zip(ids, severities, strict=True) if severity is not None]
+        assert sorted(seen) == sorted(listed)
+        assert len(seen) == len(set(seen))
+        order = ["critical", "major", "minor"]
+        by_id = dict(zip(ids, severities, strict=True))
+        ranks = [order.index(by_id[pid]) for pid in seen]  # type: ignore[arg-type]
+        assert ranks == sorted(ranks)
+        first = repo.worklist_page(clinic_id, 1).rows[0]
+        assert first.external_ref == "MRN-1"  # the profile's
+        assert first.worklist.items[0].ref == "cbc:3"
+        critical = repo.worklist_page(clinic_id, 50, at_least=0)
+        assert {row.worklist.priority for row in critical.rows} == {"critical"}
+        assert len(repo.worklist_page(clinic_id, 50, at_least=1).rows) == 4
+        counts = repo.worklist_counts(clinic_id)
+        assert counts == {"critical": 2, "major": 2, "minor": 2, "info": 6, "patients": 6}
+
+    def test_paging_while_ranks_change_returns_every_patient_once(self, repo: PatientRepository) -> None:
+        """Ranks that move on either side of the cursor (a seen patient escalating, an unseen one improving or
+        escalating among the unseen) still give every patient exactly once (docs/DECISIONS.md "Worklist")."""
+        severities: list[str | None] = ["critical", "critical", "major", "major", "minor", "minor"]
+        clinic_id, ids = self._clinic(repo, severities)
+        versions = dict.fromkeys(ids, 2)
+        current = {
+            pid: projection(sev, date(2026, 10, 1 + n))
+            for n, (pid, sev) in enumerate(zip(ids, severities, strict=True))
+        }
+
+        def move(pid: str, severity: str, due: date) -> None:
+            after = projection(severity, due)
+            versions[pid] = project(repo, pid, clinic_id, versions[pid], after, current[pid])
+            current[pid] = after
+
+        first = repo.worklist_page(clinic_id, 2)
+        seen = [row.patient_id for row in first.rows]
+        assert seen == ids[:2]
+        move(ids[1], "critical", date(2026, 9, 1))  # seen, moves earlier still
+        move(ids[5], "major", date(2026, 10, 20))  # unseen, escalates among the unseen
+        move(ids[2], "minor", date(2026, 10, 30))  # unseen, improves among the unseen
+        cursor = first.cursor
+        while cursor is not None:
+            page = repo.worklist_page(clinic_id, 2, cursor)
+            seen += [row.patient_id for row in page.rows]
+            cursor = page.cursor
+        assert sorted(seen) == sorted(ids)
+        assert len(seen) == len(set(seen))
+
+    def test_a_cursor_of_another_clinic_or_malformed_is_refused(self, repo: PatientRepository) -> None:
+        clinic_id, _ = self._clinic(repo, ["major", "minor"])
+        cursor = repo.worklist_page(clinic_id, 1).cursor
+        assert cursor is not None
+        with pytest.raises(ValueError, match="another clinic"):
+            repo.worklist_page("another-clinic", 1, cursor)
+        for bad in ("garbage", keys.encode_worklist_cursor(clinic_id, "nonsense"), keys.encode_cursor(clinic_id, "p")):
+            with pytest.raises(ValueError, match="cursor"):
+                repo.worklist_page(clinic_id, 1, bad)
+
+    def test_a_projection_write_moves_the_rank_and_the_counters_and_an_empty_one_leaves(
+        self, repo: PatientRepository
+    ) -> None:
+        clinic_id, ids = self._clinic(repo, ["minor", "major"])
+        old = projection("minor", date(2026, 10, 1))
+        version = project(repo, ids[0], clinic_id, 2, projection("critical", date(2026, 10, 1)), old)
+        assert [row.patient_id for row in repo.worklist_page(clinic_id, 5).rows] == ids
+        assert repo.worklist_counts(clinic_id)["critical"] == 1
+        assert repo.worklist_counts(clinic_id)["minor"] == 0
+        project(
+            repo,
+            ids[0],
+            clinic_id,
+            version,
+            projection(None, date(2026, 10, 1)),
+            projection("critical", date(2026, 10, 1)),
+        )
+        assert [row.patient_id for row in repo.worklist_page(clinic_id, 5).rows] == [ids[1]]
+        assert repo.worklist_counts(clinic_id) == {"critical": 0, "major": 1, "minor": 0, "info": 1, "patients": 1}
+        stored = repo.get_patient(ids[0])
+        assert stored is not None
+        assert stored.worklist is not None
+        assert stored.worklist.items == ()
+
+    def test_a_stale_projection_write_is_refused_whole(self, repo: PatientRepository) -> None:
+        """An acknowledgement racing the sweep: the loser's write (projection included) is refused by the version,
+        so the projection never goes back to showing what was acknowledged."""
+        clinic_id, ids = self._clinic(repo, ["critical"])
+        pid = ids[0]
+        shown = projection("critical", date(2026, 10, 1))
+        acknowledged = projection(None, date(2026, 10, 1))
+        ack = Acknowledgement("occurrence", "cbc:3", "reviewed", "clinician-1", datetime(2026, 11, 24, tzinfo=UTC))
+        update = WorklistUpdate(pid, clinic_id, acknowledged, shown)
+        repo.acknowledge(pid, ack, 2, None, f.audit("acknowledgement.recorded"), worklist=update)
+        with pytest.raises(VersionConflict):
+            project(repo, pid, clinic_id, 2, shown, shown)  # the sweep read version 2, before the acknowledgement
+        assert repo.worklist_page(clinic_id, 5).rows == ()
+        assert repo.worklist_counts(clinic_id)["critical"] == 0
+
+
+class RepositoryContract(WorklistProjectionContract):
     # -- clinics ---------------------------------------------------------------------------------------
     def test_clinic_create_update_and_conflicts(self, repo: PatientRepository) -> None:
         clinic = f.clinic()

@@ -21,6 +21,7 @@ from lemtrada.services.actor import Actor
 from lemtrada.services.base import PatientContext, UseCase, retry_on_conflict
 from lemtrada.services.errors import NotFound, ValidationFailed, Violation
 from lemtrada.services.views import AcknowledgementView
+from lemtrada.services.worklists import projection_update, with_changes_on
 from lemtrada.storage.ports import (
     Acknowledgement,
     AlreadyExists,
@@ -78,9 +79,12 @@ class Acknowledging(UseCase):
             )
             protocol = protocol_for(context.clinic.clinic.label)
             upcoming = next_check(after.record, settled(after), protocol, after=context.stored.swept_through)
+            label = context.clinic.clinic.label
+            worklist = projection_update(context.stored, after.record, after.acknowledgements, context.today, label)
+            upcoming = with_changes_on(upcoming, worklist, context.stored)
             audit = self.audit(actor, context.role, "acknowledgement.recorded", f"ACK#{data.kind}#{data.ref}")
             try:
-                self.repository.acknowledge(patient_id, ack, context.stored.version, upcoming, audit)
+                self.repository.acknowledge(patient_id, ack, context.stored.version, upcoming, audit, worklist=worklist)
             except AlreadyExists as error:
                 # Another device acknowledged it in between: re-read and answer with the stored one.
                 raise VersionConflict("acknowledged meanwhile") from error

@@ -29,6 +29,7 @@ from lemtrada.services.onboarding import HistoryInput, Onboarded, onboard
 from lemtrada.services.presenters import patient_summary, patient_view
 from lemtrada.services.recording import new_result_id
 from lemtrada.services.views import PatientPageView, PatientView
+from lemtrada.services.worklists import projection_update, with_changes_on
 from lemtrada.storage import keys, packing
 from lemtrada.storage.ports import MAX_TRANSACTION_ITEMS, AlreadyExists, PatientRepository, StoredPatient
 
@@ -131,8 +132,10 @@ class Patients(UseCase):
         )
         _check_fits(stored, onboarded.alerts)
         audit = self.audit(actor, Role.CLINICIANS, "patient.enrolled", "PROFILE")
+        worklist = projection_update(None, record, (), today, clinic.clinic.label)
+        stored = replace(stored, next_check=with_changes_on(stored.next_check, worklist, None))
         try:
-            self.repository.create_patient(stored, audit, alerts=onboarded.alerts)
+            self.repository.create_patient(stored, audit, alerts=onboarded.alerts, worklist=worklist)
         except AlreadyExists as error:
             if error.what == "patient_sub":
                 raise Conflict("this user is already linked to a patient", code="patient_sub_taken") from error
@@ -169,8 +172,13 @@ class Patients(UseCase):
             protocol = protocol_for(context.clinic.clinic.label)
             record = replace(context.record, profile=profile)
             upcoming = next_check(record, settled(context.stored), protocol, after=context.stored.swept_through)
+            label = context.clinic.clinic.label
+            worklist = projection_update(context.stored, record, context.stored.acknowledgements, context.today, label)
+            upcoming = with_changes_on(upcoming, worklist, context.stored)
             audit = self.audit(actor, context.role, "profile.updated", "PROFILE")
-            version = self.repository.update_profile(profile, context.stored.version, upcoming, audit)
+            version = self.repository.update_profile(
+                profile, context.stored.version, upcoming, audit, worklist=worklist
+            )
             stored = replace(context.stored, record=record, version=version, next_check=upcoming)
             return patient_view(stored, context.clinic, context.today)
 
@@ -187,7 +195,8 @@ def _check_fits(stored: StoredPatient, alerts: Sequence[Alert]) -> None:
     for result in record.results:
         size = len(keys.result_name(result.date, result.result_id)) + len(packing.result_entry(result))
         by_year[result.date.year] = by_year.get(result.date.year, 0) + size
-    items = 2 + len(record.infusions) + len(by_year) + bool(stored.acknowledgements) + len(alerts)
+    # profile, audit, its infusions and result years, reviews, owed alerts, and the worklist counter of its shard
+    items = 3 + len(record.infusions) + len(by_year) + bool(stored.acknowledgements) + len(alerts)
     items += stored.patient_sub is not None
     if items > MAX_TRANSACTION_ITEMS:
         raise ValidationFailed(

@@ -24,8 +24,10 @@ from lemtrada.services.views import (
     ProfileView,
     ResultView,
     ScheduleView,
+    WorklistItemView,
+    WorklistPatientView,
 )
-from lemtrada.storage.ports import StoredClinic, StoredPatient
+from lemtrada.storage.ports import StoredClinic, StoredPatient, WorklistRow
 
 
 def profile_view(profile: PatientProfile, today: date) -> ProfileView:
@@ -173,4 +175,17 @@ def patient_summary(stored: StoredPatient) -> PatientSummaryView:
         enrolled_at=stored.enrolled_at,
         withdrawn=profile.withdrawn_on is not None,
         next_check=stored.next_check,
+        status=None if stored.worklist is None else stored.worklist.status,
+        priority=None if stored.worklist is None else stored.worklist.priority,  # type: ignore[arg-type]
+    )
+
+
+def worklist_patient_view(row: WorklistRow) -> WorklistPatientView:
+    """A worklist row as the API answers it (the projection holds it ready)."""
+    return WorklistPatientView(
+        patient_id=row.patient_id,
+        external_ref=row.external_ref,
+        status=row.worklist.status,
+        priority=row.worklist.priority,  # type: ignore[arg-type]
+        items=[WorklistItemView.model_validate(item.to_json()) for item in row.worklist.items],
     )

@@ -2,34 +2,48 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
-from lemtrada.regimen import assess_readiness, build_schedule, open_findings, protocol_for
-from lemtrada.regimen.records import Severity
-from lemtrada.regimen.schedule import OccurrenceStatus, Schedule
-from lemtrada.services.acknowledgements import acknowledged_refs
+from lemtrada.regimen import assess_readiness, build_schedule, protocol_for
+from lemtrada.regimen.schedule import Schedule
+from lemtrada.regimen.worklist import SEVERITIES, rank_key, rank_of
 from lemtrada.services.actor import Actor
 from lemtrada.services.base import PatientContext, UseCase, local_today
-from lemtrada.services.errors import NotFound
-from lemtrada.services.presenters import patient_view, schedule_view
+from lemtrada.services.errors import NotFound, ValidationFailed, Violation
+from lemtrada.services.presenters import patient_view, schedule_view, worklist_patient_view
 from lemtrada.services.views import (
     FindingView,
     MeView,
     PatientView,
     ReadinessView,
     ScheduleView,
-    WorklistDeviation,
-    WorklistFinding,
-    WorklistMilestone,
-    WorklistOccurrence,
+    WorklistCountsView,
     WorklistView,
 )
+from lemtrada.services.worklists import compute
+from lemtrada.storage import keys
+from lemtrada.storage.ports import COUNT_NAMES, StoredClinic, WorklistPage, WorklistRow
 
-RECENT_DAYS = 30
-"""The worklist shows milestones reached and deviations recorded in the 30 days up to its date."""
-
-_ATTENTION = (OccurrenceStatus.DUE, OccurrenceStatus.OVERDUE, OccurrenceStatus.MISSED)
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
 _PAGE = 100
+
+
+def _checked_query(severity: str | None, limit: int) -> int | None:
+    """422 naming the field for a limit outside 1-200 or an unknown severity; the severity's rank otherwise."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValidationFailed(
+            f"limit must be between 1 and {MAX_LIMIT}",
+            violations=[Violation("out_of_range", f"between 1 and {MAX_LIMIT}", field="limit")],
+        )
+    if severity is None:
+        return None
+    if severity not in SEVERITIES:
+        raise ValidationFailed(
+            "unknown severity",
+            violations=[Violation("invalid", "one of " + ", ".join(SEVERITIES), field="severity")],
+        )
+    return rank_of(severity)
 
 
 class Reading(UseCase):
@@ -71,92 +85,76 @@ class Reading(UseCase):
             schedule=schedule_view(context.stored, schedule, context.today),
         )
 
-    def worklist(self, actor: Actor, clinic_id: str, on: date | None) -> WorklistView:
-        """Everything in a clinic that needs attention on a date: open occurrences, milestones, deviations and
-        open findings (critical first); what a clinician acknowledged is left out."""
+    def worklist(
+        self,
+        actor: Actor,
+        clinic_id: str,
+        on: date | None,
+        *,
+        severity: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+    ) -> WorklistView:
+        """What needs attention, grouped by patient (DESIGN 8). On the clinic's today (the default) it is the
+        projection: one Query of ``limit`` rows of the WorklistIndex plus the clinic's counter shards, whatever the
+        clinic's size. Any other date is computed from the records (docs/DECISIONS.md "Worklist")."""
         if not actor.clinician_of(clinic_id):
             raise NotFound(f"clinic {clinic_id} not found")
+        at_least = _checked_query(severity, limit)
         clinic = self.clinic(clinic_id)
-        day = on or local_today(clinic, self.clock())
-        protocol = protocol_for(clinic.clinic.label)
-        recent = day - timedelta(days=RECENT_DAYS)
-        occurrences: list[WorklistOccurrence] = []
-        milestones: list[WorklistMilestone] = []
-        deviations: list[WorklistDeviation] = []
-        findings: list[WorklistFinding] = []
-        cursor: str | None = None
-        while True:
-            page = self.repository.list_clinic_patients(clinic_id, _PAGE, cursor)
-            for listed in page.patients:
-                stored = self.repository.get_patient(listed.patient_id)
-                if stored is None or stored.record.profile.withdrawn_on is not None:
-                    continue
-                pid, ref = stored.patient_id, stored.external_ref
-                schedule = build_schedule(stored.record, day, protocol)
-                seen_occurrences = acknowledged_refs(stored, "occurrence")
-                seen_deviations = acknowledged_refs(stored, "deviation")
-                occurrences.extend(
-                    WorklistOccurrence(
-                        patient_id=pid,
-                        external_ref=ref,
-                        item=o.item,
-                        k=o.k,
-                        due_date=o.due_date,
-                        window_opens=o.window_opens,
-                        status=o.status,
-                    )
-                    for o in schedule.occurrences
-                    if o.status in _ATTENTION and f"{o.item.value}:{o.k}" not in seen_occurrences
-                )
-                milestones.extend(
-                    WorklistMilestone(patient_id=pid, external_ref=ref, code=m.code, date=m.date)
-                    for m in schedule.milestones
-                    if m.reached and recent < m.date <= day
-                )
-                deviations.extend(
-                    WorklistDeviation(
-                        patient_id=pid,
-                        external_ref=ref,
-                        infusion_date=i.date,
-                        course=i.course,
-                        day=i.day,
-                        code=d.code,
-                        severity=d.severity,
-                        detail=d.detail,
-                    )
-                    for i in stored.record.infusions
-                    if recent < i.date <= day
-                    for d in i.deviations
-                    if f"{i.date.isoformat()}:{d.code}" not in seen_deviations
-                )
-                findings.extend(
-                    WorklistFinding(
-                        patient_id=pid,
-                        external_ref=ref,
-                        finding_id=f.finding_id,
-                        result_id=f.result_id,
-                        date=f.date,
-                        code=f.code,
-                        severity=f.severity,
-                        detail=f.detail,
-                    )
-                    for f in open_findings(stored.record, day)
-                )
-            cursor = page.cursor
-            if cursor is None:
-                break
-        occurrences.sort(key=lambda o: (o.due_date, o.patient_id, o.item, o.k))
-        milestones.sort(key=lambda m: (m.date, m.patient_id, m.code))
-        deviations.sort(key=lambda d: (d.infusion_date, d.patient_id, d.code))
-        findings.sort(key=lambda f: (f.severity != Severity.CRITICAL, f.date, f.patient_id, f.finding_id))
+        today = local_today(clinic, self.clock())
+        day = on or today
+        try:
+            if day == today:
+                page = self.repository.worklist_page(clinic_id, limit, cursor, at_least=at_least)
+                counts = self.repository.worklist_counts(clinic_id)
+            else:
+                page, counts = self._computed(clinic, day, limit, cursor, at_least)
+        except ValueError as error:
+            raise ValidationFailed(
+                "invalid page cursor", violations=[Violation("invalid", str(error), field="cursor")]
+            ) from error
         return WorklistView(
             clinic_id=clinic_id,
             date=day,
-            occurrences=occurrences,
-            milestones=milestones,
-            deviations=deviations,
-            findings=findings,
+            counts=WorklistCountsView(**{name: counts.get(name, 0) for name in COUNT_NAMES}),
+            patients=[worklist_patient_view(row) for row in page.rows],
+            next_cursor=page.cursor,
         )
+
+    def _computed(
+        self, clinic: StoredClinic, day: date, limit: int, cursor: str | None, at_least: int | None
+    ) -> tuple[WorklistPage, dict[str, int]]:
+        """The worklist of a date other than the clinic's today, from every record of the clinic (its cost grows
+        with the clinic: a look back or ahead, not the morning list); ordered and paged as the index is."""
+        clinic_id = clinic.clinic.clinic_id
+        after = keys.decode_worklist_cursor(clinic_id, cursor)[0] if cursor is not None else None
+        ranked: list[tuple[str, WorklistRow]] = []
+        counts = dict.fromkeys(COUNT_NAMES, 0)
+        listed: str | None = None
+        while True:
+            batch = self.repository.list_clinic_patients(clinic_id, _PAGE, listed)
+            for stored in batch.patients:
+                worklist = compute(stored.record, stored.acknowledgements, day, clinic.clinic.label)
+                rank = rank_key(worklist, stored.patient_id)
+                if rank is None:
+                    continue
+                for name, number in worklist.counts().items():
+                    counts[name] += number
+                counts["patients"] += 1
+                ranked.append((rank, WorklistRow(stored.patient_id, stored.external_ref, worklist)))
+            listed = batch.cursor
+            if listed is None:
+                break
+        ranked.sort(key=lambda entry: entry[0])
+        kept = [
+            entry
+            for entry in ranked
+            if (after is None or entry[0] > after) and (at_least is None or entry[0] < str(at_least + 1))
+        ]
+        more = len(kept) > limit
+        next_cursor = keys.encode_worklist_cursor(clinic_id, kept[limit - 1][0]) if more else None
+        return WorklistPage(rows=tuple(row for _, row in kept[:limit]), cursor=next_cursor), counts
 
     @staticmethod
     def _schedule(context: PatientContext, day: date) -> Schedule:

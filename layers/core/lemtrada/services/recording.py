@@ -30,6 +30,7 @@ from lemtrada.services.base import UseCase, retry_on_conflict
 from lemtrada.services.errors import Conflict, RuleRejected, ValidationFailed, Violation
 from lemtrada.services.presenters import infusion_view, result_view
 from lemtrada.services.views import InfusionView, ResultView
+from lemtrada.services.worklists import projection_update, with_changes_on
 from lemtrada.storage.ports import AlreadyExists, PatientRepository, VersionConflict
 
 _STATUS_VALUES: dict[ResultItem, frozenset[str]] = {
@@ -102,13 +103,23 @@ class Recording(UseCase):
             stored = next(r for r in record.results if r.result_id == result.result_id)
             updated = [r for r in record.results if r.result_id in changed and r.result_id != result.result_id]
             upcoming = next_check(record, settled(context.stored), protocol, after=context.stored.swept_through)
+            label = context.clinic.clinic.label
+            worklist = projection_update(context.stored, record, context.stored.acknowledgements, context.today, label)
+            upcoming = with_changes_on(upcoming, worklist, context.stored)
             audit = self.audit(
                 actor, context.role, "result.recorded", f"RESULT#{data.date.isoformat()}#{result.result_id}"
             )
             profile = context.record.profile
             alerts = finding_alerts(profile.clinic_id, patient_id, profile.enrollment.enrolled_on, added)
             self.repository.add_result(
-                patient_id, stored, context.stored.version, upcoming, audit, updated=updated, alerts=alerts
+                patient_id,
+                stored,
+                context.stored.version,
+                upcoming,
+                audit,
+                updated=updated,
+                alerts=alerts,
+                worklist=worklist,
             )
             own = [f for f in added if f.result_id == result.result_id]
             raised = [*own, *(f for f in added if f.result_id != result.result_id)]
@@ -141,12 +152,15 @@ class Recording(UseCase):
             infusions = tuple(sorted((*context.record.infusions, infusion), key=lambda i: i.date))
             record = replace(context.record, infusions=infusions)
             upcoming = next_check(record, settled(context.stored), protocol, after=context.stored.swept_through)
+            label = context.clinic.clinic.label
+            worklist = projection_update(context.stored, record, context.stored.acknowledgements, context.today, label)
+            upcoming = with_changes_on(upcoming, worklist, context.stored)
             audit = self.audit(actor, context.role, "infusion.recorded", f"INFUSION#{request.date.isoformat()}")
             profile = context.record.profile
             alerts = deviation_alerts(profile.clinic_id, patient_id, profile.enrollment.enrolled_on, infusion)
             try:
                 self.repository.add_infusion(
-                    patient_id, infusion, context.stored.version, upcoming, audit, alerts=alerts
+                    patient_id, infusion, context.stored.version, upcoming, audit, alerts=alerts, worklist=worklist
                 )
             except AlreadyExists as error:
                 # Another device stored that date in between: re-read and judge again (replay or 409).

@@ -43,6 +43,7 @@ from lemtrada.storage.ports import (
     QueuedNotice,
     StoredPatient,
     VersionConflict,
+    WorklistUpdate,
 )
 
 logger = logging.getLogger(__name__)
@@ -120,6 +121,12 @@ class EngineRules:
         from lemtrada.regimen import notices, protocol  # noqa: PLC0415
 
         return notices.next_check(record, sent, protocol.protocol_for(label), after=after)
+
+    def worklist(self, stored: StoredPatient, on: date, label: Label) -> WorklistUpdate | None:
+        """The worklist projection the sweep writes with the patient's marks (None: the stored one holds)."""
+        from lemtrada.services.worklists import projection_update  # noqa: PLC0415
+
+        return projection_update(stored, stored.record, stored.acknowledgements, on, label)
 
 
 # ---- plan -----------------------------------------------------------------------------------------------------
@@ -356,9 +363,14 @@ class SweepService:
                 if upcoming is not None and upcoming <= day:
                     logger.error("engine gave a next_check not after the sweep date", extra={"patient_id": patient_id})
                     upcoming = day + timedelta(days=1)
+            worklist = self._worklist(stored, day, clinic.label)
+            if worklist is not None and worklist.after.changes_on is not None:
+                upcoming = min(d for d in (upcoming, worklist.after.changes_on) if d is not None)
+            elif worklist is None and stored.worklist is not None and stored.worklist.changes_on is not None:
+                upcoming = min(d for d in (upcoming, stored.worklist.changes_on) if d is not None)
             queued = [QueuedNotice(n.key, n.to_digest_item()) for n in notices]
             try:
-                self._record(stored, day, queued, upcoming=upcoming, pages=pages)
+                self._record(stored, day, queued, upcoming=upcoming, pages=pages, worklist=worklist)
             except (VersionConflict, AlreadyExists):
                 report.conflicts += 1
                 strong = True
@@ -368,11 +380,24 @@ class SweepService:
             return
         raise SweepError(f"patient {patient_id} kept changing during the sweep")
 
+    def _worklist(self, stored: StoredPatient, day: date, label: Label) -> WorklistUpdate | None:
+        """The projection's change, when the rules keep one (the engine's do; plumbing tests' fakes need not)."""
+        rule = getattr(self.rules, "worklist", None)
+        return None if rule is None else rule(stored, day, label)
+
     def _record(
-        self, stored: StoredPatient, day: date, queued: list[QueuedNotice], *, upcoming: date | None, pages: OutboxPages
+        self,
+        stored: StoredPatient,
+        day: date,
+        queued: list[QueuedNotice],
+        *,
+        upcoming: date | None,
+        pages: OutboxPages,
+        worklist: WorklistUpdate | None = None,
     ) -> None:
         """record_sweep in writes of at most 98 notices: all but the last keep the patient due (next_check). Each
-        write's notices go onto this run's current page of the patient's clinic and date, in the same transaction.
+        write's notices go onto this run's current page of the patient's clinic and date, in the same transaction;
+        the last one also carries the worklist projection's change.
 
         The marks name the clinic of the record read (the write is conditioned on its version), which spares the
         repository a read of its own."""
@@ -392,6 +417,7 @@ class SweepService:
                 upcoming if last else current,
                 clinic_id=stored.clinic_id,
                 outbox=outbox,
+                worklist=worklist if last else None,
             )
             if outbox is not None:
                 pages.committed(outbox.page, size)

@@ -7,6 +7,7 @@ clinic's own ``external_ref``.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -161,6 +162,8 @@ class PatientSummaryView(_View):
     enrolled_at: datetime
     withdrawn: bool
     next_check: date | None
+    status: PatientStatus | None = None  # from the worklist projection (None before its first write)
+    priority: Literal["critical", "major", "minor", "info"] | None = None  # most severe worklist item
 
 
 class PatientPageView(_View):
@@ -212,52 +215,47 @@ class ScheduleView(_View):
     monitoring_ends: date | None
 
 
-class WorklistOccurrence(_View):
-    patient_id: str
-    external_ref: str | None
-    item: ResultItem
-    k: int
-    due_date: date
-    window_opens: date
-    status: str
+Day = date
+"""``date`` where a field of that name hides the type."""
 
 
-class WorklistMilestone(_View):
-    patient_id: str
-    external_ref: str | None
+class WorklistItemView(_View):
+    """One item of a patient's worklist (DESIGN 8); ``ref`` is what POST .../acknowledgements takes."""
+
+    kind: Literal["occurrence", "finding", "deviation", "milestone"]
     code: str
-    date: date
+    severity: Literal["critical", "major", "minor", "info"]
+    ref: str
+    k: int | None = None
+    state: str | None = None
+    due_date: Day | None = None
+    date: Day | None = None
 
 
-class WorklistDeviation(_View):
+class WorklistPatientView(_View):
     patient_id: str
     external_ref: str | None
-    infusion_date: date
-    course: int
-    day: int
-    code: str
-    severity: Severity
-    detail: str | None
+    status: PatientStatus
+    priority: Literal["critical", "major", "minor", "info"]
+    items: list[WorklistItemView]
 
 
-class WorklistFinding(_View):
-    patient_id: str
-    external_ref: str | None
-    finding_id: str
-    result_id: str
-    date: date
-    code: str
-    severity: Severity
-    detail: str
+class WorklistCountsView(_View):
+    """The clinic's whole worklist (whatever ``severity`` filters): items per severity, patients with items."""
+
+    critical: int
+    major: int
+    minor: int
+    info: int
+    patients: int
 
 
 class WorklistView(_View):
     clinic_id: str
     date: date
-    occurrences: list[WorklistOccurrence]
-    milestones: list[WorklistMilestone]
-    deviations: list[WorklistDeviation]
-    findings: list[WorklistFinding] = []  # every open finding, critical first
+    counts: WorklistCountsView
+    patients: list[WorklistPatientView]  # by priority (critical first), then oldest item
+    next_cursor: str | None
 
 
 class MeView(_View):

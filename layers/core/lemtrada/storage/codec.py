@@ -22,11 +22,13 @@ from lemtrada.regimen.records import (
     Label,
     PatientProfile,
     PatientRecord,
+    PatientStatus,
     PregnancyEpisode,
     Result,
     Severity,
     Sex,
 )
+from lemtrada.regimen.worklist import PatientWorklist, WorklistItem, rank_key
 from lemtrada.storage import keys
 from lemtrada.storage.model import (
     PK,
@@ -39,6 +41,7 @@ from lemtrada.storage.model import (
     Pregnancy,
     Profile,
     SweepLeaseItem,
+    WorklistProjection,
 )
 from lemtrada.storage.packing import (
     acknowledgements_from_item,
@@ -55,6 +58,8 @@ from lemtrada.storage.ports import (
     StoredClinic,
     StoredPatient,
     SweepLease,
+    WorklistRow,
+    WorklistUpdate,
     with_acknowledgements,
 )
 from lemtrada.storage.wire import Raw, item_key, python, wire
@@ -317,6 +322,7 @@ def patient_from_items(items: Sequence[Raw]) -> StoredPatient | None:
     results: list[Result] = []
     notices: set[str] = set()
     acks: list[Acknowledgement] = []
+    worklist: PatientWorklist | None = None
     for raw in items:
         sk = raw[SK]["S"]
         if sk == keys.PROFILE:
@@ -332,6 +338,8 @@ def patient_from_items(items: Sequence[Raw]) -> StoredPatient | None:
             acks = acknowledgements_from_item(raw)
     if profile is None:
         return None
+    if WorklistProjection.day in profile:
+        worklist = worklist_from_item(profile).worklist
     results.sort(key=lambda result: (result.date, result.result_id))
     record = PatientRecord(profile=profile_from_item(profile), infusions=tuple(infusions), results=tuple(results))
     record = with_acknowledgements(record, acks)
@@ -345,4 +353,71 @@ def patient_from_items(items: Sequence[Raw]) -> StoredPatient | None:
         swept_through=_day(_get(profile, Profile.swept_through)),
         sent_notices=frozenset(notices),
         acknowledgements=tuple(acks),
+        worklist=worklist,
+    )
+
+
+# ---- the worklist projection (DESIGN 8) ------------------------------------------------------------------------
+_STATE_SEVERITY = {"due": "minor", "overdue": "major", "missed": "critical"}
+_SEVERITY_LETTER = {"critical": "c", "major": "M", "minor": "m", "info": "i"}
+_LETTER_SEVERITY = {letter: severity for severity, letter in _SEVERITY_LETTER.items()}
+
+
+def pack_worklist_item(item: WorklistItem) -> str:
+    """One item as one short line; what is derivable is left out (an occurrence's severity from its state, refs
+    of occurrences, deviations and milestones from their fields): ~25 bytes an item."""
+    if item.kind == "occurrence":
+        return f"o|{item.code}|{item.k}|{item.state}|{_iso(item.due_date)}"
+    if item.kind == "finding":
+        return f"f|{item.code}|{_SEVERITY_LETTER[item.severity]}|{_iso(item.date)}|{item.ref}"
+    if item.kind == "deviation":
+        return f"d|{item.code}|{_SEVERITY_LETTER[item.severity]}|{_iso(item.date)}"
+    return f"m|{item.code}|{_iso(item.date)}"
+
+
+def unpack_worklist_item(line: str) -> WorklistItem:
+    kind, code, *rest = line.split("|")
+    if kind == "o":
+        k, state, due = rest
+        ref = f"{code}:{k}"
+        return WorklistItem("occurrence", code, _STATE_SEVERITY[state], ref, int(k), state, date.fromisoformat(due))
+    if kind == "f":
+        severity, day, ref = rest
+        return WorklistItem("finding", code, _LETTER_SEVERITY[severity], ref, date=date.fromisoformat(day))
+    if kind == "d":
+        severity, day = rest
+        return WorklistItem(
+            "deviation", code, _LETTER_SEVERITY[severity], f"{day}:{code}", date=date.fromisoformat(day)
+        )
+    (day,) = rest
+    return WorklistItem("milestone", code, "info", f"{code}:{day}", date=date.fromisoformat(day))
+
+
+def worklist_attributes(update: WorklistUpdate) -> dict[str, Any]:
+    """The projection's attributes of the profile (None: removed); the index keys only while the patient has
+    items (the index is sparse)."""
+    after = update.after
+    rank = rank_key(after, update.patient_id)
+    return {
+        WorklistProjection.clinic: None if rank is None else keys.clinic_key(update.clinic_id),
+        WorklistProjection.rank: rank,
+        WorklistProjection.status: after.status.value,
+        WorklistProjection.items: "\n".join(pack_worklist_item(i) for i in after.items) or None,
+        WorklistProjection.day: after.day.isoformat(),
+        WorklistProjection.changes_on: _iso(after.changes_on),
+    }
+
+
+def worklist_from_item(raw: Raw) -> WorklistRow:
+    packed = _get(raw, WorklistProjection.items)
+    worklist = PatientWorklist(
+        day=date.fromisoformat(_req(raw, WorklistProjection.day, "day")),
+        status=PatientStatus(_req(raw, WorklistProjection.status, "status")),
+        items=tuple(unpack_worklist_item(line) for line in packed.split("\n")) if packed else (),
+        changes_on=_day(_get(raw, WorklistProjection.changes_on)),
+    )
+    return WorklistRow(
+        patient_id=raw[PK]["S"].removeprefix(keys.patient_pk("")),
+        external_ref=_get(raw, WorklistProjection.external_ref),
+        worklist=worklist,
     )

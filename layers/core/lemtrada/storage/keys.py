@@ -26,6 +26,8 @@ and one ``NOTICES#<yyyy-mm>`` per month of sweep dates, so a night's write touch
 REVIEWS = "REVIEWS"
 """The item holding a patient's acknowledgements (one attribute each). Not ``ACK...``: it must sort after
 ``AUDIT$`` to be part of the whole-record Query."""
+WORKLIST_COUNTER_PREFIX = "WORKLIST#"
+"""``CLINIC#<id>`` / ``WORKLIST#<nn>``: the clinic's worklist counters, one item per due shard."""
 NOTICE_PREFIX = "NOTICE#"
 AUDIT_PREFIX = "AUDIT#"
 SWEEP_AUDIT_PREFIX = "AUDIT#SWEEPS#"
@@ -191,3 +193,37 @@ def decode_cursor(clinic_id: str, cursor: str) -> str:
     if owner != clinic_id:
         raise ValueError("page cursor belongs to another clinic")
     return patient_id
+
+
+def worklist_counter_sk(shard: int) -> str:
+    return f"{WORKLIST_COUNTER_PREFIX}{shard:02d}"
+
+
+def encode_worklist_cursor(clinic_id: str, rank: str) -> str:
+    """An opaque worklist cursor: the index's last evaluated rank, bound to the clinic it was issued for."""
+    raw = json.dumps({"c": clinic_id, "w": rank}, separators=(",", ":")).encode("utf-8")
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_worklist_cursor(clinic_id: str, cursor: str) -> tuple[str, str]:
+    """(rank, patient id) a worklist cursor continues after; ValueError for anything this clinic was not given."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, binascii.Error, UnicodeError) as exc:
+        raise ValueError("invalid page cursor") from exc
+    if not isinstance(data, dict) or set(data) != {"c", "w"}:
+        raise ValueError("invalid page cursor")
+    owner, rank = data["c"], data["w"]
+    if not isinstance(owner, str) or not isinstance(rank, str):
+        raise ValueError("invalid page cursor")
+    if owner != clinic_id:
+        raise ValueError("page cursor belongs to another clinic")
+    parts = rank.split("#", 2)
+    if len(parts) != 3 or not parts[0].isdigit() or len(parts[0]) != 1 or not parts[2]:
+        raise ValueError("invalid page cursor")
+    try:
+        date.fromisoformat(parts[1])
+    except ValueError as exc:
+        raise ValueError("invalid page cursor") from exc
+    return rank, parts[2]

@@ -21,6 +21,10 @@ DUE_INDEX: Final = "DueIndex"
 the keys and ``clinic_id``."""
 CLINIC_INDEX: Final = "ClinicIndex"
 """Sparse: ``clinic_key`` (hash) and ``patient_id`` (range) sit on patient profiles only; projects everything."""
+WORKLIST_INDEX: Final = "WorklistIndex"
+"""Sparse: ``worklist_clinic`` (hash, ``CLINIC#<id>``) and ``worklist_rank`` (range, ``<rank>#<oldest>#<id>``) sit
+on the profile of a patient with at least one worklist item; projects the worklist attributes and ``xr`` (a page is
+one Query; a profile write that leaves them alone writes nothing to the index)."""
 
 
 class Profile:
@@ -117,3 +121,28 @@ class Link:
     """``USER#<sub>`` / ``PATIENT``: which patient a signed-in patient user is."""
 
     patient_id: Final = "patient_id"
+
+
+class WorklistProjection:
+    """The patient's worklist projection (DESIGN 8): attributes of its ``PROFILE`` item, which every patient write
+    updates anyway (so a projection adds bytes to a write it is part of, not an item of its own)."""
+
+    clinic: Final = "worklist_clinic"  # index hash key: only while the patient has items
+    rank: Final = "worklist_rank"  # index range key: only while the patient has items
+    external_ref: Final = Profile.external_ref
+    status: Final = "ws"
+    items: Final = "wi"  # packed items, one line each (storage.codec.pack_worklist_item)
+    day: Final = "wd"  # the clinic-local date it was computed for
+    changes_on: Final = "wc"  # first later date it changes by itself
+    projected: Final = (external_ref, status, items, day, changes_on)  # what WorklistIndex projects (INCLUDE)
+
+
+class WorklistCounter:
+    """``CLINIC#<id>`` / ``WORKLIST#<nn>``: one shard (the patients' due shard) of a clinic's worklist counters,
+    moved by ``ADD`` with every projection write of its shard's patients; numbers named as the counts."""
+
+    critical: Final = "critical"
+    major: Final = "major"
+    minor: Final = "minor"
+    info: Final = "info"
+    patients: Final = "patients"

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from lemtrada.regimen.alerts import Alert
 from lemtrada.regimen.records import Clinic, Infusion, PatientProfile, PatientRecord, Result
+from lemtrada.regimen.worklist import SEVERITIES, PatientWorklist
 from lemtrada.storage import keys
 
 MAX_TRANSACTION_ITEMS = 100
@@ -116,6 +117,7 @@ class StoredPatient:
     swept_through: date | None = None  # last local date the sweep processed this patient
     sent_notices: frozenset[str] = field(default_factory=frozenset)  # keys of notice marks, pending or sent
     acknowledgements: tuple[Acknowledgement, ...] = ()  # ordered by (kind, ref); findings' flags already set
+    worklist: PatientWorklist | None = None  # the stored worklist projection (DESIGN 8), None before the first
 
     @property
     def patient_id(self) -> str:
@@ -124,6 +126,44 @@ class StoredPatient:
     @property
     def clinic_id(self) -> str:
         return self.record.profile.clinic_id
+
+
+@dataclass(frozen=True, slots=True)
+class WorklistUpdate:
+    """The worklist projection's share of a patient write: the new projection, and the one it replaces (the
+    clinic's counters move by the difference). Written in the write's transaction, guarded by its version."""
+
+    patient_id: str
+    clinic_id: str
+    after: PatientWorklist
+    before: PatientWorklist | None
+
+    def count_changes(self) -> dict[str, int]:
+        """What the clinic's counters gain (or lose) by this write: items per severity and ``patients``."""
+        after, before = self.after.counts(), self.before.counts() if self.before is not None else {}
+        delta = {severity: after[severity] - before.get(severity, 0) for severity in SEVERITIES}
+        listed_before = self.before is not None and bool(self.before.items)
+        delta["patients"] = int(bool(self.after.items)) - int(listed_before)
+        return {name: change for name, change in delta.items() if change}
+
+
+@dataclass(frozen=True, slots=True)
+class WorklistRow:
+    """One patient of a worklist page, as the projection holds it."""
+
+    patient_id: str
+    external_ref: str | None
+    worklist: PatientWorklist
+
+
+@dataclass(frozen=True, slots=True)
+class WorklistPage:
+    rows: tuple[WorklistRow, ...]
+    cursor: str | None  # opaque and bound to the clinic; None when there is no further page
+
+
+COUNT_NAMES: tuple[str, ...] = (*SEVERITIES, "patients")
+"""The clinic's worklist counters: items per severity and patients with at least one item."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +265,18 @@ class PatientRepository(Protocol):
 
     def list_clinic_patients(self, clinic_id: str, limit: int, cursor: str | None = None) -> PatientPage: ...
 
+    def worklist_page(
+        self, clinic_id: str, limit: int, cursor: str | None = None, *, at_least: int | None = None
+    ) -> WorklistPage:
+        """Up to ``limit`` patients of the clinic's worklist projection by rank (priority, oldest item, id), only
+        those whose priority rank is at most ``at_least`` when given. ValueError for a cursor this clinic was not
+        given (malformed or another clinic's)."""
+        ...
+
+    def worklist_counts(self, clinic_id: str) -> dict[str, int]:
+        """The clinic's counters (``COUNT_NAMES``), kept with the projection; a small read whatever its size."""
+        ...
+
     def audit_trail(self, patient_id: str) -> tuple[AuditEntry, ...]:
         """The patient's audit entries, oldest first (never part of get_patient's read)."""
         ...
@@ -234,17 +286,31 @@ class PatientRepository(Protocol):
         ...
 
     # -- patients: writes (each one atomic, version-checked, index-maintaining, audited) ------------
-    def create_patient(self, patient: StoredPatient, audit: AuditEntry, *, alerts: Sequence[Alert] = ()) -> None:
+    def create_patient(
+        self,
+        patient: StoredPatient,
+        audit: AuditEntry,
+        *,
+        alerts: Sequence[Alert] = (),
+        worklist: WorklistUpdate | None = None,
+    ) -> None:
         """Store a new patient (version 1) with its record (infusions, results, acknowledgements: an enrollment
         with history) and, if ``patient_sub`` is set, link that user to it; ``alerts`` (those the record's current
-        critical findings and deviations owe) are stored as owed in the same transaction.
+        critical findings and deviations owe) are stored as owed and ``worklist`` (every write takes it) is the
+        projection, both in the same transaction.
 
         Raises AlreadyExists("patient") or AlreadyExists("patient_sub").
         """
         ...
 
     def update_profile(
-        self, profile: PatientProfile, expected_version: int, next_check: date | None, audit: AuditEntry
+        self,
+        profile: PatientProfile,
+        expected_version: int,
+        next_check: date | None,
+        audit: AuditEntry,
+        *,
+        worklist: WorklistUpdate | None = None,
     ) -> int: ...
 
     def add_infusion(
@@ -256,6 +322,7 @@ class PatientRepository(Protocol):
         audit: AuditEntry,
         *,
         alerts: Sequence[Alert] = (),
+        worklist: WorklistUpdate | None = None,
     ) -> int:
         """Raises AlreadyExists("infusion") when an infusion on that date exists, VersionConflict when stale.
 
@@ -272,6 +339,7 @@ class PatientRepository(Protocol):
         *,
         updated: Sequence[Result] = (),
         alerts: Sequence[Alert] = (),
+        worklist: WorklistUpdate | None = None,
     ) -> int:
         """Store a new result and, in the same transaction, ``updated``: stored results rewritten whole (their
         findings grew because the new result completed a pair or changed their history), and ``alerts`` as owed
@@ -288,6 +356,8 @@ class PatientRepository(Protocol):
         expected_version: int,
         next_check: date | None,
         audit: AuditEntry,
+        *,
+        worklist: WorklistUpdate | None = None,
     ) -> int:
         """Store an acknowledgement; AlreadyExists("acknowledgement") when its (kind, ref) has one."""
         ...
@@ -332,6 +402,7 @@ class PatientRepository(Protocol):
         audit: AuditEntry | None = None,
         clinic_id: str | None = None,
         outbox: OutboxAppend | None = None,
+        worklist: WorklistUpdate | None = None,
     ) -> int:
         """Atomically: a mark per notice key, ``swept_through = on``, next_check moved or removed, version + 1, the
         sweep's audit entry, and ``outbox`` (the same notices' digest items) appended to an outbox page.

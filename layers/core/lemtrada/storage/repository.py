@@ -18,8 +18,17 @@ from lemtrada.regimen.records import Clinic, Infusion, PatientProfile, Result
 from lemtrada.storage import alert_items, codec, errors, keys, packing
 from lemtrada.storage.capacity import CapacityMeter
 from lemtrada.storage.client import LazyClient
-from lemtrada.storage.model import CLINIC_INDEX, DUE_INDEX, ClinicItem, Profile, SweepLeaseItem
+from lemtrada.storage.model import (
+    CLINIC_INDEX,
+    DUE_INDEX,
+    WORKLIST_INDEX,
+    ClinicItem,
+    Profile,
+    SweepLeaseItem,
+    WorklistProjection,
+)
 from lemtrada.storage.ports import (
+    COUNT_NAMES,
     Acknowledgement,
     AuditEntry,
     DueEntry,
@@ -31,6 +40,8 @@ from lemtrada.storage.ports import (
     StoredPatient,
     SweepLease,
     VersionConflict,
+    WorklistPage,
+    WorklistUpdate,
     check_transaction_size,
     sweep_audit,
 )
@@ -166,6 +177,28 @@ class DynamoPatientRepository:
         key = (keys.patient_pk(patient_id), keys.PROFILE)
         write.update("version", key, expression, "#version = :expected", names=names, values=values)
 
+    def _worklist(self, write: Transaction, update: WorklistUpdate | None) -> dict[str, Any]:
+        """The projection's share of a patient write: its attributes, for the profile update the write makes anyway
+        (guarded by the same version check), and, when its counts moved, an ``ADD`` on the counter shard of the
+        patient's due shard (so the sweep's workers, one per shard, never contend for one)."""
+        if update is None:
+            return {}
+        attributes = codec.worklist_attributes(update)
+        delta = update.count_changes()
+        if not delta:
+            return attributes
+        names = {f"#c{n}": name for n, name in enumerate(delta)}
+        values = {f":c{n}": wire(change) for n, change in enumerate(delta.values())}
+        shard = keys.due_shard_number(update.patient_id, self._shards)
+        write.update(
+            "worklist_counter",
+            (keys.clinic_key(update.clinic_id), keys.worklist_counter_sk(shard)),
+            "ADD " + ", ".join(f"#c{n} :c{n}" for n in range(len(delta))),
+            names=names,
+            values=values,
+        )
+        return attributes
+
     # -- clinics -------------------------------------------------------------------------------------------
     def get_clinic(self, clinic_id: str) -> StoredClinic | None:
         raw = self._get_item("get_clinic", keys.CLINIC_PK, clinic_id, consistent=self._consistent)
@@ -286,6 +319,55 @@ class DynamoPatientRepository:
         more = len(ids) > limit
         return PatientPage(patients=patients, cursor=keys.encode_cursor(clinic_id, ids[limit - 1]) if more else None)
 
+    def worklist_page(
+        self, clinic_id: str, limit: int, cursor: str | None = None, *, at_least: int | None = None
+    ) -> WorklistPage:
+        """One Query of the WorklistIndex for ``limit + 1`` rows (a page reads about ``limit`` items whatever the
+        clinic's size; the extra one says whether another page follows); the cursor is the index key of the page's
+        last row, which is what LastEvaluatedKey would be for a query of ``limit``."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        start: dict[str, Any] | None = None
+        if cursor is not None:
+            rank, patient_id = keys.decode_worklist_cursor(clinic_id, cursor)
+            start = {
+                WorklistProjection.clinic: {"S": keys.clinic_key(clinic_id)},
+                WorklistProjection.rank: {"S": rank},
+                **item_key(keys.patient_pk(patient_id), keys.PROFILE),
+            }
+        condition, values = None, None
+        if at_least is not None:
+            condition, values = "#r < :below", {":below": {"S": str(at_least + 1)}}
+        page = next(
+            self._pages(
+                "worklist_page",
+                WorklistProjection.clinic,
+                keys.clinic_key(clinic_id),
+                condition,
+                values,
+                index_name=WORKLIST_INDEX,
+                limit=limit + 1,
+                start=start,
+            )
+        )
+        raws = page.get("Items", [])
+        rows = tuple(codec.worklist_from_item(raw) for raw in raws[:limit])
+        more = len(raws) > limit
+        next_cursor = (
+            keys.encode_worklist_cursor(clinic_id, raws[limit - 1][WorklistProjection.rank]["S"]) if more else None
+        )
+        return WorklistPage(rows=rows, cursor=next_cursor)
+
+    def worklist_counts(self, clinic_id: str) -> dict[str, int]:
+        prefix = {":prefix": {"S": keys.WORKLIST_COUNTER_PREFIX}}
+        items = self._items("worklist_counts", keys.clinic_key(clinic_id), "begins_with(#r, :prefix)", prefix)
+        totals = dict.fromkeys(COUNT_NAMES, 0)
+        for raw in items:
+            for name in COUNT_NAMES:
+                if name in raw:
+                    totals[name] += int(raw[name]["N"])
+        return totals
+
     def audit_trail(self, patient_id: str) -> tuple[AuditEntry, ...]:
         """Every entry, oldest first: the dated items and the month items of the sweep's entries, merged by time."""
         entries: list[AuditEntry] = []
@@ -308,7 +390,14 @@ class DynamoPatientRepository:
         return tuple(marks[key] for key in sorted(marks))
 
     # -- patients: writes ----------------------------------------------------------------------------------
-    def create_patient(self, patient: StoredPatient, audit: AuditEntry, *, alerts: Sequence[Alert] = ()) -> None:
+    def create_patient(
+        self,
+        patient: StoredPatient,
+        audit: AuditEntry,
+        *,
+        alerts: Sequence[Alert] = (),
+        worklist: WorklistUpdate | None = None,
+    ) -> None:
         pid = patient.patient_id
         write = self._new_write()
         fresh = StoredPatient(
@@ -322,6 +411,8 @@ class DynamoPatientRepository:
             acknowledgements=patient.acknowledgements,
         )
         items = codec.patient_items(fresh, self._shards)
+        projected = {name: value for name, value in self._worklist(write, worklist).items() if value is not None}
+        items[0].update({name: wire(value) for name, value in projected.items()})
         write.put("patient", items[0], _NOT_EXISTS)
         for item in items[1:]:
             write.put("fact", item)
@@ -332,10 +423,17 @@ class DynamoPatientRepository:
         self._commit("create_patient", write)
 
     def update_profile(
-        self, profile: PatientProfile, expected_version: int, next_check: date | None, audit: AuditEntry
+        self,
+        profile: PatientProfile,
+        expected_version: int,
+        next_check: date | None,
+        audit: AuditEntry,
+        *,
+        worklist: WorklistUpdate | None = None,
     ) -> int:
         write = self._new_write()
-        self._profile_update(write, profile.patient_id, expected_version, next_check, codec.profile_body(profile))
+        extra = {**codec.profile_body(profile), **self._worklist(write, worklist)}
+        self._profile_update(write, profile.patient_id, expected_version, next_check, extra)
         write.put("audit", codec.audit_item(keys.patient_pk(profile.patient_id), audit))
         self._commit("update_profile", write)
         return expected_version + 1
@@ -349,12 +447,13 @@ class DynamoPatientRepository:
         audit: AuditEntry,
         *,
         alerts: Sequence[Alert] = (),
+        worklist: WorklistUpdate | None = None,
     ) -> int:
         write = self._new_write()
         write.put("infusion", codec.infusion_item(patient_id, infusion), _NOT_EXISTS)
         write.put("audit", codec.audit_item(keys.patient_pk(patient_id), audit))
         _owe(write, alerts, audit.at)
-        self._profile_update(write, patient_id, expected_version, next_check, {})
+        self._profile_update(write, patient_id, expected_version, next_check, self._worklist(write, worklist))
         self._commit("add_infusion", write)
         return expected_version + 1
 
@@ -368,6 +467,7 @@ class DynamoPatientRepository:
         *,
         updated: Sequence[Result] = (),
         alerts: Sequence[Alert] = (),
+        worklist: WorklistUpdate | None = None,
     ) -> int:
         write = self._new_write()
         # One update per year item (a transaction may touch an item once): the new result must not exist, the
@@ -396,7 +496,7 @@ class DynamoPatientRepository:
             )
         write.put("audit", codec.audit_item(keys.patient_pk(patient_id), audit))
         _owe(write, alerts, audit.at)
-        self._profile_update(write, patient_id, expected_version, next_check, {})
+        self._profile_update(write, patient_id, expected_version, next_check, self._worklist(write, worklist))
         self._commit("add_result", write)
         return expected_version + 1
 
@@ -407,6 +507,8 @@ class DynamoPatientRepository:
         expected_version: int,
         next_check: date | None,
         audit: AuditEntry,
+        *,
+        worklist: WorklistUpdate | None = None,
     ) -> int:
         write = self._new_write()
         write.update(
@@ -418,7 +520,7 @@ class DynamoPatientRepository:
             values={":a": {"S": packing.acknowledgement_value(acknowledgement)}},
         )
         write.put("audit", codec.audit_item(keys.patient_pk(patient_id), audit))
-        self._profile_update(write, patient_id, expected_version, next_check, {})
+        self._profile_update(write, patient_id, expected_version, next_check, self._worklist(write, worklist))
         self._commit("acknowledge", write)
         return expected_version + 1
 
@@ -482,6 +584,7 @@ class DynamoPatientRepository:
         audit: AuditEntry | None = None,
         clinic_id: str | None = None,
         outbox: OutboxAppend | None = None,
+        worklist: WorklistUpdate | None = None,
     ) -> int:
         """One transaction of at most four items, each about 1 KB whatever the patient's history: the profile
         (version, due keys, ``swept_through``), the sweep month's marks item (when there are notices), the month's
@@ -521,7 +624,8 @@ class DynamoPatientRepository:
                 names={"#c": keys.outbox_chunk_name(patient_id, expected_version)},
                 values={":c": {"S": packing.outbox_chunk(outbox.notices)}},
             )
-        self._profile_update(write, patient_id, expected_version, next_check, {Profile.swept_through: on.isoformat()})
+        extra = {Profile.swept_through: on.isoformat(), **self._worklist(write, worklist)}
+        self._profile_update(write, patient_id, expected_version, next_check, extra)
         self._commit("record_sweep", write)
         return expected_version + 1
 
@@ -547,7 +651,8 @@ def _owe(write: Transaction, alerts: Sequence[Alert], at: datetime) -> None:
 
 
 def _range_name(index_name: str | None) -> str:
-    return {None: "sk", DUE_INDEX: Profile.next_check, CLINIC_INDEX: Profile.patient_id}[index_name]
+    ranges = {None: "sk", DUE_INDEX: Profile.next_check, CLINIC_INDEX: Profile.patient_id}
+    return {**ranges, WORKLIST_INDEX: WorklistProjection.rank}[index_name]
 
 
 def _audit_prefix() -> tuple[str, dict[str, Raw]]:
