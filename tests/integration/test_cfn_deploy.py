@@ -46,6 +46,7 @@ MOTO_CANNOT_CREATE = {
     "AWS::SNS::TopicPolicy",
     "AWS::CloudWatch::Alarm",
     "AWS::Scheduler::Schedule",
+    "AWS::Lambda::EventInvokeConfig",
 }
 
 _NOT_SUPPORTED = re.compile(r"Tried to parse (\S+) but it's not supported")
@@ -152,7 +153,11 @@ def test_every_table_has_its_keys_and_indexes(deployed: Deployed) -> None:
     regimen = tables["RegimenTable"]
     assert [key["AttributeName"] for key in regimen["KeySchema"]] == ["pk", "sk"]
     indexes = {index["IndexName"]: index for index in regimen["GlobalSecondaryIndexes"]}
-    assert set(indexes) == {"DueIndex", "ClinicIndex"}
+    assert set(indexes) == {"DueIndex", "ClinicIndex", "WorklistIndex"}
+    assert [key["AttributeName"] for key in indexes["WorklistIndex"]["KeySchema"]] == [
+        "worklist_clinic",
+        "worklist_rank",
+    ]
     assert [key["AttributeName"] for key in indexes["DueIndex"]["KeySchema"]] == ["due_shard", "next_check"]
     assert indexes["DueIndex"]["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["clinic_id"]}
     assert [key["AttributeName"] for key in tables["IdempotencyTable"]["KeySchema"]] == ["id"]
@@ -171,7 +176,7 @@ def test_topics_and_the_dead_letter_queue_exist(deployed: Deployed) -> None:
 def test_each_function_names_the_created_tables_and_topic(deployed: Deployed) -> None:
     lambda_client = deployed.client("lambda")
     functions = deployed.of_type("AWS::Lambda::Function")
-    assert len(functions) == 8
+    assert len(functions) == 9
     layer_ids = deployed.of_type("AWS::Lambda::LayerVersion")
     assert len(layer_ids) == 1
     assert deployed.resources[layer_ids[0]]["ResourceStatus"] == "CREATE_COMPLETE"
@@ -199,7 +204,7 @@ def test_each_function_names_the_created_tables_and_topic(deployed: Deployed) ->
 def test_every_role_exists_with_its_policies(deployed: Deployed) -> None:
     iam = deployed.client("iam")
     roles = deployed.of_type("AWS::IAM::Role")
-    assert len(roles) == 10  # eight functions, the state machine, the scheduler
+    assert len(roles) == 12  # nine functions, the state machine, the sweep's and the alert drain's schedulers
     for logical_id in roles:
         name = deployed.physical(logical_id)
         role = iam.get_role(RoleName=name)["Role"]

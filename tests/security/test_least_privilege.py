@@ -316,7 +316,7 @@ def run_sweep(s: Scenario, ids: dict[str, str], monkeypatch: pytest.MonkeyPatch)
 
     monkeypatch.setattr(DynamoPatientRepository, "record_sweep", withdraw_then_record)
     # Small digest parts, so a part retires only some notices of an outbox page (an UpdateItem, not a DeleteItem).
-    monkeypatch.setattr(sweep_service, "DIGEST_LIMIT", 1400)
+    monkeypatch.setattr(sweep_service, "DIGEST_LIMIT", 2200)
     plan = s.invoke("sweep_plan", {"date": "2026-11-24"}, "plan")
     results = [s.invoke("sweep_worker", {"shard": n, "clinics": plan["clinics"]}, "worker") for n in plan["shards"]]
     published = s.invoke("sweep_publish", {**plan, "results": results}, "publish")
