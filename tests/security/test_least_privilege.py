@@ -317,9 +317,13 @@ def run_sweep(s: Scenario, ids: dict[str, str], monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(DynamoPatientRepository, "record_sweep", withdraw_then_record)
     # Small digest parts, so a part retires only some notices of an outbox page (an UpdateItem, not a DeleteItem).
     monkeypatch.setattr(sweep_service, "DIGEST_LIMIT", 2200)
-    plan = s.invoke("sweep_plan", {"date": "2026-11-24"}, "plan")
+    # An hourly run as the state machine hands it over: 07:00 in Lyon, past the clinic's digest_hour (6), so the
+    # plan claims the clinic's lease and publish completes it.
+    hourly = {"input": {"now": "2026-11-24T06:00:00Z"}, "execution": "exec-least-privilege"}
+    plan = s.invoke("sweep_plan", hourly, "plan")
+    assert plan["clinics"][CLINIC]["date"] == "2026-11-24"
     results = [s.invoke("sweep_worker", {"shard": n, "clinics": plan["clinics"]}, "worker") for n in plan["shards"]]
-    published = s.invoke("sweep_publish", {**plan, "results": results}, "publish")
+    published = s.invoke("sweep_publish", {"clinics": plan["clinics"], "run_id": plan["run_id"]}, "publish")
     assert raced == [ids["b"]]
     assert sum(r["conflicts"] for r in results) == 1
     assert {d["clinic_id"] for d in published["digests"]} == {CLINIC}
