@@ -11,11 +11,10 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from lemtrada import bootstrap
-from lemtrada.regimen.records import Analyte, InfusionRequest
+from lemtrada.regimen.records import InfusionRequest
 from lemtrada.services.clinics import Clinics
 from lemtrada.services.onboarding import HistoryInput
 from lemtrada.services.patients import EnrollmentInput, Patients, PregnancyChange, ProfilePatch
-from lemtrada.services.recording import ResultInput
 from lemtrada.services.views import ClinicView, PatientPageView, PatientView
 from lemtrada.web import idempotency
 from lemtrada.web.api import (
@@ -29,7 +28,8 @@ from lemtrada.web.api import (
     problem_responses,
     resolve_write,
 )
-from lemtrada.web.models import HISTORY_BODY_BYTES, ClinicIn, EnrollmentIn, ProfilePatchIn, ResultIn
+from lemtrada.web.inputs import result_input
+from lemtrada.web.models import HISTORY_BODY_BYTES, ClinicIn, EnrollmentIn, ProfilePatchIn
 from lemtrada.web.params import ClinicId, IdempotencyKey, IfMatch, PatientId
 
 BODY_LIMITS = {"POST /patients": HISTORY_BODY_BYTES}
@@ -87,7 +87,7 @@ def enroll(data: Annotated[EnrollmentIn, Body()], key: IdempotencyKey = None) ->
     if data.history is not None:
         history = HistoryInput(
             infusions=tuple(InfusionRequest(**entry.model_dump()) for entry in data.history.infusions),
-            results=tuple(_result_input(entry) for entry in data.history.results),
+            results=tuple(result_input(entry) for entry in data.history.results),
         )
     request = EnrollmentInput(
         birth_date=data.birth_date,
@@ -110,17 +110,6 @@ def enroll(data: Annotated[EnrollmentIn, Body()], key: IdempotencyKey = None) ->
         return answer(201, view, headers)
 
     return idempotent_write(app, data, write)  # type: ignore[return-value]
-
-
-def _result_input(entry: ResultIn) -> ResultInput:
-    return ResultInput(
-        item=entry.item,
-        date=entry.date,
-        value=entry.value,
-        unit=entry.unit,
-        status=entry.status,
-        analytes=tuple(Analyte(a.code, a.value, a.unit, a.low, a.high) for a in entry.analytes),
-    )
 
 
 @app.get("/patients", tags=["patients"], responses=problem_responses(404))

@@ -11,13 +11,14 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from lemtrada import bootstrap
-from lemtrada.regimen.records import Analyte, InfusionRequest
+from lemtrada.regimen.records import InfusionRequest
 from lemtrada.services.acknowledgements import AcknowledgementInput, Acknowledging
-from lemtrada.services.recording import Recording, ResultInput
+from lemtrada.services.recording import Recording
 from lemtrada.services.views import AcknowledgementView, InfusionView, ResultView
 from lemtrada.web import idempotency
 from lemtrada.web.api import answer, idempotent_write, new_resolver, problem_responses, resolve_write
 from lemtrada.web.api import current_actor as caller
+from lemtrada.web.inputs import result_input
 from lemtrada.web.models import AcknowledgementIn, InfusionIn, ResultIn
 from lemtrada.web.params import IdempotencyKey, PatientId
 
@@ -65,14 +66,7 @@ def record_result(
     """201 with the monitoring occurrence the result satisfied (``satisfied``: null when none), the analytes as
     stored and the safety findings the result raised (422 naming the field for a bad analyte, nothing stored)."""
     actor = caller(app)
-    request = ResultInput(
-        item=data.item,
-        date=data.date,
-        value=data.value,
-        unit=data.unit,
-        status=data.status,
-        analytes=tuple(Analyte(a.code, a.value, a.unit, a.low, a.high) for a in data.analytes),
-    )
+    request = result_input(data)
 
     def write() -> idempotency.WriteAnswer:
         view = _recording().record_result(actor, patient_id, request)
