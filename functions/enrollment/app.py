@@ -1,4 +1,5 @@
-"""Clinics and enrollment: PUT /clinics/{clinic_id}, POST/GET /patients, PATCH /patients/{patient_id}."""
+"""Clinics and enrollment: PUT /clinics/{clinic_id} (and its worklist rebuild), POST/GET /patients, PATCH
+/patients/{patient_id}."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from lemtrada.regimen.records import InfusionRequest
 from lemtrada.services.clinics import Clinics
 from lemtrada.services.onboarding import HistoryInput
 from lemtrada.services.patients import EnrollmentInput, Patients, PregnancyChange, ProfilePatch
-from lemtrada.services.views import ClinicView, PatientPageView, PatientView
+from lemtrada.services.views import ClinicView, PatientPageView, PatientView, RebuildPageView
+from lemtrada.services.worklist_rebuild import WorklistRebuild
 from lemtrada.web import idempotency
 from lemtrada.web.api import (
     answer,
@@ -29,7 +31,7 @@ from lemtrada.web.api import (
     resolve_write,
 )
 from lemtrada.web.inputs import result_input
-from lemtrada.web.models import HISTORY_BODY_BYTES, ClinicIn, EnrollmentIn, ProfilePatchIn
+from lemtrada.web.models import HISTORY_BODY_BYTES, ClinicIn, EnrollmentIn, ProfilePatchIn, WorklistRebuildIn
 from lemtrada.web.params import ClinicId, IdempotencyKey, IfMatch, PatientId
 
 BODY_LIMITS = {"POST /patients": HISTORY_BODY_BYTES}
@@ -66,6 +68,32 @@ def put_clinic(
         return answer(201 if saved.created else 200, saved.view, etag(saved.view.version))
 
     return idempotent_write(app, clinic, write)  # type: ignore[return-value]
+
+
+@app.post(
+    "/clinics/<clinic_id>/worklist/rebuild",
+    tags=["clinics"],
+    description=(
+        "Recompute the worklist projection (DESIGN 8) of a page of the clinic's patients, by patient id: those "
+        "without one (`missing`, patients stored before the projection existed) or every one that differs "
+        "(`all`, after a rule change). Call again with `next_cursor` until it is null; a page run twice writes "
+        "nothing new. Admins only."
+    ),
+    responses=problem_responses(404, 413, 415, ok={200: "Page rebuilt"}),
+)
+def rebuild_worklist(
+    clinic_id: ClinicId, request: Annotated[WorklistRebuildIn, Body()], key: IdempotencyKey = None
+) -> Response[RebuildPageView]:
+    """Recompute one page of the clinic's worklist projections; ``next_cursor`` continues."""
+    actor = current_actor(app)
+
+    def write() -> idempotency.WriteAnswer:
+        use_case = WorklistRebuild(bootstrap.repository(), bootstrap.clock())
+        page = use_case.rebuild_page(actor, clinic_id, limit=request.limit, cursor=request.cursor, scope=request.scope)
+        metrics.add_metric(name="WorklistProjectionsRebuilt", unit=MetricUnit.Count, value=page.rebuilt)
+        return answer(200, page)
+
+    return idempotent_write(app, request, write)  # type: ignore[return-value]
 
 
 @app.post(

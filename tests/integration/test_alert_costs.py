@@ -33,21 +33,33 @@ def test_an_alert_costs_three_write_units_besides_the_worklist_counter(dynamodb_
     publisher = InMemoryDigestPublisher()
     recording = Recording(repo, clock, publisher)
     figures: dict[float, float] = {}
+    index_units: dict[float, dict[str, float]] = {}
     for platelets in (250.0, 15.0):
         units = 0.0
+        index_units[platelets] = {}
         for _ in range(WRITES):
             pid = _enroll(Patients(repo, clock))
             cbc = (Analyte("platelets", platelets, "10*9/L"),)
             data = ResultInput(ResultItem.CBC, date(2026, 11, 20), analytes=cbc)
-            before = repo.capacity.write_units
+            repo.capacity.reset()
             recording.record_result(CLINICIAN, pid, data)
-            units += repo.capacity.write_units - before
+            units += repo.capacity.write_units
+            for index, used in repo.capacity.by_index.items():
+                index_units[platelets][index] = index_units[platelets].get(index, 0.0) + used / WRITES
         figures[platelets] = units / WRITES
     assert len([s for s in publisher.sent if s.attributes["kind"] == "alert"]) == WRITES
     assert repo.owed_alerts("alert-costs") == ()
     extra_units = figures[15.0] - figures[250.0]
-    print(f"\nwrite units per result: normal {figures[250.0]:.1f}, critical {figures[15.0]:.1f} (+{extra_units:.1f})")
+    print(
+        f"\nwrite units per result: normal {figures[250.0]:.1f} {index_units[250.0]}, critical {figures[15.0]:.1f}"
+        f" {index_units[15.0]} (+{extra_units:.1f})"
+    )
+    # A normal result leaves the worklist and the due date alone: no index is written (the clinic's patients
+    # index holds keys only, so the profile's new version does not rewrite it).
+    assert index_units[250.0] == {}
     # The alert: a Put in the transaction (2 units, under 1 KB) and the DeleteItem (1 unit). The critical finding
     # also lands on the worklist, so the clinic's counter item of the patient's shard moves (2 units in the
-    # transaction) where the normal result's does not.
-    assert extra_units <= 3.0 + 2.0
+    # transaction), the patient enters the WorklistIndex and the sweep's next check moves to the day the finding
+    # leaves the 30-day window (DueIndex), where the normal result's do not.
+    assert set(index_units[15.0]) <= {"WorklistIndex", "DueIndex"}
+    assert extra_units - sum(index_units[15.0].values()) <= 3.0 + 2.0

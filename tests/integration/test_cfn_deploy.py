@@ -153,7 +153,7 @@ def test_every_table_has_its_keys_and_indexes(deployed: Deployed) -> None:
     regimen = tables["RegimenTable"]
     assert [key["AttributeName"] for key in regimen["KeySchema"]] == ["pk", "sk"]
     indexes = {index["IndexName"]: index for index in regimen["GlobalSecondaryIndexes"]}
-    assert set(indexes) == {"DueIndex", "ClinicIndex", "WorklistIndex"}
+    assert set(indexes) == {"DueIndex", "ClinicPatientsIndex", "WorklistIndex"}
     assert [key["AttributeName"] for key in indexes["WorklistIndex"]["KeySchema"]] == [
         "worklist_clinic",
         "worklist_rank",

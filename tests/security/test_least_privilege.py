@@ -287,7 +287,9 @@ def run_api(s: Scenario) -> dict[str, str]:
     for path in ("", "/readiness", "/schedule", "/schedule.ics"):
         assert s.http("GET", f"/patients/{ids['a']}{path}").status == 200
     assert s.http("GET", f"/clinics/{CLINIC}/worklist").status == 200  # today: the WorklistIndex
-    assert s.http("GET", f"/clinics/{CLINIC}/worklist?date=2030-01-01").status == 200  # another date: ClinicIndex
+    assert s.http("GET", f"/clinics/{CLINIC}/worklist?date=2030-01-01").status == 200  # another date: every patient
+    rebuild = s.http("POST", f"/clinics/{CLINIC}/worklist/rebuild", ADMIN, {"scope": "all"}, {"idempotency-key": "w"})
+    assert rebuild.status == 200, rebuild.body  # the clinic's patients by id, each read and compared
     assert s.http("GET", "/me", PATIENT).status == 200
     for path in ("/docs", "/openapi.json", "/docs/swagger-ui.css", "/docs/swagger-ui-bundle.js"):
         assert s.http("GET", path).status == 200, path  # public: served from the function package and the layer

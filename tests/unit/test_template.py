@@ -135,17 +135,17 @@ def test_regimen_table_keys() -> None:
 
 def test_regimen_table_indexes_match_the_architecture() -> None:
     indexes = {i["IndexName"]: i for i in _props("RegimenTable")["GlobalSecondaryIndexes"]}
-    assert set(indexes) == {"DueIndex", "ClinicIndex", "WorklistIndex"}
+    assert set(indexes) == {"DueIndex", "ClinicPatientsIndex", "WorklistIndex"}
     assert indexes["DueIndex"]["KeySchema"] == [
         {"AttributeName": "due_shard", "KeyType": "HASH"},
         {"AttributeName": "next_check", "KeyType": "RANGE"},
     ]
     assert indexes["DueIndex"]["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["clinic_id"]}
-    assert indexes["ClinicIndex"]["KeySchema"] == [
+    assert indexes["ClinicPatientsIndex"]["KeySchema"] == [
         {"AttributeName": "clinic_key", "KeyType": "HASH"},
         {"AttributeName": "patient_id", "KeyType": "RANGE"},
     ]
-    assert indexes["ClinicIndex"]["Projection"] == {"ProjectionType": "ALL"}
+    assert indexes["ClinicPatientsIndex"]["Projection"] == {"ProjectionType": "KEYS_ONLY"}
     assert indexes["WorklistIndex"]["KeySchema"] == [
         {"AttributeName": "worklist_clinic", "KeyType": "HASH"},
         {"AttributeName": "worklist_rank", "KeyType": "RANGE"},

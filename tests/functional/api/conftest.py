@@ -46,6 +46,7 @@ OTHER_PATIENT = {"sub": "d4e5f6a7-b8c9-4d0e-8f1a-2b3c4d5e6f7a", "cognito:groups"
 FUNCTIONS = ("enrollment", "recording", "reading")
 EVENT_FUNCTION = {
     "put_clinic": "enrollment",
+    "post_worklist_rebuild": "enrollment",
     "post_patients": "enrollment",
     "get_patients": "enrollment",
     "patch_patient": "enrollment",

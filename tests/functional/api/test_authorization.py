@@ -27,6 +27,13 @@ ROLES = {
 # route sample -> role -> expected status (the patient is in the clinician's clinic and linked to PATIENT).
 MATRIX: dict[str, dict[str, int]] = {
     "put_clinic": {"admin": 200, "clinician": 404, "other_clinician": 404, "patient": 404, "other_patient": 404},
+    "post_worklist_rebuild": {
+        "admin": 200,
+        "clinician": 404,
+        "other_clinician": 404,
+        "patient": 404,
+        "other_patient": 404,
+    },
     # A clinician enrolls into its own clinic: the other clinician's patient lands in the other clinic.
     "post_patients": {"admin": 404, "clinician": 201, "other_clinician": 201, "patient": 404, "other_patient": 404},
     "get_patients": {"admin": 404, "clinician": 200, "other_clinician": 200, "patient": 404, "other_patient": 404},

@@ -87,6 +87,6 @@ def test_the_real_template_gives_the_shared_table_names_and_indexes() -> None:
     assert set(specs) == {"RegimenTable", "IdempotencyTable"}
     regimen = specs["RegimenTable"].create_table
     indexes = {index["IndexName"] for index in regimen["GlobalSecondaryIndexes"]}
-    assert indexes == {"DueIndex", "ClinicIndex", "WorklistIndex"}
+    assert indexes == {"DueIndex", "ClinicPatientsIndex", "WorklistIndex"}
     assert not {"SSESpecification", "PointInTimeRecoverySpecification", "Tags"} & set(regimen)
     assert specs["IdempotencyTable"].ttl_attribute == "expiration"

@@ -33,8 +33,8 @@ class Clock:
         return self.now
 
 
-def _setup() -> tuple[InMemoryPatientRepository, Clock, str]:
-    repo = InMemoryPatientRepository(due_shards=4)
+def _setup(repo: InMemoryPatientRepository | None = None) -> tuple[InMemoryPatientRepository, Clock, str]:
+    repo = repo if repo is not None else InMemoryPatientRepository(due_shards=4)
     clock = Clock()
     Clinics(repo, clock).put_clinic(ADMIN, "c1", name="Clinic", timezone="UTC", label=Label.US)
     pid = Patients(repo, clock).enroll(CLINICIAN, _enrollment(patient_sub=None)).patient_id

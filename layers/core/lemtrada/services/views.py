@@ -171,6 +171,14 @@ class PatientPageView(_View):
     next_cursor: str | None
 
 
+class RebuildPageView(_View):
+    """One page of a worklist rebuild: patients read, projections written, and where the next page starts."""
+
+    examined: int
+    rebuilt: int
+    next_cursor: str | None
+
+
 class OccurrenceRef(_View):
     item: ResultItem
     k: int

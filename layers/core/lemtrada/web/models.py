@@ -110,6 +110,18 @@ class ClinicIn(_Request):
     digest_hour: Annotated[StrictInt, Field(ge=0, le=23)] = 6
 
 
+class WorklistRebuildIn(_Request):
+    limit: Annotated[StrictInt, Field(ge=1, le=100, description="Patients read by this call.")] = 25
+    cursor: Annotated[
+        str | None, Field(max_length=1024, strict=True, description="`next_cursor` of the previous call.")
+    ] = None
+    scope: Literal["missing", "all"] = Field(
+        default="missing",
+        description="`missing`: patients without a projection (stored before it existed); `all`: every patient "
+        "whose projection differs from today's rule.",
+    )
+
+
 class EnrollmentIn(_Request):
     birth_date: IsoDate
     sex: Sex
