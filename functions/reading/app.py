@@ -1,7 +1,9 @@
-"""Reading: a patient, its readiness, schedule (JSON and iCalendar), a clinic's worklist, /me, and the API docs."""
+"""Reading: a patient, its readiness, schedule (JSON, iCalendar), care plan (FHIR R4), a clinic's worklist, /me, and
+the API docs."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
@@ -11,6 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from lemtrada import bootstrap
+from lemtrada.services.fhir_export import FHIR_JSON
 from lemtrada.services.reading import Reading
 from lemtrada.services.views import MeView, PatientView, ReadinessView, ScheduleView, WorklistView
 from lemtrada.web.api import current_actor, new_resolver, ok, problem_responses
@@ -28,6 +31,35 @@ DOCUMENT_RESPONSE: dict[int, Any] = {
     200: {
         "description": "This document (OpenAPI 3.1)",
         "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+
+FHIR_BUNDLE_RESPONSE: dict[int, Any] = {
+    200: {
+        "description": "The care plan as a FHIR R4 Bundle (type collection): Patient (no name), CarePlan, a Task per "
+        "monitoring occurrence, an Observation per stored analyte (docs/INTEROP.md)",
+        "content": {
+            FHIR_JSON: {
+                "schema": {
+                    "type": "object",
+                    "required": ["resourceType", "type", "entry"],
+                    "properties": {
+                        "resourceType": {"type": "string", "enum": ["Bundle"]},
+                        "id": {"type": "string"},
+                        "type": {"type": "string", "enum": ["collection"]},
+                        "timestamp": {"type": "string"},
+                        "entry": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["fullUrl", "resource"],
+                                "properties": {"fullUrl": {"type": "string"}, "resource": {"type": "object"}},
+                            },
+                        },
+                    },
+                }
+            }
+        },
     }
 }
 
@@ -71,6 +103,19 @@ def get_schedule_ics(patient_id: PatientId) -> Response[str]:
         content_type="text/calendar; charset=utf-8",
         body=body.decode("utf-8"),
         headers={"Cache-Control": "no-store", "Content-Disposition": 'attachment; filename="schedule.ics"'},
+    )
+
+
+@app.get("/patients/<patient_id>/fhir", tags=["patients"], responses={**problem_responses(404), **FHIR_BUNDLE_RESPONSE})
+def get_patient_fhir(patient_id: PatientId) -> Response[str]:
+    """The care plan for an EHR (DESIGN 10): a FHIR R4 Bundle of the patient (without name), its CarePlan, a Task per
+    monitoring occurrence and an Observation per measured analyte, as of the clinic's today."""
+    bundle = _reading().care_plan(current_actor(app), patient_id)
+    return Response(
+        status_code=200,
+        content_type=FHIR_JSON,
+        body=json.dumps(bundle, separators=(",", ":"), ensure_ascii=False),
+        headers={"Cache-Control": "no-store"},
     )
 
 
