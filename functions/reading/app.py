@@ -3,6 +3,8 @@ the API docs."""
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
@@ -19,7 +21,7 @@ from lemtrada.services.views import MeView, PatientView, ReadinessView, Schedule
 from lemtrada.web.api import current_actor, new_resolver, ok, problem_responses
 from lemtrada.web.models import IsoDate
 from lemtrada.web.params import ClinicId, PatientId
-from lemtrada.web.swagger import SCRIPT, STYLE, asset, openapi_document, swagger_page
+from lemtrada.web.swagger import SCRIPT, STYLE, accepts_gzip, asset, openapi_document, swagger_page
 
 bootstrap.settings()  # the environment is checked at start: a missing variable fails the cold start, by name
 logger = Logger()
@@ -62,6 +64,9 @@ FHIR_BUNDLE_RESPONSE: dict[int, Any] = {
         },
     }
 }
+
+GZIP_FROM_BYTES = 1024
+"""Smaller answers go as they are: gzip's header and base64 would make them larger, not smaller."""
 
 
 def _reading() -> Reading:
@@ -111,12 +116,20 @@ def get_patient_fhir(patient_id: PatientId) -> Response[str]:
     """The care plan for an EHR (DESIGN 10): a FHIR R4 Bundle of the patient (without name), its CarePlan, a Task per
     monitoring occurrence and an Observation per measured analyte, as of the clinic's today."""
     bundle = _reading().care_plan(current_actor(app), patient_id)
-    return Response(
-        status_code=200,
-        content_type=FHIR_JSON,
-        body=json.dumps(bundle, separators=(",", ":"), ensure_ascii=False),
-        headers={"Cache-Control": "no-store"},
-    )
+    return _compressible(json.dumps(bundle, separators=(",", ":"), ensure_ascii=False), FHIR_JSON)
+
+
+def _compressible(body: str, content_type: str) -> Response[str]:
+    """A private answer, gzipped when the client takes it: a care plan of five years is ~0.8 MB of JSON and ~60 KB
+    gzipped (docs/PERFORMANCE.md). Base64 text, as API Gateway takes a binary body (see lemtrada.web.swagger)."""
+    headers = {"Cache-Control": "no-store", "Vary": "Accept-Encoding"}
+    if len(body) < GZIP_FROM_BYTES or not accepts_gzip(app.current_event.headers.get("accept-encoding")):
+        return Response(status_code=200, content_type=content_type, body=body, headers=headers)
+    headers["Content-Encoding"] = "gzip"
+    packed = base64.b64encode(gzip.compress(body.encode("utf-8"), compresslevel=6, mtime=0)).decode("ascii")
+    response = Response(status_code=200, content_type=content_type, body=packed, headers=headers)
+    response.base64_encoded = True
+    return response
 
 
 @app.get("/clinics/<clinic_id>/worklist", tags=["clinics"], responses=problem_responses(404))

@@ -3,6 +3,8 @@ content type, and who may read it (the callers of GET /patients/{id}; 404 for ev
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 from typing import Any
 
@@ -21,9 +23,17 @@ from tests.functional.api.conftest import (
     Reply,
 )
 
+PLAIN = ("idempotency-key", "if-match", "accept-encoding")
+
 
 def _fhir(api: Api, patient_id: str, claims: dict[str, str] = CLINICIAN) -> Reply:
-    return api.call("get_patient_fhir", claims=claims, path=f"/patients/{patient_id}/fhir")
+    """The route without Accept-Encoding: the JSON as it is."""
+    return api.call("get_patient_fhir", claims=claims, path=f"/patients/{patient_id}/fhir", drop_headers=PLAIN)
+
+
+def _unpacked(reply: Reply) -> Any:
+    assert reply.headers["content-encoding"] == "gzip"
+    return json.loads(gzip.decompress(base64.b64decode(reply.raw)))
 
 
 def _resources(body: dict[str, Any], kind: str) -> list[dict[str, Any]]:
@@ -31,12 +41,36 @@ def _resources(body: dict[str, Any], kind: str) -> list[dict[str, Any]]:
 
 
 def test_the_sample_event_answers_the_linked_patient_its_bundle(api: Api, patient_id: str) -> None:
-    """The sample event carries the patient's own token (the app shows its care plan to an EHR portal)."""
+    """The sample event carries the patient's own token (the app shows its care plan to an EHR portal) and takes
+    gzip: the answer comes compressed, and unpacks to what a client without gzip gets."""
+    small = api.call("get_patient_fhir", path=f"/patients/{patient_id}/fhir")
+    assert small.status == 200, small.raw
+    assert "content-encoding" not in small.headers  # no infusion yet: under a KB, sent as it is
+    assert small.body["resourceType"] == "Bundle"
+    assert api.infusion(patient_id, "2026-10-19").status == 201
     reply = api.call("get_patient_fhir", path=f"/patients/{patient_id}/fhir")
     assert reply.status == 200, reply.raw
     assert reply.headers["content-type"] == "application/fhir+json"
     assert reply.headers["cache-control"] == "no-store"
-    assert reply.body["resourceType"] == "Bundle"
+    assert reply.headers["vary"] == "Accept-Encoding"
+    bundle = _unpacked(reply)
+    assert bundle["resourceType"] == "Bundle"
+    plain = _fhir(api, patient_id, PATIENT)
+    assert "content-encoding" not in plain.headers
+    assert plain.body == bundle
+
+
+def test_gzip_only_when_the_client_takes_it(api: Api, patient_id: str) -> None:
+    for day in ("2026-10-19", "2026-10-20", "2026-10-21", "2026-10-22", "2026-10-23"):
+        assert api.infusion(patient_id, day).status == 201
+    path = f"/patients/{patient_id}/fhir"
+    packed = api.call("get_patient_fhir", claims=CLINICIAN, path=path, headers={"accept-encoding": "br, gzip;q=0.5"})
+    refused = api.call("get_patient_fhir", claims=CLINICIAN, path=path, headers={"accept-encoding": "gzip;q=0"})
+    plain = _fhir(api, patient_id)
+    assert _unpacked(packed) == plain.body
+    assert len(packed.raw) * 5 < len(plain.raw)  # about 250 Tasks of repetitive JSON
+    assert "content-encoding" not in refused.headers
+    assert refused.body == plain.body
 
 
 def test_the_bundle_of_a_treated_patient_with_a_critical_cbc(api: Api, patient_id: str) -> None:

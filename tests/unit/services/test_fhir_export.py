@@ -459,3 +459,15 @@ def test_the_builder_loads_no_fhir_library_and_no_aws() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "core")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip() == ""
+
+
+def test_the_bench_record_exports_within_the_lambda_response_limit() -> None:
+    """``bench.fhir_export``'s five-year record (two courses, every panel with its analytes) validates and fits."""
+    from bench import fhir_export as bench
+
+    measured = bench.measure(1)
+    assert (measured.tasks, measured.observations) == (270, 700)
+    assert measured.json_bytes < bench.LAMBDA_RESPONSE_LIMIT / 4
+    assert measured.gzip_bytes * 5 < measured.json_bytes
+    record = bench.long_record()
+    validate_r4(bundle_of(record, D("2031-01-14")))
