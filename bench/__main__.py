@@ -10,6 +10,7 @@
    ``bench.onboarding``);
    8. 24 hourly sweep runs against one daily run (``bench.sweep_hours``).
    9. the worklist's first page (``bench.worklist_page``).
+   10. the care plan out: one long record's FHIR Bundle, build time and bytes (``bench.fhir_export``).
 
     .venv/bin/python -m bench [--quick] [--sizes 1000,2000] [--growth-base 120] [--growth-due 20]
                               [--factors 1,10] [--runs N]
@@ -29,6 +30,7 @@ from bench import (
     cold_start,
     digest_size,
     engine_throughput,
+    fhir_export,
     onboarding,
     sizes,
     sweep_cost,
@@ -106,6 +108,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     onboarded = onboarding.run(50 if quick else 500)
     print(onboarding.table(onboarded), flush=True)
+
+    section("care plan out (DESIGN 10): the FHIR Bundle of a five-year record, built in process")
+    print(fhir_export.measure(5 if quick else 20).line(), flush=True)
 
     with local_dynamodb() as db:
         section("sweep against a full-table scan, realistic patients (due ones grow with enrolled)")

@@ -1,7 +1,11 @@
-"""Reading: a patient, its readiness, schedule (JSON and iCalendar), a clinic's worklist, /me, and the API docs."""
+"""Reading: a patient, its readiness, schedule (JSON, iCalendar), care plan (FHIR R4), a clinic's worklist, /me, and
+the API docs."""
 
 from __future__ import annotations
 
+import base64
+import gzip
+import json
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
@@ -11,12 +15,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from lemtrada import bootstrap
+from lemtrada.services.fhir_export import FHIR_JSON
 from lemtrada.services.reading import Reading
 from lemtrada.services.views import MeView, PatientView, ReadinessView, ScheduleView, WorklistView
 from lemtrada.web.api import current_actor, new_resolver, ok, problem_responses
 from lemtrada.web.models import IsoDate
 from lemtrada.web.params import ClinicId, PatientId
-from lemtrada.web.swagger import SCRIPT, STYLE, asset, openapi_document, swagger_page
+from lemtrada.web.swagger import SCRIPT, STYLE, accepts_gzip, asset, openapi_document, swagger_page
 
 bootstrap.settings()  # the environment is checked at start: a missing variable fails the cold start, by name
 logger = Logger()
@@ -30,6 +35,38 @@ DOCUMENT_RESPONSE: dict[int, Any] = {
         "content": {"application/json": {"schema": {"type": "object"}}},
     }
 }
+
+FHIR_BUNDLE_RESPONSE: dict[int, Any] = {
+    200: {
+        "description": "The care plan as a FHIR R4 Bundle (type collection): Patient (no name), CarePlan, a Task per "
+        "monitoring occurrence, an Observation per stored analyte (docs/INTEROP.md)",
+        "content": {
+            FHIR_JSON: {
+                "schema": {
+                    "type": "object",
+                    "required": ["resourceType", "type", "entry"],
+                    "properties": {
+                        "resourceType": {"type": "string", "enum": ["Bundle"]},
+                        "id": {"type": "string"},
+                        "type": {"type": "string", "enum": ["collection"]},
+                        "timestamp": {"type": "string"},
+                        "entry": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["fullUrl", "resource"],
+                                "properties": {"fullUrl": {"type": "string"}, "resource": {"type": "object"}},
+                            },
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+GZIP_FROM_BYTES = 1024
+"""Smaller answers go as they are: gzip's header and base64 would make them larger, not smaller."""
 
 
 def _reading() -> Reading:
@@ -72,6 +109,27 @@ def get_schedule_ics(patient_id: PatientId) -> Response[str]:
         body=body.decode("utf-8"),
         headers={"Cache-Control": "no-store", "Content-Disposition": 'attachment; filename="schedule.ics"'},
     )
+
+
+@app.get("/patients/<patient_id>/fhir", tags=["patients"], responses={**problem_responses(404), **FHIR_BUNDLE_RESPONSE})
+def get_patient_fhir(patient_id: PatientId) -> Response[str]:
+    """The care plan for an EHR (DESIGN 10): a FHIR R4 Bundle of the patient (without name), its CarePlan, a Task per
+    monitoring occurrence and an Observation per measured analyte, as of the clinic's today."""
+    bundle = _reading().care_plan(current_actor(app), patient_id)
+    return _compressible(json.dumps(bundle, separators=(",", ":"), ensure_ascii=False), FHIR_JSON)
+
+
+def _compressible(body: str, content_type: str) -> Response[str]:
+    """A private answer, gzipped when the client takes it: a care plan of five years is ~0.8 MB of JSON and ~60 KB
+    gzipped (docs/PERFORMANCE.md). Base64 text, as API Gateway takes a binary body (see lemtrada.web.swagger)."""
+    headers = {"Cache-Control": "no-store", "Vary": "Accept-Encoding"}
+    if len(body) < GZIP_FROM_BYTES or not accepts_gzip(app.current_event.headers.get("accept-encoding")):
+        return Response(status_code=200, content_type=content_type, body=body, headers=headers)
+    headers["Content-Encoding"] = "gzip"
+    packed = base64.b64encode(gzip.compress(body.encode("utf-8"), compresslevel=6, mtime=0)).decode("ascii")
+    response = Response(status_code=200, content_type=content_type, body=packed, headers=headers)
+    response.base64_encoded = True
+    return response
 
 
 @app.get("/clinics/<clinic_id>/worklist", tags=["clinics"], responses=problem_responses(404))

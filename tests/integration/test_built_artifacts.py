@@ -22,6 +22,8 @@ Skipped when ``.aws-sam/build`` is absent (``make test`` runs ``make build`` fir
 
 from __future__ import annotations
 
+import base64
+import gzip
 import importlib.util
 import json
 import os
@@ -239,12 +241,25 @@ def test_every_handler_works_from_the_built_artifacts(stack: Stack, built: Artif
     recording = cold.run("recording", [_event(f"recording/{n}", patient_id) for n in ("post_infusion", "post_result")])
     assert _statuses(recording) == [201, 201], recording.answers
 
-    reads = ("get_patient", "get_readiness", "get_schedule", "get_schedule_ics", "get_worklist", "get_me", "get_docs")
+    reads = (
+        "get_patient",
+        "get_readiness",
+        "get_schedule",
+        "get_schedule_ics",
+        "get_worklist",
+        "get_me",
+        "get_docs",
+        "get_patient_fhir",
+    )
     reading = cold.run("reading", [_event(f"reading/{n}", patient_id) for n in reads])
     assert _statuses(reading) == [200] * len(reads), reading.answers
     assert "BEGIN:VCALENDAR" in reading.answers[3]["body"]
     assert "docs/swagger-ui-bundle.js" in reading.answers[6]["body"]
+    fhir = reading.answers[7]  # the sample takes gzip: base64 of the gzipped Bundle
+    assert fhir["isBase64Encoded"], fhir
+    assert json.loads(gzip.decompress(base64.b64decode(fhir["body"])))["type"] == "collection"
     assert "icalendar" in reading.modules
+    assert not [name for name in reading.modules if name.split(".")[0] in {"fhir", "fhirclient", "fhir_core"}]
 
     subscriptions = cold.run("subscriptions", [_event("subscriptions/post_subscription")])
     assert _statuses(subscriptions) == [202], subscriptions.answers

@@ -69,6 +69,7 @@ def clinic_day(api: Api) -> None:
         f"/patients/{patient}/readiness",
         f"/patients/{patient}/schedule",
         f"/patients/{patient}/schedule.ics",
+        f"/patients/{patient}/fhir",
         f"/clinics/{CLINIC}/worklist",
     ):
         assert send("GET", path, claims=CLINICIAN).status == 200

@@ -208,6 +208,7 @@ def test_valid_tokens_reaching_for_other_tenants_get_the_same_404_as_for_nothing
         "clinician-foreign-readiness": (clinician, f"/patients/{foreign_patient}/readiness"),
         "clinician-foreign-schedule": (clinician, f"/patients/{foreign_patient}/schedule"),
         "clinician-foreign-ics": (clinician, f"/patients/{foreign_patient}/schedule.ics"),
+        "clinician-foreign-fhir": (clinician, f"/patients/{foreign_patient}/fhir"),
         "clinician-foreign-worklist": (clinician, f"/clinics/{OTHER_CLINIC}/worklist"),
         # a clinician whose token names the other clinic cannot reach this clinic's patient
         "other-clinic-claim": (

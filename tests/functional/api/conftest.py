@@ -58,6 +58,7 @@ EVENT_FUNCTION = {
     "get_readiness": "reading",
     "get_schedule": "reading",
     "get_schedule_ics": "reading",
+    "get_patient_fhir": "reading",
     "get_worklist": "reading",
     "get_me": "reading",
     "get_docs": "reading",

@@ -44,6 +44,7 @@ MATRIX: dict[str, dict[str, int]] = {
     "get_readiness": {"admin": 404, "clinician": 200, "other_clinician": 404, "patient": 200, "other_patient": 404},
     "get_schedule": {"admin": 404, "clinician": 200, "other_clinician": 404, "patient": 200, "other_patient": 404},
     "get_schedule_ics": {"admin": 404, "clinician": 200, "other_clinician": 404, "patient": 200, "other_patient": 404},
+    "get_patient_fhir": {"admin": 404, "clinician": 200, "other_clinician": 404, "patient": 200, "other_patient": 404},
     "get_worklist": {"admin": 404, "clinician": 200, "other_clinician": 404, "patient": 404, "other_patient": 404},
     # /me is always the caller's own record: the other patient sees its own, never the first one's.
     "get_me": {"admin": 404, "clinician": 404, "other_clinician": 404, "patient": 200, "other_patient": 200},
@@ -62,6 +63,7 @@ def _request(route: str, patient_id: str) -> dict[str, Any]:
         "get_readiness": f"/patients/{patient_id}/readiness",
         "get_schedule": f"/patients/{patient_id}/schedule",
         "get_schedule_ics": f"/patients/{patient_id}/schedule.ics",
+        "get_patient_fhir": f"/patients/{patient_id}/fhir",
     }
     bodies: dict[str, Any] = {
         "patch_patient": {"active_infection": False},

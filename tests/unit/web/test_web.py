@@ -108,6 +108,7 @@ def test_openapi_lists_every_route_of_the_patient_api() -> None:
         "/patients/{patient_id}/infusions",
         "/patients/{patient_id}/schedule",
         "/patients/{patient_id}/schedule.ics",
+        "/patients/{patient_id}/fhir",
         "/me",
         "/health",
         "/docs",

@@ -83,6 +83,9 @@ class MonitoringItem:
     first_due_months: int
     who: Audience
     source: str
+    loinc: str | None = None
+    """The panel or test LOINC an order for this item carries (DESIGN 10: the Task's code); None when LOINC has no
+    fitting code, and the export uses the local system ``urn:lemtrada:item`` alone (docs/INTEROP.md)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +120,16 @@ class AnalyteSpec:
     loinc: tuple[str, ...]
     default_low: float | None = None
     default_high: float | None = None
+    unit_loinc: tuple[tuple[str, str], ...] = ()
+    """LOINC by unit where the property differs (a mass concentration is another LOINC term than a molar one);
+    every other unit takes ``loinc[0]``."""
 
     def factor(self, unit: str) -> float | None:
         return dict(self.units).get(unit)
+
+    def loinc_for(self, unit: str) -> str:
+        """The LOINC term of a value sent in ``unit`` (the export names what the lab measured)."""
+        return dict(self.unit_loinc).get(unit, self.loinc[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,11 +220,19 @@ class Protocol:
 _MONTHLY = "every month from T0 + 1 month until 48 months after the last infusion"
 
 US_MONITORING: tuple[MonitoringItem, ...] = (
-    MonitoringItem(ResultItem.CBC, "complete blood count with differential", 1, 1, Audience.ALL, PI_AUTOIMMUNITY),
-    MonitoringItem(ResultItem.CREATININE, "serum creatinine", 1, 1, Audience.ALL, PI_AUTOIMMUNITY),
-    MonitoringItem(ResultItem.URINALYSIS, "urinalysis with urine cell counts", 1, 1, Audience.ALL, PI_AUTOIMMUNITY),
-    MonitoringItem(ResultItem.LIVER, "serum transaminases and total bilirubin", 1, 1, Audience.ALL, PI_LIVER),
-    MonitoringItem(ResultItem.THYROID, "thyroid function (TSH)", 3, 3, Audience.ALL, PI_THYROID),
+    # LOINC order codes (docs/INTEROP.md "Care plan out" says where each was checked); skin_exam and hpv_screening
+    # have none here: the export codes them in urn:lemtrada:item only.
+    MonitoringItem(
+        ResultItem.CBC, "complete blood count with differential", 1, 1, Audience.ALL, PI_AUTOIMMUNITY, "57021-8"
+    ),
+    MonitoringItem(ResultItem.CREATININE, "serum creatinine", 1, 1, Audience.ALL, PI_AUTOIMMUNITY, "2160-0"),
+    MonitoringItem(
+        ResultItem.URINALYSIS, "urinalysis with urine cell counts", 1, 1, Audience.ALL, PI_AUTOIMMUNITY, "24356-8"
+    ),
+    MonitoringItem(
+        ResultItem.LIVER, "serum transaminases and total bilirubin", 1, 1, Audience.ALL, PI_LIVER, "24325-3"
+    ),
+    MonitoringItem(ResultItem.THYROID, "thyroid function (TSH)", 3, 3, Audience.ALL, PI_THYROID, "3016-3"),
     MonitoringItem(ResultItem.SKIN_EXAM, "skin examination (melanoma)", 12, 12, Audience.ALL, PI_MALIGNANCIES),
     MonitoringItem(ResultItem.HPV_SCREENING, "cervical HPV screening", 12, 12, Audience.FEMALE, PI_INFECTIONS),
 )
@@ -352,7 +370,12 @@ US_ANALYTES: tuple[AnalyteSpec, ...] = (
     AnalyteSpec("wbc", ResultItem.CBC, "10*9/L", _X1_CELLS, ("6690-2",)),
     AnalyteSpec("hemoglobin", ResultItem.CBC, "g/L", (("g/L", 1.0), ("g/dL", 10.0)), ("718-7",)),
     AnalyteSpec(
-        "creatinine", ResultItem.CREATININE, "umol/L", (("umol/L", 1.0), ("mg/dL", 88.42)), ("14682-9", "2160-0")
+        "creatinine",
+        ResultItem.CREATININE,
+        "umol/L",
+        (("umol/L", 1.0), ("mg/dL", 88.42)),
+        ("14682-9", "2160-0"),
+        unit_loinc=(("mg/dL", "2160-0"),),
     ),
     AnalyteSpec("urine_rbc", ResultItem.URINALYSIS, "/[HPF]", (("/[HPF]", 1.0),), ("13945-1",)),
     AnalyteSpec("urine_protein", ResultItem.URINALYSIS, "mg/dL", (("mg/dL", 1.0),), ("2888-6",)),
@@ -365,7 +388,14 @@ US_ANALYTES: tuple[AnalyteSpec, ...] = (
         default_low=0.4,
         default_high=4.0,
     ),
-    AnalyteSpec("free_t4", ResultItem.THYROID, "pmol/L", (("pmol/L", 1.0), ("ng/dL", 12.87)), ("14920-3", "3024-7")),
+    AnalyteSpec(
+        "free_t4",
+        ResultItem.THYROID,
+        "pmol/L",
+        (("pmol/L", 1.0), ("ng/dL", 12.87)),
+        ("14920-3", "3024-7"),
+        unit_loinc=(("ng/dL", "3024-7"),),
+    ),
     AnalyteSpec("alt", ResultItem.LIVER, "U/L", (("U/L", 1.0), ("[IU]/L", 1.0)), ("1742-6",), default_high=40.0),
     AnalyteSpec("ast", ResultItem.LIVER, "U/L", (("U/L", 1.0), ("[IU]/L", 1.0)), ("1920-8",), default_high=40.0),
     AnalyteSpec(
@@ -375,6 +405,7 @@ US_ANALYTES: tuple[AnalyteSpec, ...] = (
         (("umol/L", 1.0), ("mg/dL", 17.1)),
         ("14631-6", "1975-2"),
         default_high=21.0,
+        unit_loinc=(("mg/dL", "1975-2"),),
     ),
     AnalyteSpec("upcr", ResultItem.URINE_PROTEIN_CREATININE, "mg/g", (("mg/g", 1.0), ("mg/mmol", 8.84)), ("2890-2",)),
     AnalyteSpec("cd4", ResultItem.CD4, "/uL", (("/uL", 1.0), ("10*6/L", 1.0), ("cells/uL", 1.0)), ("24467-3",)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from lemtrada.regimen import assess_readiness, build_schedule, protocol_for
 from lemtrada.regimen.schedule import Schedule
@@ -10,6 +11,7 @@ from lemtrada.regimen.worklist import SEVERITIES, rank_key, rank_of
 from lemtrada.services.actor import Actor
 from lemtrada.services.base import PatientContext, UseCase, local_today
 from lemtrada.services.errors import NotFound, ValidationFailed, Violation
+from lemtrada.services.fhir_export import care_plan_bundle
 from lemtrada.services.presenters import patient_view, schedule_view, worklist_patient_view
 from lemtrada.services.views import (
     FindingView,
@@ -72,6 +74,18 @@ class Reading(UseCase):
     def schedule_for_calendar(self, actor: Actor, patient_id: str) -> tuple[PatientContext, Schedule]:
         context = self.patient(actor, patient_id)
         return context, self._schedule(context, context.today)
+
+    def care_plan(self, actor: Actor, patient_id: str) -> dict[str, Any]:
+        """The FHIR R4 Bundle of the patient's care plan as of the clinic's today (DESIGN 10, "Care plan out"): the
+        same callers as ``get_patient``, the same 404 for anyone else."""
+        context = self.patient(actor, patient_id)
+        return care_plan_bundle(
+            context.record,
+            self._schedule(context, context.today),
+            protocol_for(context.clinic.clinic.label),
+            external_ref=context.stored.external_ref,
+            generated_at=self.clock(),
+        )
 
     def me(self, actor: Actor) -> MeView:
         """A patient's own record and schedule, found through the link made at enrollment."""
