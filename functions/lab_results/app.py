@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -22,13 +23,15 @@ from lemtrada.services.errors import NotFound, ServiceError
 from lemtrada.services.lab_results import LabIngest, LabObservation, LabOutcome
 from lemtrada.web import lab_fhir, lab_hl7
 from lemtrada.web.principal import actor_from_claims, claims_of
+from lemtrada.web.api import Problem, new_resolver
+from lemtrada.web.params import ClinicId
 from lemtrada.web.problems import PROBLEM_JSON, problem
 
 bootstrap.settings()  # the environment is checked at start: a missing variable fails the cold start, by name
 logger = Logger()
 metrics = Metrics()
+app = new_resolver()
 
-ROUTE = "POST /clinics/{clinic_id}/lab-results"
 MAX_BODY_BYTES = 2 * 1024 * 1024
 """A month's panels of a large clinic fit in a few documents; larger bodies are refused before parsing (413)."""
 MAX_OBSERVATIONS = 1000
@@ -129,39 +132,68 @@ def _hl7_request(event: dict[str, Any], text: str) -> dict[str, Any]:
     return _answer(200, lab_hl7.HL7_V2, lab_hl7.ack(parsed, outcomes, clinic_id, now, ack_id))
 
 
+_FHIR_OR_HL7 = {
+    lab_fhir.FHIR_JSON: {"schema": {"type": "object", "description": "FHIR R4 Bundle or OperationOutcome"}},
+    lab_hl7.HL7_V2: {"schema": {"type": "string", "description": "HL7 v2.5 ACK (ER7)"}},
+}
+_PROBLEM = {PROBLEM_JSON: {"model": Problem}}
+RESPONSES: dict[int, Any] = {
+    200: {
+        "description": "A batch-response Bundle (one entry per Observation) or an ACK (AA, or AE with ERR segments)",
+        "content": _FHIR_OR_HL7,
+    },
+    400: {
+        "description": "Not a document this route reads (OperationOutcome, or ACK AR): nothing stored",
+        "content": _FHIR_OR_HL7,
+    },
+    404: {"description": "Not a lab interface of this clinic (or no such clinic)", "content": _PROBLEM},
+    413: {"description": "Body over 2 MB or more than 1,000 observations", "content": {**_FHIR_OR_HL7, **_PROBLEM}},
+    415: {"description": "Neither application/fhir+json nor application/hl7-v2", "content": _PROBLEM},
+}
+
+
+@app.post("/clinics/<clinic_id>/lab-results", tags=["lab interfaces"], responses=RESPONSES)
+def deliver_lab_results(clinic_id: ClinicId) -> Response[str]:
+    """A lab's results as ``application/fhir+json`` (an Observation, or a Bundle of type transaction, batch or
+    collection) or ``application/hl7-v2`` (an ORU^R01 in ER7), by the clinic's lab interface (group
+    ``lab_interfaces``). Each observation succeeds or fails on its own; the same lab identifier or message control
+    id again stores nothing new. Answered in the sender's format (docs/INTEROP.md)."""
+    event = app.current_event.raw_event
+    if not _authorised(event):
+        raise NotFound("no such clinic")
+    media = _media(event)
+    if media not in (lab_fhir.FHIR_JSON, lab_hl7.HL7_V2):
+        detail = f"lab results are {lab_fhir.FHIR_JSON} or {lab_hl7.HL7_V2}"
+        return problem(415, "unsupported_media_type", "Unsupported media type", detail)
+    text = _body(event)
+    if text is None:
+        detail = "the body is not UTF-8 text"
+        if media == lab_fhir.FHIR_JSON:
+            answer = _fhir(400, lab_fhir.operation_outcome(400, "malformed_document", detail))
+        else:
+            now = bootstrap.clock()()
+            answer = _answer(400, lab_hl7.HL7_V2, lab_hl7.reject("", detail, clinic_id, now, uuid.uuid4().hex[:20]))
+    elif media == lab_fhir.FHIR_JSON:
+        answer = _fhir_request(event, text)
+    else:
+        answer = _hl7_request(event, text)
+    return Response(
+        status_code=answer["statusCode"],
+        content_type=answer["headers"]["Content-Type"],
+        body=answer["body"],
+        headers={"Cache-Control": "no-store"},
+    )
+
+
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Size, then caller, then media type, then the document: each refusal in the sender's language where known."""
-    if event.get("routeKey") != ROUTE:
-        return _problem(404, "not_found", "Not found", "no such route")
+    """The size is checked before anything reads the body (413 in the sender's language where it is known)."""
     raw = str(event.get("body") or "")
     size = len(raw) * 3 // 4 if event.get("isBase64Encoded") else len(raw.encode())
-    media = _media(event)
     if size > MAX_BODY_BYTES:
         detail = f"bodies are limited to {MAX_BODY_BYTES} bytes"
-        if media == lab_fhir.FHIR_JSON:
+        if _media(event) == lab_fhir.FHIR_JSON:
             return _fhir(413, lab_fhir.operation_outcome(413, "payload_too_large", detail))
         return _problem(413, "payload_too_large", "Payload too large", detail)
-    try:
-        if not _authorised(event):
-            return _problem(404, "not_found", "Not found", "no such clinic")
-        if media not in (lab_fhir.FHIR_JSON, lab_hl7.HL7_V2):
-            detail = f"lab results are {lab_fhir.FHIR_JSON} or {lab_hl7.HL7_V2}"
-            return _problem(415, "unsupported_media_type", "Unsupported media type", detail)
-        text = _body(event)
-        if text is None:
-            detail = "the body is not UTF-8 text"
-            if media == lab_fhir.FHIR_JSON:
-                return _fhir(400, lab_fhir.operation_outcome(400, "malformed_document", detail))
-            now = bootstrap.clock()()
-            clinic_id = str((event.get("pathParameters") or {}).get("clinic_id", ""))
-            return _answer(400, lab_hl7.HL7_V2, lab_hl7.reject("", detail, clinic_id, now, uuid.uuid4().hex[:20]))
-        if media == lab_fhir.FHIR_JSON:
-            return _fhir_request(event, text)
-        return _hl7_request(event, text)
-    except ServiceError as error:
-        return _problem(error.status, error.code, error.title, error.detail)
-    except Exception as error:
-        logger.exception("lab delivery failed unexpectedly", extra={"error_type": type(error).__name__})
-        return _problem(500, "internal_error", "Internal error", "the request failed; it is safe to retry")
+    return app.resolve(event, context)
