@@ -36,9 +36,9 @@ OBX = "OBX|1|NM|777-3^Platelets^LN||15|10*9/L^10*9/L^UCUM|150-400|LL|||F"
 
 
 def _observation(**changes: Any) -> dict[str, Any]:
-    changed = json.loads(json.dumps(OBSERVATION))
+    changed: dict[str, Any] = json.loads(json.dumps(OBSERVATION))
     for path, value in changes.items():
-        target = changed
+        target: Any = changed
         *parents, last = path.split("__")
         for part in parents:
             target = target[int(part)] if part.isdigit() else target[part]
