@@ -10,6 +10,8 @@
    ``bench.onboarding``);
    8. 24 hourly sweep runs against one daily run (``bench.sweep_hours``).
    9. the worklist's first page (``bench.worklist_page``).
+   10. lab results in (DESIGN 10): a 500-Observation Bundle and 500 ORU^R01 messages through the local stack,
+   observations per second, units per observation (``bench.lab_ingest``).
 
     .venv/bin/python -m bench [--quick] [--sizes 1000,2000] [--growth-base 120] [--growth-due 20]
                               [--factors 1,10] [--runs N]
@@ -29,6 +31,7 @@ from bench import (
     cold_start,
     digest_size,
     engine_throughput,
+    lab_ingest,
     onboarding,
     sizes,
     sweep_cost,
@@ -106,6 +109,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     onboarded = onboarding.run(50 if quick else 500)
     print(onboarding.table(onboarded), flush=True)
+    messages = 50 if quick else 500
+    section(f"lab results in: a 500-Observation Bundle and {messages} ORU^R01 messages on the local stack (DESIGN 10)")
+    lab_patients = 20 if quick else 100
+    lab_stack = lab_ingest.measure_stack(lab_patients, messages)
+    print(lab_ingest.report(lab_stack, lab_ingest.measure_units(lab_patients)), flush=True)
 
     with local_dynamodb() as db:
         section("sweep against a full-table scan, realistic patients (due ones grow with enrolled)")
