@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle as R4BBundle
+from fhirclient.models.bundle import Bundle as R4Bundle
 from lemtrada import bootstrap
 
 from tests.conftest import ROOT
@@ -67,6 +68,7 @@ def stored_results(patient_id: str) -> list[Any]:
 def test_the_sample_bundle_stores_one_cbc_and_one_thyroid_result(api: Api, patient_id: str) -> None:
     document = bundle_document()
     R4BBundle.model_validate(document)  # the sample is valid FHIR before it says anything about the route
+    R4Bundle(document, strict=True)  # R4 (4.0.1) as well as R4B
     reply = deliver(api, document)
     assert reply.status == 200, reply.raw
     assert reply.headers["content-type"] == "application/fhir+json"
@@ -86,6 +88,19 @@ def test_the_answer_is_a_valid_batch_response(api: Api, patient_id: str) -> None
     answer = R4BBundle.model_validate(reply.body)
     assert answer.type == "batch-response"
     assert len(answer.entry or []) == 4
+    assert R4Bundle(reply.body, strict=True).type == "batch-response"
+
+
+def test_a_failing_entrys_outcome_is_valid_r4(api: Api, patient_id: str) -> None:
+    document = bundle_document()
+    document["entry"][0]["resource"]["valueQuantity"]["code"] = "mmol/L"
+    reply = deliver(api, document)
+    R4BBundle.model_validate(reply.body)
+    checked = R4Bundle(reply.body, strict=True)
+    outcome = checked.entry[0].response.outcome
+    assert outcome is not None
+    assert outcome.issue[0].code == "processing"
+    assert outcome.issue[0].details.coding[0].code == "unit_not_accepted"
 
 
 def test_the_same_bundle_again_stores_nothing_and_answers_200(api: Api, patient_id: str) -> None:
