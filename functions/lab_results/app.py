@@ -21,10 +21,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from lemtrada import bootstrap
 from lemtrada.services.errors import NotFound, ServiceError
 from lemtrada.services.lab_results import LabIngest, LabObservation, LabOutcome
+from lemtrada.storage.ports import StoredClinic
 from lemtrada.web import lab_fhir, lab_hl7
-from lemtrada.web.principal import actor_from_claims, claims_of
 from lemtrada.web.api import Problem, new_resolver
 from lemtrada.web.params import ClinicId
+from lemtrada.web.principal import actor_from_claims, claims_of
 from lemtrada.web.problems import PROBLEM_JSON, problem
 
 bootstrap.settings()  # the environment is checked at start: a missing variable fails the cold start, by name
@@ -82,42 +83,44 @@ def _count(outcomes: list[LabOutcome]) -> None:
     metrics.add_metric(name="LabObservationsFailed", unit=MetricUnit.Count, value=sum(o.failed for o in outcomes))
 
 
-def _outcomes(event: dict[str, Any], parsed: list[LabObservation | LabOutcome]) -> list[LabOutcome]:
+def _outcomes(
+    event: dict[str, Any], parsed: list[LabObservation | LabOutcome], clinic: StoredClinic
+) -> list[LabOutcome]:
     """The service's outcomes merged with the entries the parser refused, in document order."""
     actor = actor_from_claims(claims_of(event))
     clinic_id = str((event.get("pathParameters") or {}).get("clinic_id", ""))
     if actor is None:
         raise NotFound("no such clinic")
     observations = [one for one in parsed if isinstance(one, LabObservation)]
-    stored = iter(_ingest().ingest(actor, clinic_id, observations))
+    stored = iter(_ingest().ingest(actor, clinic_id, observations, authorised=clinic))
     return [next(stored) if isinstance(one, LabObservation) else one for one in parsed]
 
 
-def _authorised(event: dict[str, Any]) -> bool:
+def _authorised(event: dict[str, Any]) -> StoredClinic | None:
+    """The clinic, when the caller is its lab interface."""
     actor = actor_from_claims(claims_of(event))
     clinic_id = str((event.get("pathParameters") or {}).get("clinic_id", ""))
     if actor is None:
-        return False
+        return None
     try:
-        _ingest().authorise(actor, clinic_id)
+        return _ingest().authorise(actor, clinic_id)
     except ServiceError:
-        return False
-    return True
+        return None
 
 
-def _fhir_request(event: dict[str, Any], text: str) -> dict[str, Any]:
+def _fhir_request(event: dict[str, Any], text: str, clinic: StoredClinic) -> dict[str, Any]:
     try:
         parsed = lab_fhir.parse_document(text, MAX_OBSERVATIONS)
     except lab_fhir.TooMany as error:
         return _fhir(413, lab_fhir.operation_outcome(413, "too_many_entries", str(error)))
     except lab_fhir.Malformed as error:
         return _fhir(400, lab_fhir.operation_outcome(400, "malformed_document", str(error)))
-    outcomes = _outcomes(event, parsed)
+    outcomes = _outcomes(event, parsed, clinic)
     _count(outcomes)
     return _fhir(200, lab_fhir.batch_response(outcomes))
 
 
-def _hl7_request(event: dict[str, Any], text: str) -> dict[str, Any]:
+def _hl7_request(event: dict[str, Any], text: str, clinic: StoredClinic) -> dict[str, Any]:
     clinic_id = str((event.get("pathParameters") or {}).get("clinic_id", ""))
     now = bootstrap.clock()()
     ack_id = uuid.uuid4().hex[:20]
@@ -127,7 +130,7 @@ def _hl7_request(event: dict[str, Any], text: str) -> dict[str, Any]:
         return _answer(413, lab_hl7.HL7_V2, lab_hl7.reject(text, str(error), clinic_id, now, ack_id))
     except lab_hl7.Malformed as error:
         return _answer(400, lab_hl7.HL7_V2, lab_hl7.reject(text, str(error), clinic_id, now, ack_id))
-    outcomes = _outcomes(event, parsed.observations)
+    outcomes = _outcomes(event, parsed.observations, clinic)
     _count(outcomes)
     return _answer(200, lab_hl7.HL7_V2, lab_hl7.ack(parsed, outcomes, clinic_id, now, ack_id))
 
@@ -159,7 +162,8 @@ def deliver_lab_results(clinic_id: ClinicId) -> Response[str]:
     ``lab_interfaces``). Each observation succeeds or fails on its own; the same lab identifier or message control
     id again stores nothing new. Answered in the sender's format (docs/INTEROP.md)."""
     event = app.current_event.raw_event
-    if not _authorised(event):
+    clinic = _authorised(event)
+    if clinic is None:
         raise NotFound("no such clinic")
     media = _media(event)
     if media not in (lab_fhir.FHIR_JSON, lab_hl7.HL7_V2):
@@ -174,9 +178,9 @@ def deliver_lab_results(clinic_id: ClinicId) -> Response[str]:
             now = bootstrap.clock()()
             answer = _answer(400, lab_hl7.HL7_V2, lab_hl7.reject("", detail, clinic_id, now, uuid.uuid4().hex[:20]))
     elif media == lab_fhir.FHIR_JSON:
-        answer = _fhir_request(event, text)
+        answer = _fhir_request(event, text, clinic)
     else:
-        answer = _hl7_request(event, text)
+        answer = _hl7_request(event, text, clinic)
     return Response(
         status_code=answer["statusCode"],
         content_type=answer["headers"]["Content-Type"],

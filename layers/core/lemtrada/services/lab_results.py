@@ -108,9 +108,20 @@ class LabIngest(UseCase):
             raise NotFound(f"clinic {clinic_id} not found")
         return self.clinic(clinic_id)
 
-    def ingest(self, actor: Actor, clinic_id: str, observations: Sequence[LabObservation]) -> list[LabOutcome]:
-        """One outcome per observation, in their order (each succeeds or fails on its own)."""
-        clinic = self.authorise(actor, clinic_id)
+    def ingest(
+        self,
+        actor: Actor,
+        clinic_id: str,
+        observations: Sequence[LabObservation],
+        *,
+        authorised: StoredClinic | None = None,
+    ) -> list[LabOutcome]:
+        """One outcome per observation, in their order (each succeeds or fails on its own). ``authorised`` is the
+        clinic ``authorise`` returned for this request (saves reading it again)."""
+        known = (
+            authorised is not None and authorised.clinic.clinic_id == clinic_id and actor.lab_interface_of(clinic_id)
+        )
+        clinic = authorised if known and authorised is not None else self.authorise(actor, clinic_id)
         protocol = protocol_for(clinic.clinic.label)
         zone = ZoneInfo(clinic.clinic.timezone)
         today = local_today(clinic, self.clock())
