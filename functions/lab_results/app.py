@@ -129,7 +129,8 @@ def _hl7_request(event: dict[str, Any], text: str, clinic: StoredClinic) -> dict
     except lab_hl7.TooMany as error:
         return _answer(413, lab_hl7.HL7_V2, lab_hl7.reject(text, str(error), clinic_id, now, ack_id))
     except lab_hl7.Malformed as error:
-        return _answer(400, lab_hl7.HL7_V2, lab_hl7.reject(text, str(error), clinic_id, now, ack_id))
+        refusal = lab_hl7.reject(text, str(error), clinic_id, now, ack_id, error=error.error)
+        return _answer(400, lab_hl7.HL7_V2, refusal)
     outcomes = _outcomes(event, parsed.observations, clinic)
     _count(outcomes)
     return _answer(200, lab_hl7.HL7_V2, lab_hl7.ack(parsed, outcomes, clinic_id, now, ack_id))

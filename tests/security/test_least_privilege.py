@@ -34,6 +34,7 @@ from lemtrada.storage.repository import DynamoPatientRepository
 from lemtrada.web import idempotency
 
 from local.routes import find_route
+from tests.conftest import ROOT
 from tests.functional.api.conftest import (
     ADMIN,
     CLINIC,
@@ -44,7 +45,6 @@ from tests.functional.api.conftest import (
     create_tables,
     load_function,
 )
-from tests.conftest import ROOT
 from tests.functional.conftest import FUNCTION_ENV, FakeLambdaContext
 from tests.security.gateway import Answer, _routes, send
 from tests.support import bodies

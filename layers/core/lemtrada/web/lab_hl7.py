@@ -41,7 +41,17 @@ _ERROR_CODES = {
 
 
 class Malformed(Exception):
-    """Not an ORU^R01 this route reads: 400 with an ``AR`` acknowledgement, nothing stored."""
+    """Not an ORU^R01 this route reads: 400 with an ``AR`` acknowledgement, nothing stored. ``error`` is the HL7
+    table 0357 condition the ERR segment names."""
+
+    def __init__(self, detail: str, error: tuple[str, str] = ("100", "Segment sequence error")) -> None:
+        super().__init__(detail)
+        self.error = error
+
+
+_REQUIRED = ("101", "Required field missing")
+_UNSUPPORTED_TYPE = ("200", "Unsupported message type")
+_UNSUPPORTED_VERSION = ("203", "Unsupported version id")
 
 
 class ParsedMessage:
@@ -74,12 +84,12 @@ def parse_message(text: str, max_observations: int) -> ParsedMessage:
     msh = message.segment("MSH")
     kind = (_field(msh, 9, 1, 1), _field(msh, 9, 1, 2))
     if kind != ("ORU", "R01"):
-        raise Malformed(f"MSH-9 must be ORU^R01, not {'^'.join(kind)}")
+        raise Malformed(f"MSH-9 must be ORU^R01, not {'^'.join(kind)}", _UNSUPPORTED_TYPE)
     control = _field(msh, 10)
     if not control:
-        raise Malformed("MSH-10 (the message control id) is required")
+        raise Malformed("MSH-10 (the message control id) is required", _REQUIRED)
     if not _field(msh, 12).startswith("2."):
-        raise Malformed("MSH-12 must be an HL7 v2 version (2.5)")
+        raise Malformed("MSH-12 must be an HL7 v2 version (2.5)", _UNSUPPORTED_VERSION)
     _check_order(message)
     sender = f"{_field(msh, 3)}^{_field(msh, 4)}"
     observations: list[LabObservation | LabOutcome] = []
@@ -103,7 +113,7 @@ def parse_message(text: str, max_observations: int) -> ParsedMessage:
             observations.append(_observation(segment, f"OBX[{count}]", key, subject, observed))
             set_ids.append(set_id)
     if not observations:
-        raise Malformed("the message carries no OBX segment")
+        raise Malformed("the message carries no OBX segment", _REQUIRED)
     return ParsedMessage(message, observations, set_ids)
 
 
@@ -244,7 +254,15 @@ def ack(parsed: ParsedMessage, outcomes: list[LabOutcome], clinic_id: str, now: 
     return "\r".join(lines) + "\r"
 
 
-def reject(text: str, reason: str, clinic_id: str, now: datetime, ack_id: str, *, status: str = "AR") -> str:
+def reject(
+    text: str,
+    reason: str,
+    clinic_id: str,
+    now: datetime,
+    ack_id: str,
+    *,
+    error: tuple[str, str] = ("100", "Segment sequence error"),
+) -> str:
     """``AR`` for a message that could not be read (its control id echoed when it has one)."""
     control = ""
     to = ("", "")
@@ -256,7 +274,7 @@ def reject(text: str, reason: str, clinic_id: str, now: datetime, ack_id: str, *
             break
     lines = [
         _msh(clinic_id, ack_id, now, to=to),
-        f"MSA|{status}|{_escape(control)}",
-        f"ERR||MSH^1|100^Segment sequence error^HL70357|E||||{_escape(reason)}",
+        f"MSA|AR|{_escape(control)}",
+        f"ERR||MSH^1|{error[0]}^{error[1]}^HL70357|E||||{_escape(reason)}",
     ]
     return "\r".join(lines) + "\r"
