@@ -153,6 +153,7 @@ RESPONSES: dict[int, Any] = {
     404: {"description": "Not a lab interface of this clinic (or no such clinic)", "content": _PROBLEM},
     413: {"description": "Body over 2 MB or more than 1,000 observations", "content": {**_FHIR_OR_HL7, **_PROBLEM}},
     415: {"description": "Neither application/fhir+json nor application/hl7-v2", "content": _PROBLEM},
+    422: {"description": "A malformed path parameter (validation_error)", "content": _PROBLEM},
 }
 
 
