@@ -11,6 +11,8 @@
    8. 24 hourly sweep runs against one daily run (``bench.sweep_hours``).
    9. the worklist's first page (``bench.worklist_page``).
    10. the care plan out: one long record's FHIR Bundle, build time and bytes (``bench.fhir_export``).
+   11. lab results in (DESIGN 10): a 500-Observation Bundle and 500 ORU^R01 messages through the local stack,
+   observations per second, units per observation (``bench.lab_ingest``).
 
     .venv/bin/python -m bench [--quick] [--sizes 1000,2000] [--growth-base 120] [--growth-due 20]
                               [--factors 1,10] [--runs N]
@@ -31,6 +33,7 @@ from bench import (
     digest_size,
     engine_throughput,
     fhir_export,
+    lab_ingest,
     onboarding,
     sizes,
     sweep_cost,
@@ -108,6 +111,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     onboarded = onboarding.run(50 if quick else 500)
     print(onboarding.table(onboarded), flush=True)
+    messages = 50 if quick else 500
+    section(f"lab results in: a 500-Observation Bundle and {messages} ORU^R01 messages on the local stack (DESIGN 10)")
+    lab_patients = 20 if quick else 100
+    lab_stack = lab_ingest.measure_stack(lab_patients, messages)
+    print(lab_ingest.report(lab_stack, lab_ingest.measure_units(lab_patients)), flush=True)
 
     section("care plan out (DESIGN 10): the FHIR Bundle of a five-year record, built in process")
     print(fhir_export.measure(5 if quick else 20).line(), flush=True)

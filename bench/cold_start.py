@@ -70,6 +70,7 @@ FIRST_REQUESTS = {
     "reading": "reading/get_patient",
     "recording": "recording/post_result",
     "subscriptions": "subscriptions/post_subscription",
+    "lab_results": "lab_results/post_lab_results",
 }
 SAMPLE_PATIENT = "3f6c0e9a8b2d4c71a5e4f0b9d8c7a6e5"
 REGION = "us-east-1"
@@ -335,6 +336,8 @@ def probes(found: Artifacts, endpoint: str) -> list[Probe]:
 def _event(event_name: str, patient_id: str) -> Any:
     """A fresh copy of a sample event: the seeded patient, a new Idempotency-Key and a new user for links."""
     text = (EVENTS / f"{event_name}.json").read_text(encoding="utf-8").replace(SAMPLE_PATIENT, patient_id)
+    # A lab delivery is new each time (new lab identifiers) and corrects the stored values: every sample writes.
+    text = text.replace("LAB-20261120-0412-", f"LAB-{uuid.uuid4().hex[:12]}-").replace('\\"final\\"', '\\"corrected\\"')
     event = json.loads(text)
     headers = event.get("headers") or {}
     for key in list(headers):

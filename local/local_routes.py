@@ -1,4 +1,4 @@
-"""The local stack's own routes: tokens for the three roles, and the notices published to SNS."""
+"""The local stack's own routes: tokens for the four roles, and the notices published to SNS."""
 
 from __future__ import annotations
 

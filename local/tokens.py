@@ -22,7 +22,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-ROLES = ("clinicians", "patients", "admins")
+ROLES = ("clinicians", "patients", "admins", "lab_interfaces")
 LOCAL_ISSUER = "http://127.0.0.1/_local/cognito"
 LOCAL_CLIENT_ID = "local-app-client"
 TOKEN_LIFETIME_SECONDS = 3600

@@ -267,6 +267,14 @@ def test_every_handler_works_from_the_built_artifacts(stack: Stack, built: Artif
     health = cold.run("health", [_event("health/get_health")])
     assert _statuses(health) == [200], health.answers
 
+    # The lab function ships its own hl7 package (functions/lab_results/requirements.txt), not the layer.
+    lab = cold.run("lab_results", [_event("lab_results/post_lab_results")])
+    assert _statuses(lab) == [200], lab.answers
+    statuses = [entry["response"]["status"] for entry in json.loads(lab.answers[0]["body"])["entry"]]
+    assert statuses == ["201 Created"] * 4, lab.answers
+    assert "hl7" in lab.modules
+    assert lab.modules["hl7"].startswith(str(built.functions["lab_results"])), lab.modules["hl7"]
+
     plan = cold.run("sweep_plan", [_event("sweep/replay_date")])
     clinics, shards = plan.answers[0]["clinics"], plan.answers[0]["shards"]
     assert "lyon-neuro" in clinics, plan.answers

@@ -33,7 +33,7 @@ def test_regimen_table_has_the_template_keys_and_indexes(dynamodb_local: DynamoD
     assert _key_schema(indexes["DueIndex"]["KeySchema"]) == [("due_shard", "HASH"), ("next_check", "RANGE")]
     assert indexes["DueIndex"]["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["clinic_id"]}
     assert _key_schema(indexes["ClinicPatientsIndex"]["KeySchema"]) == [("clinic_key", "HASH"), ("patient_id", "RANGE")]
-    assert indexes["ClinicPatientsIndex"]["Projection"]["ProjectionType"] == "KEYS_ONLY"
+    assert indexes["ClinicPatientsIndex"]["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["xr"]}
 
 
 def test_idempotency_table_expires_items_by_the_template_attribute(dynamodb_local: DynamoDBTables) -> None:

@@ -34,6 +34,7 @@ from lemtrada.storage.repository import DynamoPatientRepository
 from lemtrada.web import idempotency
 
 from local.routes import find_route
+from tests.conftest import ROOT
 from tests.functional.api.conftest import (
     ADMIN,
     CLINIC,
@@ -223,6 +224,15 @@ class Scenario:
         with self.recorder.running(LOGICAL[functions[route.function]], f"{route.method} {route.path}"):
             return send(method, url, claims=claims, headers=sent, body=raw)
 
+    def raw(self, url: str, claims: dict[str, str], body: str, media: str) -> Answer:
+        """A POST whose body is not the API's JSON (the lab route's FHIR and HL7 documents)."""
+        routes, functions = _routes()
+        found = find_route(routes, "POST", url)
+        assert found is not None, url
+        route = found[0]
+        with self.recorder.running(LOGICAL[functions[route.function]], f"{route.method} {route.path}"):
+            return send("POST", url, claims=claims, headers={"content-type": media}, body=body.encode())
+
     def invoke(self, directory: str, event: dict[str, Any], step: str) -> Any:
         with self.recorder.running(LOGICAL[directory], step):
             return load_function(directory).handler(event, self.context)
@@ -283,6 +293,23 @@ def run_api(s: Scenario) -> dict[str, str]:
     url = f"/patients/{ids['a']}/acknowledgements"
     assert s.http("POST", url, CLINICIAN, ack, {"idempotency-key": "k-1"}).status == 201
     assert s.http("POST", url, CLINICIAN, ack).status == 200  # acknowledged before: the stored one
+    # lab interfaces (DESIGN 10): a Bundle naming the patient by external_ref (its critical platelets are alerted at
+    # once), the same Bundle again (answered from the receipts), an ORU^R01 adding to the stored results
+    lab = {
+        "sub": "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+        "cognito:groups": "[lab_interfaces]",
+        "custom:clinic_id": CLINIC,
+    }
+    url = f"/clinics/{CLINIC}/lab-results"
+    bundle = (ROOT / "events" / "lab_results" / "cbc_tsh_bundle.fhir.json").read_text(encoding="utf-8")
+    bundle = bundle.replace("LYON-000412", "REF-a").replace("2026-11-20T08:10:00+01:00", "2026-11-21")
+    for _ in range(2):
+        answer = s.raw(url, lab, bundle, "application/fhir+json")
+        assert answer.status == 200, answer.body
+    oru = (ROOT / "events" / "lab_results" / "cbc_tsh_oru_r01.hl7").read_text(encoding="utf-8")
+    answer = s.raw(url, lab, oru.replace("LYON-000412", "REF-b"), "application/hl7-v2")
+    assert answer.status == 200, answer.body
+    assert b"MSA|AA|" in answer.body
     # reading: every route
     for path in ("", "/readiness", "/schedule", "/schedule.ics", "/fhir"):
         assert s.http("GET", f"/patients/{ids['a']}{path}").status == 200

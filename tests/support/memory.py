@@ -28,6 +28,7 @@ from lemtrada.storage.ports import (
     AlreadyExists,
     AuditEntry,
     DueEntry,
+    LabReceipt,
     NoticeMark,
     OutboxAppend,
     OutboxEntry,
@@ -81,6 +82,7 @@ class InMemoryPatientRepository:
         self._leases: dict[str, SweepLease] = {}
         self._counters: dict[tuple[str, int], dict[str, int]] = {}  # (clinic, shard) -> counts
         self.worklist_writes = 0  # projection writes, for tests of "written only when it changed"
+        self._receipts: dict[tuple[str, str], LabReceipt] = {}  # (clinic, key): lab interface deliveries
 
     @property
     def due_shards(self) -> int:
@@ -320,6 +322,56 @@ class InMemoryPatientRepository:
             state.results[(result.date, result.result_id)] = _as_stored(result)
             for other in others:
                 state.results[(other.date, other.result_id)] = _as_stored(other)
+            self._owe(alerts, audit.at)
+            self._project(state, worklist)
+            return self._bump(state, next_check, audit)
+
+    # -- lab interfaces (DESIGN 10) ---------------------------------------------------------------
+    def patients_by_external_ref(self, clinic_id: str, refs: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        wanted = set(refs)
+        found: dict[str, list[str]] = {}
+        with self._lock:
+            for pid, state in self._patients.items():
+                if state.profile.clinic_id == clinic_id and state.external_ref in wanted:
+                    found.setdefault(state.external_ref, []).append(pid)
+        return {ref: tuple(sorted(ids)) for ref, ids in found.items()}
+
+    def lab_receipts(self, clinic_id: str, receipt_keys: Sequence[str]) -> dict[str, LabReceipt]:
+        with self._lock:
+            return {key: self._receipts[(clinic_id, key)] for key in receipt_keys if (clinic_id, key) in self._receipts}
+
+    def store_lab_result(
+        self,
+        patient_id: str,
+        result: Result,
+        *,
+        new: bool,
+        receipts: Sequence[LabReceipt],
+        clinic_id: str,
+        expected_version: int,
+        next_check: date | None,
+        audit: AuditEntry,
+        updated: Sequence[Result] = (),
+        alerts: Sequence[Alert] = (),
+        worklist: WorklistUpdate | None = None,
+    ) -> int:
+        with self._lock:
+            if any((clinic_id, receipt.key) in self._receipts for receipt in receipts):
+                raise AlreadyExists("receipt")
+            state = self._patients.get(patient_id)
+            if new and state is not None and (result.date, result.result_id) in state.results:
+                raise AlreadyExists("result")
+            state = self._checked(patient_id, expected_version)
+            others = [r for r in updated if r.result_id != result.result_id]
+            rewritten = others if new else [result, *others]
+            if any((r.date, r.result_id) not in state.results for r in rewritten):
+                raise VersionConflict(f"patient {patient_id}: a rewritten result is not stored")
+            years = len({r.date.year for r in (result, *others)})
+            check_transaction_size(2 + years + len(receipts) + len(alerts))
+            for stored in (result, *others):
+                state.results[(stored.date, stored.result_id)] = _as_stored(stored)
+            for receipt in receipts:
+                self._receipts[(clinic_id, receipt.key)] = receipt
             self._owe(alerts, audit.at)
             self._project(state, worklist)
             return self._bump(state, next_check, audit)

@@ -47,6 +47,8 @@ POLICY_RESOURCES: dict[str, set[str]] = {
     "SubscriptionsFunction": {"RegimenTable", "IdempotencyTable", "DigestTopic", "RegimenKey"},
     # The minute drain of owed alerts (DESIGN 7): reads and claims them in the table, publishes to the topic.
     "AlertDrainFunction": {"RegimenTable", "DigestTopic", "RegimenKey"},
+    # Lab interfaces (DESIGN 10): results and receipts in the table, critical alerts at once to the topic.
+    "LabResultsFunction": {"RegimenTable", "DigestTopic", "RegimenKey"},
 }
 # Resources a policy may point at at all: the data stores, the topic and the key that encrypts them.
 DATA_RESOURCES = {"RegimenTable", "IdempotencyTable", "DigestTopic", "RegimenKey"}
@@ -145,7 +147,7 @@ def test_regimen_table_indexes_match_the_architecture() -> None:
         {"AttributeName": "clinic_key", "KeyType": "HASH"},
         {"AttributeName": "patient_id", "KeyType": "RANGE"},
     ]
-    assert indexes["ClinicPatientsIndex"]["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+    assert indexes["ClinicPatientsIndex"]["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["xr"]}
     assert indexes["WorklistIndex"]["KeySchema"] == [
         {"AttributeName": "worklist_clinic", "KeyType": "HASH"},
         {"AttributeName": "worklist_rank", "KeyType": "RANGE"},
@@ -178,13 +180,13 @@ def test_log_groups_keep_logs_for_a_bounded_time_and_are_encrypted(log_group: st
 # ---- identity and API -------------------------------------------------------------------------------------------
 
 
-def test_user_pool_has_the_three_groups() -> None:
+def test_user_pool_has_the_four_groups() -> None:
     groups = {
         r["Properties"]["GroupName"]
         for r in RESOURCES.values()
         if r["Type"] == "AWS::Cognito::UserPoolGroup" and r["Properties"]["UserPoolId"] == {"Ref": "UserPool"}
     }
-    assert groups == {"clinicians", "patients", "admins"}
+    assert groups == {"clinicians", "patients", "admins", "lab_interfaces"}
 
 
 def test_user_pool_has_clinic_id_that_users_cannot_change_themselves() -> None:

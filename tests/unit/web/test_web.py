@@ -100,6 +100,7 @@ def test_openapi_lists_every_route_of_the_patient_api() -> None:
         "/clinics/{clinic_id}/subscriptions",
         "/clinics/{clinic_id}/worklist",
         "/clinics/{clinic_id}/worklist/rebuild",
+        "/clinics/{clinic_id}/lab-results",
         "/patients",
         "/patients/{patient_id}",
         "/patients/{patient_id}/results",

@@ -22,6 +22,7 @@ class Role(StrEnum):
     CLINICIANS = "clinicians"
     PATIENTS = "patients"
     ADMINS = "admins"
+    LAB_INTERFACES = "lab_interfaces"  # a lab's or EHR's interface engine delivering one clinic's results
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,10 @@ class Actor:
     def clinician_of(self, clinic_id: str) -> bool:
         """True for a clinician whose clinic claim names this clinic."""
         return Role.CLINICIANS in self.groups and self.clinic_id is not None and self.clinic_id == clinic_id
+
+    def lab_interface_of(self, clinic_id: str) -> bool:
+        """True for a lab interface whose clinic claim names this clinic (DESIGN 10)."""
+        return Role.LAB_INTERFACES in self.groups and self.clinic_id is not None and self.clinic_id == clinic_id
 
     @property
     def clinician_clinic(self) -> str | None:

@@ -20,8 +20,9 @@ DUE_INDEX: Final = "DueIndex"
 """Sparse and write-sharded: only profiles that still owe a notice carry ``due_shard``/``next_check``; projects
 the keys and ``clinic_id``."""
 CLINIC_INDEX: Final = "ClinicPatientsIndex"
-"""Sparse: ``clinic_key`` (hash) and ``patient_id`` (range) sit on patient profiles only; keys only (the patients it
-names are read whole from the table), so a profile write that keeps both keys writes nothing to it."""
+"""Sparse: ``clinic_key`` (hash) and ``patient_id`` (range) sit on patient profiles only; projects the keys and
+``xr`` (external_ref), none of which changes after enrollment (the patients it names are read whole from the table),
+so no later profile write writes to it."""
 WORKLIST_INDEX: Final = "WorklistIndex"
 """Sparse: ``worklist_clinic`` (hash, ``CLINIC#<id>``) and ``worklist_rank`` (range, ``<rank>#<oldest>#<id>``) sit
 on the profile of a patient with at least one worklist item; projects the worklist attributes and ``xr`` (a page is

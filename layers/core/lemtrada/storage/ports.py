@@ -221,6 +221,19 @@ def sweep_audit(on: date) -> AuditEntry:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class LabReceipt:
+    """One observation a lab interface delivered, stored once per ``key`` (the lab's identifier, or the HL7 message
+    control id and the OBX's place): a later delivery with the same key stores nothing new (DESIGN 10)."""
+
+    key: str
+    patient_id: str
+    result_id: str
+    date: date
+    item: str
+    analyte: str
+
+
 # ---- the patient repository -------------------------------------------------------------------------------
 class PatientRepository(Protocol):
     """Clinics, patients and their facts. Implementations: DynamoDB (storage.repository) and an in-memory twin
@@ -360,6 +373,38 @@ class PatientRepository(Protocol):
         worklist: WorklistUpdate | None = None,
     ) -> int:
         """Store an acknowledgement; AlreadyExists("acknowledgement") when its (kind, ref) has one."""
+        ...
+
+    # -- lab interfaces (DESIGN 10) ---------------------------------------------------------------
+    def patients_by_external_ref(self, clinic_id: str, refs: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """The ids of the clinic's patients whose ``external_ref`` is one of ``refs``, by ref (a ref no patient
+        has is absent; a ref several patients share maps to all of them)."""
+        ...
+
+    def lab_receipts(self, clinic_id: str, receipt_keys: Sequence[str]) -> dict[str, LabReceipt]:
+        """The clinic's stored receipts among ``receipt_keys``, by key (strongly consistent)."""
+        ...
+
+    def store_lab_result(
+        self,
+        patient_id: str,
+        result: Result,
+        *,
+        new: bool,
+        receipts: Sequence[LabReceipt],
+        clinic_id: str,
+        expected_version: int,
+        next_check: date | None,
+        audit: AuditEntry,
+        updated: Sequence[Result] = (),
+        alerts: Sequence[Alert] = (),
+        worklist: WorklistUpdate | None = None,
+    ) -> int:
+        """``add_result`` for a lab interface: ``result`` is new (``new``) or a stored one rewritten whole (its
+        analytes grew), and each receipt is stored in the same transaction only if its key is new.
+
+        Raises AlreadyExists("receipt") when a receipt's key is taken, AlreadyExists("result") for a taken new
+        (date, id), VersionConflict when stale or when a rewritten result is not stored."""
         ...
 
     # -- alerts owed (DESIGN 7): written with their facts, removed once published ----------------------

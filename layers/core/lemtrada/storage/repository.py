@@ -15,7 +15,7 @@ from typing import Any
 
 from lemtrada.regimen.alerts import Alert
 from lemtrada.regimen.records import Clinic, Infusion, PatientProfile, Result
-from lemtrada.storage import alert_items, codec, errors, keys, packing
+from lemtrada.storage import alert_items, codec, errors, keys, lab_receipts, packing
 from lemtrada.storage.capacity import CapacityMeter
 from lemtrada.storage.client import LazyClient
 from lemtrada.storage.model import (
@@ -32,6 +32,7 @@ from lemtrada.storage.ports import (
     Acknowledgement,
     AuditEntry,
     DueEntry,
+    LabReceipt,
     NoticeMark,
     OutboxAppend,
     OwedAlert,
@@ -470,10 +471,21 @@ class DynamoPatientRepository:
         worklist: WorklistUpdate | None = None,
     ) -> int:
         write = self._new_write()
-        # One update per year item (a transaction may touch an item once): the new result must not exist, the
-        # rewritten ones must.
+        self._results_update(write, patient_id, result, True, updated)
+        write.put("audit", codec.audit_item(keys.patient_pk(patient_id), audit))
+        _owe(write, alerts, audit.at)
+        self._profile_update(write, patient_id, expected_version, next_check, self._worklist(write, worklist))
+        self._commit("add_result", write)
+        return expected_version + 1
+
+    def _results_update(
+        self, write: Transaction, patient_id: str, result: Result, new_result: bool, updated: Sequence[Result]
+    ) -> None:
+        """One update per year item (a transaction may touch an item once): a new result must not exist, the
+        rewritten ones must."""
         by_year: dict[int, list[tuple[Result, bool]]] = {}
-        for stored, new in ((result, True), *((r, False) for r in updated if r.result_id != result.result_id)):
+        rewritten = ((r, False) for r in updated if r.result_id != result.result_id)
+        for stored, new in ((result, new_result), *rewritten):
             by_year.setdefault(stored.date.year, []).append((stored, new))
         for year in sorted(by_year):
             sets, conditions = [], []
@@ -494,11 +506,6 @@ class DynamoPatientRepository:
                 names=names,
                 values=values,
             )
-        write.put("audit", codec.audit_item(keys.patient_pk(patient_id), audit))
-        _owe(write, alerts, audit.at)
-        self._profile_update(write, patient_id, expected_version, next_check, self._worklist(write, worklist))
-        self._commit("add_result", write)
-        return expected_version + 1
 
     def acknowledge(
         self,
@@ -522,6 +529,83 @@ class DynamoPatientRepository:
         write.put("audit", codec.audit_item(keys.patient_pk(patient_id), audit))
         self._profile_update(write, patient_id, expected_version, next_check, self._worklist(write, worklist))
         self._commit("acknowledge", write)
+        return expected_version + 1
+
+    # -- lab interfaces (DESIGN 10) -----------------------------------------------------------------------
+    def patients_by_external_ref(self, clinic_id: str, refs: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """One paged Query of the clinic's profiles in ClinicPatientsIndex, reading only ids and refs: its cost grows with
+        the clinic (about 8 KB of index per read unit), paid once per delivered document, not per observation."""
+        wanted = set(refs)
+        if not wanted:
+            return {}
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": CLINIC_INDEX,
+            "KeyConditionExpression": "#h = :h",
+            "ProjectionExpression": "#p, #x",
+            "ExpressionAttributeNames": {
+                "#h": Profile.clinic_key,
+                "#p": Profile.patient_id,
+                "#x": Profile.external_ref,
+            },
+            "ExpressionAttributeValues": {":h": {"S": keys.clinic_key(clinic_id)}},
+            "ReturnConsumedCapacity": "TOTAL",
+        }
+        found: dict[str, list[str]] = {}
+        while True:
+            page: dict[str, Any] = self.client.query(**request)
+            self.capacity.add_response("patients_by_external_ref", page)
+            for raw in page.get("Items", []):
+                ref = raw.get(Profile.external_ref, {}).get("S")
+                if ref in wanted:
+                    found.setdefault(ref, []).append(raw[Profile.patient_id]["S"])
+            start = page.get("LastEvaluatedKey")
+            if start is None:
+                return {ref: tuple(sorted(ids)) for ref, ids in found.items()}
+            request["ExclusiveStartKey"] = start
+
+    def lab_receipts(self, clinic_id: str, receipt_keys: Sequence[str]) -> dict[str, LabReceipt]:
+        """BatchGetItem, 100 keys a call, unprocessed keys asked again."""
+        unique = list(dict.fromkeys(receipt_keys))
+        found: dict[str, LabReceipt] = {}
+        for start in range(0, len(unique), 100):
+            pending: list[Raw] = [lab_receipts.receipt_key(clinic_id, key) for key in unique[start : start + 100]]
+            while pending:
+                response = self.client.batch_get_item(
+                    RequestItems={self.table_name: {"Keys": pending, "ConsistentRead": True}},
+                    ReturnConsumedCapacity="TOTAL",
+                )
+                self.capacity.add_response("lab_receipts", response)
+                for raw in response.get("Responses", {}).get(self.table_name, []):
+                    receipt = lab_receipts.receipt_from_item(raw)
+                    found[receipt.key] = receipt
+                pending = response.get("UnprocessedKeys", {}).get(self.table_name, {}).get("Keys", [])
+        return found
+
+    def store_lab_result(
+        self,
+        patient_id: str,
+        result: Result,
+        *,
+        new: bool,
+        receipts: Sequence[LabReceipt],
+        clinic_id: str,
+        expected_version: int,
+        next_check: date | None,
+        audit: AuditEntry,
+        updated: Sequence[Result] = (),
+        alerts: Sequence[Alert] = (),
+        worklist: WorklistUpdate | None = None,
+    ) -> int:
+        write = self._new_write()
+        self._results_update(write, patient_id, result, new, updated)
+        for receipt in receipts:
+            write.put("receipt", lab_receipts.receipt_item(clinic_id, receipt), _NOT_EXISTS)
+        write.put("audit", codec.audit_item(keys.patient_pk(patient_id), audit))
+        _owe(write, alerts, audit.at)
+        self._profile_update(write, patient_id, expected_version, next_check, self._worklist(write, worklist))
+        check_transaction_size(len(write))
+        self._commit("store_lab_result", write)
         return expected_version + 1
 
     # -- alerts owed ---------------------------------------------------------------------------------------
