@@ -533,8 +533,9 @@ class DynamoPatientRepository:
 
     # -- lab interfaces (DESIGN 10) -----------------------------------------------------------------------
     def patients_by_external_ref(self, clinic_id: str, refs: Sequence[str]) -> dict[str, tuple[str, ...]]:
-        """One paged Query of the clinic's profiles in ClinicPatientsIndex, reading only ids and refs: its cost grows with
-        the clinic (about 8 KB of index per read unit), paid once per delivered document, not per observation."""
+        """One paged Query of the clinic's profiles in ClinicPatientsIndex (ids and refs are all it holds): its cost
+        grows with the clinic (about 8 KB of index per read unit), paid once per delivered document, not per
+        observation."""
         wanted = set(refs)
         if not wanted:
             return {}
