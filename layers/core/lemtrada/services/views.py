@@ -33,6 +33,7 @@ class ClinicView(_View):
     timezone: str
     label: Label
     digest_hour: int
+    reminder_hour: int
     version: int
 
 

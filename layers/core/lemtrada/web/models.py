@@ -108,6 +108,7 @@ class ClinicIn(_Request):
     timezone: Timezone
     label: Label
     digest_hour: Annotated[StrictInt, Field(ge=0, le=23)] = 6
+    reminder_hour: Annotated[StrictInt, Field(ge=0, le=23)] = 9
 
 
 class EnrollmentIn(_Request):
