@@ -13,7 +13,7 @@ import pytest
 from lemtrada.services.actor import Actor, Role
 from lemtrada.services.errors import NotFound, RuleRejected
 from lemtrada.services.reminders import LAST_HOUR, Devices, ReminderRun, reminder_date
-from lemtrada.storage.ports import MAX_DEVICES, StoredPatient, SweepLease
+from lemtrada.storage.ports import MAX_DEVICES, PatientRepository, ReminderStore, StoredPatient, SweepLease
 
 from tests.support.memory import InMemoryPatientRepository, InMemoryPushGateway, InMemoryReminderStore
 from tests.unit.regimen.helpers import treated
@@ -33,10 +33,20 @@ def patient(sub: str) -> Actor:
 
 
 class World:
-    def __init__(self, patients: int = 3) -> None:
-        self.repo = InMemoryPatientRepository(due_shards=4)
-        self.store = InMemoryReminderStore(self.repo)
-        self.gateway = InMemoryPushGateway()
+    """A Paris clinic with ``patients`` treated patients, each with one phone; the parts in memory unless given
+    (tests/functional/test_reminder_store.py passes the DynamoDB ones under moto)."""
+
+    def __init__(
+        self,
+        patients: int = 3,
+        repo: PatientRepository | None = None,
+        store: ReminderStore | None = None,
+        gateway: InMemoryPushGateway | None = None,
+    ) -> None:
+        memory = InMemoryPatientRepository(due_shards=4)
+        self.repo: PatientRepository = repo or memory
+        self.store: ReminderStore = store or InMemoryReminderStore(memory)
+        self.gateway = gateway or InMemoryPushGateway()
         self.now = at(date(2026, 2, 1), 10)
         add_clinic(self.repo, "paris", PARIS)
         stored = self.repo.get_clinic("paris")
