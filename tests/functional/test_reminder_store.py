@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import boto3
 import pytest
@@ -17,7 +17,7 @@ TABLE = "regimen-test"
 
 
 @pytest.fixture
-def dynamo_world(aws: None) -> Iterator[Callable[..., World]]:
+def dynamo_world(aws: None) -> Callable[..., World]:
     client = boto3.client("dynamodb")
     create_regimen_table(client, TABLE)
 
@@ -25,7 +25,7 @@ def dynamo_world(aws: None) -> Iterator[Callable[..., World]]:
         repo = DynamoPatientRepository(TABLE, region="eu-west-1", due_shards=4, client=client)
         return World(patients, repo=repo, store=DynamoReminderStore(TABLE, client=client))
 
-    yield make
+    return make
 
 
 def test_devices_round_trip_without_the_token(dynamo_world: Callable[..., World]) -> None:
