@@ -201,7 +201,7 @@ def test_a_disabled_endpoint_is_marked_skipped_and_never_stops_the_others() -> N
     summary = world.run(at(WINDOW, 9))
     assert (summary["pushed"], summary["disabled"], summary["failed"]) == (2, 1, 0)
     assert world.store.reminder_state("p1", "paris").devices[0].disabled
-    assert world.devices.list_devices(patient("s-p1"))["devices"][0]["enabled"] is False  # type: ignore[index]
+    assert world.devices.list_devices(patient("s-p1"))["devices"][0]["enabled"] is False
     world.run(at(WINDOW + timedelta(days=15), 9), run_id="later")  # overdue: p1's dead phone is not tried
     assert sorted(d for d, kind, _ in world.pushes() if kind == "overdue") == ["phone-0", "phone-2"]
     world.devices.put_device(patient("s-p1"), "phone-1", "apns", "token-1")  # the app registers again

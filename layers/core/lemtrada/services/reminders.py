@@ -25,6 +25,7 @@ import logging
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import partial
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from lemtrada.notify.push import EndpointGone, PlatformNotConfigured, PushError, PushGateway
@@ -99,7 +100,7 @@ class Devices(UseCase):
         context = self.patient(actor, patient_id)
         return self.store.reminder_state(patient_id, context.stored.clinic_id)
 
-    def list_devices(self, actor: Actor) -> dict[str, object]:
+    def list_devices(self, actor: Actor) -> dict[str, Any]:
         state = self._state(actor)
         return {"devices": [device_view(d).as_json() for d in state.devices], "reminders": {"enabled": state.enabled}}
 
