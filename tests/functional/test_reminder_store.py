@@ -32,7 +32,7 @@ def test_devices_round_trip_without_the_token(dynamo_world: Callable[..., World]
     world = dynamo_world(1)
     world.devices.put_device(patient("s-p0"), "tablet", "fcm", "token-secret")
     listed = world.devices.list_devices(patient("s-p0"))
-    assert [d["device_id"] for d in listed["devices"]] == ["phone-0", "tablet"]
+    assert [d.device_id for d in listed.devices] == ["phone-0", "tablet"]
     item = boto3.client("dynamodb").get_item(TableName=TABLE, Key={"pk": {"S": "PATIENT#p0"}, "sk": {"S": "REMINDERS"}})
     assert "token-secret" not in repr(item)
     world.devices.set_reminders(patient("s-p0"), enabled=False)

@@ -176,7 +176,7 @@ def test_topics_and_the_dead_letter_queue_exist(deployed: Deployed) -> None:
 def test_each_function_names_the_created_tables_and_topic(deployed: Deployed) -> None:
     lambda_client = deployed.client("lambda")
     functions = deployed.of_type("AWS::Lambda::Function")
-    assert len(functions) == 9
+    assert len(functions) == 11
     layer_ids = deployed.of_type("AWS::Lambda::LayerVersion")
     assert len(layer_ids) == 1
     assert deployed.resources[layer_ids[0]]["ResourceStatus"] == "CREATE_COMPLETE"
@@ -204,7 +204,7 @@ def test_each_function_names_the_created_tables_and_topic(deployed: Deployed) ->
 def test_every_role_exists_with_its_policies(deployed: Deployed) -> None:
     iam = deployed.client("iam")
     roles = deployed.of_type("AWS::IAM::Role")
-    assert len(roles) == 12  # nine functions, the state machine, the sweep's and the alert drain's schedulers
+    assert len(roles) == 15  # eleven functions, the state machine, the sweep's, alert drain's and reminders' schedulers
     for logical_id in roles:
         name = deployed.physical(logical_id)
         role = iam.get_role(RoleName=name)["Role"]

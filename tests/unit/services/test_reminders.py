@@ -83,10 +83,15 @@ def test_register_again_is_a_no_op_and_list_has_no_token() -> None:
     again = world.devices.put_device(patient("s-p0"), "phone-0", "apns", "token-0")
     assert not again.created
     assert world.gateway.endpoints == endpoints
-    listed = world.devices.list_devices(patient("s-p0"))
+    listed = world.devices.list_devices(patient("s-p0")).model_dump(mode="json")
     assert listed["reminders"] == {"enabled": True}
     assert listed["devices"] == [
-        {"device_id": "phone-0", "platform": "apns", "registered_at": world.now.isoformat(), "enabled": True}
+        {
+            "device_id": "phone-0",
+            "platform": "apns",
+            "registered_at": world.now.isoformat().replace("+00:00", "Z"),
+            "enabled": True,
+        }
     ]
     assert "token-0" not in repr(listed)
     assert "token-0" not in repr(world.store.reminder_state("p0", "paris"))
@@ -98,7 +103,7 @@ def test_new_token_replaces_the_endpoint_and_delete_removes_it() -> None:
     world.devices.put_device(patient("s-p0"), "phone-0", "fcm", "token-new")
     assert world.gateway.deleted == [old]
     world.devices.delete_device(patient("s-p0"), "phone-0")
-    assert world.devices.list_devices(patient("s-p0"))["devices"] == []
+    assert world.devices.list_devices(patient("s-p0")).devices == []
     assert not world.gateway.endpoints
     world.devices.delete_device(patient("s-p0"), "phone-0")  # gone already: nothing to do
     assert world.store.patients_to_remind("paris") == ()
@@ -201,7 +206,7 @@ def test_a_disabled_endpoint_is_marked_skipped_and_never_stops_the_others() -> N
     summary = world.run(at(WINDOW, 9))
     assert (summary["pushed"], summary["disabled"], summary["failed"]) == (2, 1, 0)
     assert world.store.reminder_state("p1", "paris").devices[0].disabled
-    assert world.devices.list_devices(patient("s-p1"))["devices"][0]["enabled"] is False
+    assert world.devices.list_devices(patient("s-p1")).devices[0].enabled is False
     world.run(at(WINDOW + timedelta(days=15), 9), run_id="later")  # overdue: p1's dead phone is not tried
     assert sorted(d for d, kind, _ in world.pushes() if kind == "overdue") == ["phone-0", "phone-2"]
     world.devices.put_device(patient("s-p1"), "phone-1", "apns", "token-1")  # the app registers again

@@ -25,7 +25,6 @@ import logging
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import partial
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from lemtrada.notify.push import EndpointGone, PlatformNotConfigured, PushError, PushGateway
@@ -35,6 +34,7 @@ from lemtrada.regimen.reminders import push_for
 from lemtrada.services.actor import Actor, Clock, Role
 from lemtrada.services.base import UseCase, retry_on_conflict
 from lemtrada.services.errors import NotFound, RuleRejected, Violation
+from lemtrada.services.views import DevicesView, DeviceView, RemindersView
 from lemtrada.storage.ports import (
     MAX_DEVICES,
     Device,
@@ -55,24 +55,13 @@ LEASE = timedelta(minutes=20)
 """How long a run holds a clinic's date: longer than the function's timeout (15 minutes)."""
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceView:
-    device_id: str
-    platform: str
-    registered_at: str
-    enabled: bool
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "device_id": self.device_id,
-            "platform": self.platform,
-            "registered_at": self.registered_at,
-            "enabled": self.enabled,
-        }
-
-
 def device_view(device: Device) -> DeviceView:
-    return DeviceView(device.device_id, device.platform, device.registered_at.isoformat(), not device.disabled)
+    return DeviceView(
+        device_id=device.device_id,
+        platform="fcm" if device.platform == "fcm" else "apns",
+        registered_at=device.registered_at,
+        enabled=not device.disabled,
+    )
 
 
 def token_hash(platform: str, token: str) -> str:
@@ -100,9 +89,11 @@ class Devices(UseCase):
         context = self.patient(actor, patient_id)
         return self.store.reminder_state(patient_id, context.stored.clinic_id)
 
-    def list_devices(self, actor: Actor) -> dict[str, Any]:
+    def list_devices(self, actor: Actor) -> DevicesView:
         state = self._state(actor)
-        return {"devices": [device_view(d).as_json() for d in state.devices], "reminders": {"enabled": state.enabled}}
+        return DevicesView(
+            devices=[device_view(d) for d in state.devices], reminders=RemindersView(enabled=state.enabled)
+        )
 
     def put_device(self, actor: Actor, device_id: str, platform: str, token: str) -> DeviceSaved:
         """Register (or re-register) a device; the same platform and token again changes nothing."""
@@ -155,13 +146,13 @@ class Devices(UseCase):
         if gone is not None:
             self._forget_endpoint(gone.endpoint_arn)
 
-    def set_reminders(self, actor: Actor, enabled: bool) -> dict[str, object]:
-        def attempt() -> dict[str, object]:
+    def set_reminders(self, actor: Actor, enabled: bool) -> RemindersView:
+        def attempt() -> RemindersView:
             state = self._state(actor)
             if state.enabled != enabled or state.version == 0:
                 audit = self.audit(actor, Role.PATIENTS, "reminders.updated", "REMINDERS")
                 self.store.save_reminder_state(replace(state, enabled=enabled), audit)
-            return {"enabled": enabled}
+            return RemindersView(enabled=enabled)
 
         return retry_on_conflict(attempt)
 
