@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -16,7 +15,7 @@ TOKEN = "a3f1c2e4b5d6978812ab34cd56ef7890a3f1c2e4b5d6978812ab34cd56ef7890"
 
 
 @pytest.fixture
-def platforms(api: Api, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+def platforms(api: Api, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     sns = boto3.client("sns", region_name="eu-west-1")
     arns = {
         "apns": sns.create_platform_application(Name="lemtrada-ios", Platform="APNS", Attributes={})[
@@ -29,7 +28,7 @@ def platforms(api: Api, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, s
     monkeypatch.setenv("APNS_PLATFORM_APPLICATION_ARN", arns["apns"])
     monkeypatch.setenv("FCM_PLATFORM_APPLICATION_ARN", arns["fcm"])
     bootstrap.use(clock=lambda: NOW)  # the settings are read again, with the applications
-    yield arns
+    return arns
 
 
 def put(api: Api, device_id: str, body: Any, claims: dict[str, str] = PATIENT) -> Any:
@@ -38,7 +37,8 @@ def put(api: Api, device_id: str, body: Any, claims: dict[str, str] = PATIENT) -
 
 def endpoints(application: str) -> list[dict[str, Any]]:
     sns = boto3.client("sns", region_name="eu-west-1")
-    return list(sns.list_endpoints_by_platform_application(PlatformApplicationArn=application)["Endpoints"])
+    found: Any = sns.list_endpoints_by_platform_application(PlatformApplicationArn=application)["Endpoints"]
+    return list(found)
 
 
 def test_register_list_again_and_delete(api: Api, patient_id: str, platforms: dict[str, str]) -> None:
@@ -100,8 +100,9 @@ def test_platform_not_configured(api: Api, patient_id: str, monkeypatch: pytest.
         ("bad.id", {"platform": "apns", "token": TOKEN}, "device_id"),
     ],
 )
+@pytest.mark.usefixtures("patient_id")
 def test_bad_input_is_422_naming_the_field_and_stores_nothing(
-    api: Api, patient_id: str, platforms: dict[str, str], device_id: str, body: dict[str, Any], field: str
+    api: Api, platforms: dict[str, str], device_id: str, body: dict[str, Any], field: str
 ) -> None:
     reply = put(api, device_id, body)
     assert reply.status == 422, reply.raw
