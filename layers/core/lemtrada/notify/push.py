@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
@@ -19,6 +20,7 @@ from typing import Any, Protocol
 ATTEMPTS = 4
 BACKOFF = 0.2  # seconds, doubled per attempt, with full jitter
 _THROTTLED = frozenset({"Throttling", "ThrottlingException", "ThrottledException", "TooManyRequestsException"})
+_EXISTING = re.compile(r"Endpoint (arn:[^ ]+:endpoint/[^ ]+) already exists")
 _GONE = frozenset({"EndpointDisabled", "NotFound", "EndpointDisabledException", "NotFoundException"})
 
 
@@ -98,17 +100,27 @@ class SnsPushGateway:
         if application is None:
             raise PlatformNotConfigured(platform)
         try:
-            response = self.client.create_platform_endpoint(
-                PlatformApplicationArn=application, Token=token, CustomUserData=device_id
-            )
+            try:
+                arn = str(
+                    self.client.create_platform_endpoint(
+                        PlatformApplicationArn=application, Token=token, CustomUserData=device_id
+                    )["EndpointArn"]
+                )
+            except ClientError as error:
+                # SNS's documented answer for a token whose endpoint exists with other attributes (disabled by the
+                # platform, or another device id): that endpoint's ARN, in the message. Take it over.
+                found = _EXISTING.search(str(error.response.get("Error", {}).get("Message", "")))
+                if _code(error) != "InvalidParameter" or found is None:
+                    raise
+                arn, enable = found.group(1), True
             if enable:
                 self.client.set_endpoint_attributes(
-                    EndpointArn=response["EndpointArn"], Attributes={"Enabled": "true", "Token": token}
+                    EndpointArn=arn, Attributes={"Enabled": "true", "Token": token, "CustomUserData": device_id}
                 )
         except (BotoCoreError, ClientError) as error:
             # not chained: SNS's message about a token may echo the token into a log
             raise PushError(f"endpoint for device {device_id} not created ({_code(error)})") from None
-        return str(response["EndpointArn"])
+        return arn
 
     def delete_endpoint(self, endpoint_arn: str) -> None:
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
