@@ -708,13 +708,13 @@ class InMemoryPushGateway:
     fail: set[str] = field(default_factory=set)
     deleted: list[str] = field(default_factory=list)
 
-    def create_endpoint(self, platform: str, token: str, device_id: str, *, enable: bool = False) -> str:
+    def create_endpoint(self, platform: str, token: str, user_data: str, *, enable: bool = False) -> str:
         if not self.platforms.get(platform):
             raise PlatformNotConfigured(platform)
         arn = (
             f"arn:aws:sns:eu-west-1:000000000000:endpoint/{platform}/{hashlib.sha256(token.encode()).hexdigest()[:16]}"
         )
-        self.endpoints[arn] = (platform, device_id)
+        self.endpoints[arn] = (platform, user_data.rpartition("/")[2])
         if enable:
             self.gone.discard(arn)
         return arn

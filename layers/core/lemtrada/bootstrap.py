@@ -139,11 +139,22 @@ def _reminder_store() -> ReminderStore:
 
 
 @cache
+def _sns_client() -> Any:
+    """One SNS client for mobile push per execution environment (from the shared botocore session)."""
+    from botocore.config import Config  # noqa: PLC0415 - the reminder functions only
+
+    config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
+    return aws_session().create_client("sns", region_name=settings().region, config=config)
+
+
 def _push_gateway() -> PushGateway:
+    """The platform applications are read from the environment at each call (cheap): on Lambda it is the
+    function's own, and the local stack runs every function in one process, each with its own variables."""
     from lemtrada.notify.push import SnsPushGateway  # noqa: PLC0415 - the reminder functions only
 
-    current = settings()
-    return SnsPushGateway({"apns": current.apns_application_arn, "fcm": current.fcm_application_arn})
+    current = Settings.from_environment()
+    platforms = {"apns": current.apns_application_arn, "fcm": current.fcm_application_arn}
+    return SnsPushGateway(platforms, client=_sns_client())
 
 
 def reminder_store() -> ReminderStore:
@@ -198,5 +209,5 @@ def use(
         reminder_store=reminder_store,
         push_gateway=push_gateway,
     )
-    for built in (settings, aws_session, _dynamodb, _repository, _outbox, _publisher, _reminder_store, _push_gateway):
+    for built in (settings, aws_session, _dynamodb, _repository, _outbox, _publisher, _reminder_store, _sns_client):
         built.cache_clear()

@@ -37,8 +37,9 @@ class PlatformNotConfigured(Exception):
 
 
 class PushGateway(Protocol):
-    def create_endpoint(self, platform: str, token: str, device_id: str, *, enable: bool = False) -> str:
+    def create_endpoint(self, platform: str, token: str, user_data: str, *, enable: bool = False) -> str:
         """A platform endpoint for the token (SNS answers the existing one for the same token); its ARN.
+        ``user_data`` (``<patient_id>/<device_id>``, opaque ids) is the endpoint's CustomUserData.
         ``enable``: the device was disabled (its endpoint too): enable it again for the token sent anew."""
         ...
 
@@ -93,7 +94,7 @@ class SnsPushGateway:
             self._client = boto3.client("sns", config=config)
         return self._client
 
-    def create_endpoint(self, platform: str, token: str, device_id: str, *, enable: bool = False) -> str:
+    def create_endpoint(self, platform: str, token: str, user_data: str, *, enable: bool = False) -> str:
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
         application = self.platforms.get(platform)
@@ -103,7 +104,7 @@ class SnsPushGateway:
             try:
                 arn = str(
                     self.client.create_platform_endpoint(
-                        PlatformApplicationArn=application, Token=token, CustomUserData=device_id
+                        PlatformApplicationArn=application, Token=token, CustomUserData=user_data
                     )["EndpointArn"]
                 )
             except ClientError as error:
@@ -115,11 +116,11 @@ class SnsPushGateway:
                 arn, enable = found.group(1), True
             if enable:
                 self.client.set_endpoint_attributes(
-                    EndpointArn=arn, Attributes={"Enabled": "true", "Token": token, "CustomUserData": device_id}
+                    EndpointArn=arn, Attributes={"Enabled": "true", "Token": token, "CustomUserData": user_data}
                 )
         except (BotoCoreError, ClientError) as error:
             # not chained: SNS's message about a token may echo the token into a log
-            raise PushError(f"endpoint for device {device_id} not created ({_code(error)})") from None
+            raise PushError(f"endpoint for {user_data} not created ({_code(error)})") from None
         return arn
 
     def delete_endpoint(self, endpoint_arn: str) -> None:

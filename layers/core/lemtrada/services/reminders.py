@@ -112,7 +112,7 @@ class Devices(UseCase):
                 )
             try:
                 reenable = existing is not None and existing.disabled
-                arn = self.gateway.create_endpoint(platform, token, device_id, enable=reenable)
+                arn = self.gateway.create_endpoint(platform, token, f"{state.patient_id}/{device_id}", enable=reenable)
             except PlatformNotConfigured:
                 raise RuleRejected(
                     f"push to {platform} is not configured",
