@@ -9,6 +9,7 @@ only: no patient, no token, no text.
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from lemtrada import bootstrap
-from lemtrada.services.reminders import ReminderRun
+from lemtrada.services.reminders import WORKERS, ReminderRun
 
 bootstrap.settings()  # the environment is checked at start: a missing variable fails the cold start, by name
 logger = Logger()
@@ -41,7 +42,8 @@ def run_instant(event: dict[str, Any]) -> datetime:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    run = ReminderRun(bootstrap.repository(), bootstrap.reminder_store(), bootstrap.push_gateway())
+    workers = int(os.environ.get("REMINDER_WORKERS") or WORKERS)  # tests under moto (not thread-safe) set 1
+    run = ReminderRun(bootstrap.repository(), bootstrap.reminder_store(), bootstrap.push_gateway(), workers=workers)
     summary = run.run(run_instant(event), context.aws_request_id)
     result = summary.as_json()
     metrics.add_metric(name="RemindersPushed", unit=MetricUnit.Count, value=summary.pushed)

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from lemtrada.services.actor import Actor, Role
 from lemtrada.services.errors import NotFound, RuleRejected
-from lemtrada.services.reminders import LAST_HOUR, Devices, ReminderRun, reminder_date
+from lemtrada.services.reminders import LAST_HOUR, WORKERS, Devices, ReminderRun, reminder_date
 from lemtrada.storage.ports import MAX_DEVICES, PatientRepository, ReminderStore, StoredPatient, SweepLease
 
 from tests.support.memory import InMemoryPatientRepository, InMemoryPushGateway, InMemoryReminderStore
@@ -42,6 +42,7 @@ class World:
         repo: PatientRepository | None = None,
         store: ReminderStore | None = None,
         gateway: InMemoryPushGateway | None = None,
+        workers: int = 1,
     ) -> None:
         memory = InMemoryPatientRepository(due_shards=4)
         self.repo: PatientRepository = repo or memory
@@ -53,7 +54,9 @@ class World:
         assert stored is not None
         self.repo.save_clinic(replace(stored.clinic, reminder_hour=9), stored.version, AUDIT)
         self.devices = Devices(self.repo, self.store, self.gateway, lambda: self.now)
-        self.run_service = ReminderRun(self.repo, self.store, self.gateway)
+        # One worker: a crash point stops the run where it is, as a process dying would (moto is not thread-safe
+        # either); test_many_patients_at_once runs the product's default.
+        self.run_service = ReminderRun(self.repo, self.store, self.gateway, workers=workers)
         for i in range(patients):
             self.enroll(f"p{i}")
             self.devices.put_device(patient(f"s-p{i}"), f"phone-{i}", "apns", f"token-{i}")
@@ -185,6 +188,16 @@ def test_each_owed_push_once_at_the_clinics_hour() -> None:
         world.run(at(WINDOW + timedelta(days=day), 9), run_id=f"day-{day}")
     kinds = [kind for _, kind, _ in world.pushes()]
     assert kinds == ["due"] * 3 + ["overdue"] * 3  # 2026-02-23: overdue, once each
+
+
+def test_many_patients_at_once_each_once() -> None:
+    world = World(patients=40, workers=WORKERS)
+    world.gateway.gone.add(world.store.reminder_state("p3", "paris").devices[0].endpoint_arn)
+    summary = world.run(at(WINDOW, 9))
+    assert (summary["queued"], summary["pushed"], summary["disabled"], summary["failed"]) == (40, 39, 1, 0)
+    assert len(set(world.pushes())) == len(world.pushes()) == 39
+    world.run(at(WINDOW, 10), run_id="run-2")
+    assert len(world.pushes()) == 39
 
 
 def test_disabled_reminders_withdrawn_and_history_get_nothing() -> None:
