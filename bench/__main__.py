@@ -10,6 +10,7 @@
    ``bench.onboarding``);
    8. 24 hourly sweep runs against one daily run (``bench.sweep_hours``).
    9. the worklist's first page (``bench.worklist_page``).
+   10. the hourly reminder run for patients with devices (``bench.reminders``: moto SNS in process).
 
     .venv/bin/python -m bench [--quick] [--sizes 1000,2000] [--growth-base 120] [--growth-due 20]
                               [--factors 1,10] [--runs N]
@@ -30,6 +31,7 @@ from bench import (
     digest_size,
     engine_throughput,
     onboarding,
+    reminders,
     sizes,
     sweep_cost,
     sweep_hours,
@@ -119,6 +121,9 @@ def main(argv: list[str] | None = None) -> None:
         print(sweep_hours.table(*hours), flush=True)
         section("worklist first page (DESIGN 8: p95 <= 300 ms at 2,000 patients, items read flat within 10%)")
         print(worklist_page.run(db, [200, 400] if quick else [200, 2000], runs=10 if quick else 40), flush=True)
+        reminded = 200 if quick else 10_000
+        section(f"hourly reminder run: {reminded:,} patients with a device (DESIGN 9; moto SNS in process)")
+        print(reminders.measure(db, reminded).line(), flush=True)
 
     section("goals")
     largest = by_size[-1]
