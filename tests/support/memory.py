@@ -606,7 +606,9 @@ class InMemoryReminderStore:
             if current.version != state.version:
                 raise VersionConflict(f"reminders {state.patient_id}")
             version = state.version + 1
-            self._states[state.patient_id] = replace(state, version=version, marks=current.marks)
+            self._states[state.patient_id] = replace(
+                state, version=version, marks=current.marks, last_push=current.last_push
+            )
             members = self._remind.setdefault(state.clinic_id, set())
             if state.enabled and state.devices:
                 members.add(state.patient_id)
@@ -630,7 +632,7 @@ class InMemoryReminderStore:
             if current.version != state.version:
                 raise VersionConflict(f"reminders {state.patient_id}")
             self._states[state.patient_id] = replace(
-                current, version=current.version + 1, marks=current.marks | frozenset(keys)
+                current, version=current.version + 1, marks=current.marks | frozenset(keys), last_push=push.day
             )
             self._queued[(push.clinic_id, push.day, push.patient_id)] = push
             self.writes += 1

@@ -239,6 +239,24 @@ def test_a_refused_push_waits_for_a_later_hour_and_goes_once() -> None:
     assert world.store.reminder_leases()["paris"].done
 
 
+def test_one_push_per_patient_and_date_whatever_runs_that_day() -> None:
+    """A run whose date stays open (one endpoint refused) is followed by another the same day: a patient pushed
+    already gets no second push that date, even when something new is owed to it by then (its marks forgotten
+    here, standing for a fact recorded in between); the next date it does."""
+    world = World()
+    world.gateway.fail.add(world.store.reminder_state("p2", "paris").devices[0].endpoint_arn)
+    world.run(at(WINDOW, 9))
+    assert isinstance(world.store, InMemoryReminderStore)
+    state = world.store.reminder_state("p0", "paris")
+    assert state.last_push == WINDOW
+    world.store._states["p0"] = replace(state, marks=frozenset())  # something new owed
+    world.gateway.fail.clear()
+    world.run(at(WINDOW, 10), run_id="run-2")
+    assert sorted(world.pushes()) == [(f"phone-{i}", "due", "2026-02-15") for i in range(3)]
+    world.run(at(WINDOW + timedelta(days=1), 9), run_id="next-day")
+    assert [d for d, _, _ in world.pushes()].count("phone-0") == 2
+
+
 def test_two_devices_each_get_the_one_push() -> None:
     world = World(patients=1)
     world.devices.put_device(patient("s-p0"), "tablet", "fcm", "token-tablet")

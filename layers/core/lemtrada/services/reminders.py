@@ -277,8 +277,8 @@ class ReminderRun:
     def _queue(self, patient_id: str, clinic_id: str, day: date, protocol: Protocol) -> bool:
         stored, state = self.store.reminder_record(patient_id, clinic_id)
         endpoints = tuple((d.device_id, d.endpoint_arn) for d in state.devices if not d.disabled)
-        if stored is None or not state.enabled or not endpoints:
-            return False
+        if stored is None or not state.enabled or not endpoints or state.last_push == day:
+            return False  # nowhere to push, or this date's one push was queued already
         push = push_for(stored.record, day, state.marks, protocol, enabled=state.enabled)
         if push is None:
             return False

@@ -508,6 +508,8 @@ class ReminderState:
     enabled: bool = True
     devices: tuple[Device, ...] = ()
     marks: frozenset[str] = frozenset()
+    last_push: date | None = None
+    """The local date of the last push queued: one push per patient and date, whatever runs that day."""
 
     def device(self, device_id: str) -> Device | None:
         return next((d for d in self.devices if d.device_id == device_id), None)

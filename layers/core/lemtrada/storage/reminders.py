@@ -1,7 +1,8 @@
 """Patient reminders in RegimenTable (DESIGN 9): devices and marks, the clinic's list to remind, the push outbox
 and the hourly run's leases, through the storage layer's client.
 
-- ``PATIENT#<patient_id>`` / ``REMINDERS``: ``version``, ``cl`` clinic, ``off`` (reminders disabled), ``dv``
+- ``PATIENT#<patient_id>`` / ``REMINDERS``: ``version``, ``cl`` clinic, ``off`` (reminders disabled), ``lp`` the
+  local date of the last push queued, ``dv``
   devices as JSON ``[[device_id, platform, endpoint ARN, token hash, registered at, disabled 0/1]]``, ``mk`` the
   reminder marks (a string set, keys without the ``<patient_id>#``);
 - ``REMIND#<clinic_id>`` / ``<patient_id>``: present while the patient has a device and reminders on (the run's
@@ -136,14 +137,14 @@ class DynamoReminderStore:
     def queue_push(self, state: ReminderState, push: QueuedPush, keys_: Sequence[str]) -> None:
         prefix = f"{state.patient_id}#"
         marks = sorted({key.removeprefix(prefix) for key in keys_})
-        values: dict[str, Raw] = {":one": wire(1), ":marks": {"SS": marks}}
+        values: dict[str, Raw] = {":one": wire(1), ":marks": {"SS": marks}, ":day": wire(push.day.isoformat())}
         if state.version == 0:
             condition = "attribute_not_exists(pk)"
-            update = "SET #v = :one, cl = :cl ADD mk :marks"
+            update = "SET #v = :one, cl = :cl, lp = :day ADD mk :marks"
             values[":cl"] = wire(state.clinic_id)
         else:
             condition = "#v = :v"
-            update = "SET #v = #v + :one ADD mk :marks"
+            update = "SET #v = #v + :one, lp = :day ADD mk :marks"
             values[":v"] = wire(state.version)
         item: dict[str, Raw] = {
             **item_key(pushes_pk(push.clinic_id), f"{push.day.isoformat()}#{push.patient_id}"),
@@ -324,6 +325,7 @@ def _state(patient_id: str, clinic_id: str, raw: Raw | None) -> ReminderState:
         for d in json.loads(raw.get("dv", {}).get("S", "[]"))
     )
     marks = frozenset(f"{patient_id}#{mark}" for mark in raw.get("mk", {}).get("SS", ()))
+    last = raw.get("lp", {}).get("S")
     return ReminderState(
         patient_id=patient_id,
         clinic_id=raw.get("cl", {}).get("S", clinic_id),
@@ -331,6 +333,7 @@ def _state(patient_id: str, clinic_id: str, raw: Raw | None) -> ReminderState:
         enabled=not raw.get("off", {}).get("BOOL", False),
         devices=devices,
         marks=marks,
+        last_push=None if last is None else date.fromisoformat(last),
     )
 
 
