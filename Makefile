@@ -10,7 +10,7 @@ CHECKOV_VENV := $(TOOLS_VENV)/checkov
 PY          := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help setup run test test-unit test-functional test-integration test-e2e lint build validate bench clean java chromium sweep
+.PHONY: help setup run test test-unit test-functional test-integration test-e2e lint build validate bench clean java chromium sweep remind
 
 help:
 	@echo "make run     start the local stack (DynamoDB Local, moto SNS, HTTP front on 127.0.0.1:3000)"
@@ -93,6 +93,12 @@ test-e2e: setup
 sweep: $(VENV)/.installed
 	@[ -n "$(DATE)" ] || { echo "usage: make sweep DATE=YYYY-MM-DD (every clinic) | DATE=<ISO instant> (hourly rule)"; exit 2; }
 	$(PY) -m local.sweep $(DATE)
+
+# ---- the hourly reminder run, by hand (DESIGN 9) -------------------------------------------------------------------
+# make remind NOW=2026-12-13T08:05:00Z: the ReminderFunction on the running local stack, as the schedule at NOW.
+remind: $(VENV)/.installed
+	@[ -n "$(NOW)" ] || { echo "usage: make remind NOW=<ISO instant>"; exit 2; }
+	$(PY) -m local.reminders $(NOW)
 
 # ---- benchmarks -----------------------------------------------------------------------------------
 # make bench [BENCH_ARGS="--quick" | BENCH_ARGS="--sizes 2000,10000,50000"]: sam build first (layer sizes), then

@@ -13,6 +13,7 @@
    10. the care plan out: one long record's FHIR Bundle, build time and bytes (``bench.fhir_export``).
    11. lab results in (DESIGN 10): a 500-Observation Bundle and 500 ORU^R01 messages through the local stack,
    observations per second, units per observation (``bench.lab_ingest``).
+   12. the hourly reminder run for patients with devices (``bench.reminders``: moto SNS in process).
 
     .venv/bin/python -m bench [--quick] [--sizes 1000,2000] [--growth-base 120] [--growth-due 20]
                               [--factors 1,10] [--runs N]
@@ -35,6 +36,7 @@ from bench import (
     fhir_export,
     lab_ingest,
     onboarding,
+    reminders,
     sizes,
     sweep_cost,
     sweep_hours,
@@ -132,6 +134,9 @@ def main(argv: list[str] | None = None) -> None:
         print(sweep_hours.table(*hours), flush=True)
         section("worklist first page (DESIGN 8: p95 <= 300 ms at 2,000 patients, items read flat within 10%)")
         print(worklist_page.run(db, [200, 400] if quick else [200, 2000], runs=10 if quick else 40), flush=True)
+        reminded = 200 if quick else 10_000
+        section(f"hourly reminder run: {reminded:,} patients with a device (DESIGN 9; moto SNS in process)")
+        print(reminders.measure(db, reminded).line(), flush=True)
 
     section("goals")
     largest = by_size[-1]

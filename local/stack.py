@@ -12,6 +12,7 @@ from typing import IO, Any
 
 from local.dynamodb import DynamoDBLocal, StartError, dynamodb_client
 from local.functions import FunctionRunner, read_functions
+from local.reminders import create_platform_applications, platform_parameters
 from local.routes import read_routes
 from local.server import Front, FrontServer
 from local.sns import MotoSns, topic_specs
@@ -27,7 +28,8 @@ DIGEST_TOPIC = "DigestTopic"
 
 # Modules that add local-only routes: each has `register(routes: LocalRoutes, stack: LocalStack)`.
 # The sweep adds `POST /_local/sweep`; the alert drain `POST /_local/drain-alerts` and its minute schedule.
-LOCAL_ROUTE_MODULES: tuple[str, ...] = ("local.local_routes", "local.sweep", "local.alerts")
+# Patient reminders add `POST /_local/remind` and `GET /_local/push` (platform applications created in moto).
+LOCAL_ROUTE_MODULES: tuple[str, ...] = ("local.local_routes", "local.sweep", "local.alerts", "local.reminders")
 
 # Variables that could point a handler at a real account; the stack removes them from its environment.
 _REAL_AWS_VARIABLES = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_DEFAULT_PROFILE")
@@ -98,7 +100,7 @@ class LocalStack:
         if not config.template.exists():
             raise StartError(f"{config.template.name} not found in {config.template.parent}")
         # Locally the stage is "local" (names, STAGE, log level), whatever the template's default.
-        parameters = {"Stage": "local"}
+        parameters = {"Stage": "local", **platform_parameters(REGION, ACCOUNT_ID)}
         try:
             self.template = translate(load_template(config.template), config.template.parent, parameters, REGION)
         except TranslationError as error:
@@ -143,6 +145,7 @@ class LocalStack:
         )
         specs = topic_specs(self.template, resolver)
         self.topic_arns = self.sns.create_topics(specs)
+        create_platform_applications(self.sns.client())
         for spec in specs:
             arn = self.topic_arns[spec.logical_id]
             context.refs[spec.logical_id] = arn

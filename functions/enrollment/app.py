@@ -63,6 +63,7 @@ def put_clinic(
             timezone=clinic.timezone,
             label=clinic.label,
             digest_hour=clinic.digest_hour,
+            reminder_hour=clinic.reminder_hour,
             if_match=expected,
         )
         return answer(201 if saved.created else 200, saved.view, etag(saved.view.version))

@@ -28,6 +28,7 @@ FUNCTION_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
+    "REMINDER_WORKERS": "1",  # moto's DynamoDB is not thread-safe: the reminder run one patient at a time
 }
 
 

@@ -78,3 +78,13 @@ def test_cold_start_without_bytecode_drops_only_the_artifacts_pycache() -> None:
         assert (found.layer / "lemtrada" / "__init__.py").is_file()
         assert not os.access(found.layer / "lemtrada", os.W_OK) or os.geteuid() == 0  # read-only (root ignores it)
         assert not found.layer.stat().st_mode & 0o222
+
+
+def test_the_reminder_bench_pushes_once_per_patient() -> None:
+    from bench import reminders
+
+    with local_dynamodb() as db:
+        result = reminders.measure(db, 30)
+    assert result.pushes == 30
+    assert 0 < result.read_units / result.pushes < 3  # the record and the REMINDERS item in one Query
+    assert 0 < result.write_units / result.pushes < 6  # the marks and the queued push, then its delete

@@ -176,7 +176,7 @@ def test_topics_and_the_dead_letter_queue_exist(deployed: Deployed) -> None:
 def test_each_function_names_the_created_tables_and_topic(deployed: Deployed) -> None:
     lambda_client = deployed.client("lambda")
     functions = deployed.of_type("AWS::Lambda::Function")
-    assert len(functions) == 10  # the lab function (DESIGN 10) is the tenth
+    assert len(functions) == 12  # the lab function (DESIGN 10), the devices and reminder functions (DESIGN 9)
     layer_ids = deployed.of_type("AWS::Lambda::LayerVersion")
     assert len(layer_ids) == 1
     assert deployed.resources[layer_ids[0]]["ResourceStatus"] == "CREATE_COMPLETE"
@@ -204,7 +204,7 @@ def test_each_function_names_the_created_tables_and_topic(deployed: Deployed) ->
 def test_every_role_exists_with_its_policies(deployed: Deployed) -> None:
     iam = deployed.client("iam")
     roles = deployed.of_type("AWS::IAM::Role")
-    assert len(roles) == 13  # ten functions, the state machine, the sweep's and the alert drain's schedulers
+    assert len(roles) == 16  # twelve functions, the state machine, the sweep's, alert drain's and reminders' schedulers
     for logical_id in roles:
         name = deployed.physical(logical_id)
         role = iam.get_role(RoleName=name)["Role"]

@@ -7,7 +7,9 @@ recorder notes every API call with its parameters. The calls become IAM actions 
 
 - DynamoDB operations on the table or, for a Query with ``IndexName``, on the index ARN; TransactWriteItems
   needs ``ConditionCheckItem``/``PutItem``/``UpdateItem``/``DeleteItem`` per item kind, on each item's table.
-- SNS ``Publish``/``Subscribe`` on the topic.
+- SNS ``Publish``/``Subscribe`` on the topic; mobile push (DESIGN 9): ``CreatePlatformEndpoint`` on the platform
+  application (a template parameter), ``SetEndpointAttributes``/``DeleteEndpoint``/``Publish`` on the account's
+  endpoints (``SnsEndpoints``: SNS mints their ARNs).
 - KMS on the customer managed key, through the service that uses it (``kms:ViaService``): a table encrypted
   with it needs ``kms:Decrypt`` for reads and ``kms:Decrypt`` + ``kms:GenerateDataKey`` for writes (DynamoDB);
   publishing to a topic encrypted with it needs ``kms:GenerateDataKey`` + ``kms:Decrypt`` (SNS).
@@ -56,6 +58,9 @@ Grant = tuple[str, str, str]
 
 TABLES = {FUNCTION_ENV["TABLE_NAME"]: "RegimenTable", FUNCTION_ENV["IDEMPOTENCY_TABLE_NAME"]: "IdempotencyTable"}
 TOPICS = {FUNCTION_ENV["TOPIC_ARN"]: "DigestTopic"}
+PLATFORMS: dict[str, str] = {}  # platform application ARN (created in moto) -> its template parameter
+ENDPOINTS = "SnsEndpoints"
+_ENDPOINT_OPERATIONS = {"SetEndpointAttributes", "DeleteEndpoint", "GetEndpointAttributes"}
 FUNCTION_DIRS = {
     name: str(function["Properties"]["CodeUri"]).strip("/").removeprefix("functions/")
     for name, function in FUNCTIONS.items()
@@ -137,12 +142,20 @@ def grants_for(calls: list[tuple[str, str, dict[str, Any]]]) -> set[Grant]:
                     out.add(("kms:Decrypt", key, "dynamodb"))
                 if key and name in _WRITES:
                     out.add(("kms:GenerateDataKey", key, "dynamodb"))
-        elif service == "sns" and operation in ("Publish", "Subscribe"):
+        elif service == "sns" and operation in ("Publish", "Subscribe") and "TopicArn" in params:
             topic = TOPICS[params["TopicArn"]]
             out.add((f"sns:{operation}", topic, ""))
             key = _key_of(topic)
             if key and operation == "Publish":
                 out |= {("kms:GenerateDataKey", key, "sns"), ("kms:Decrypt", key, "sns")}
+        elif service == "sns" and operation == "Publish" and "TargetArn" in params:
+            assert ":endpoint/" in params["TargetArn"], params["TargetArn"]
+            out.add(("sns:Publish", ENDPOINTS, ""))
+        elif service == "sns" and operation == "CreatePlatformEndpoint":
+            out.add(("sns:CreatePlatformEndpoint", PLATFORMS[params["PlatformApplicationArn"]], ""))
+        elif service == "sns" and operation in _ENDPOINT_OPERATIONS:
+            assert ":endpoint/" in params["EndpointArn"], params["EndpointArn"]
+            out.add((f"sns:{operation}", ENDPOINTS, ""))
         else:
             raise AssertionError(f"map the {service} operation {operation} to its IAM actions")
     return out
@@ -158,8 +171,12 @@ def _resource_name(value: Any) -> str:
         return str(logical)
     if isinstance(value, dict) and "Ref" in value:
         return str(value["Ref"])
+    if isinstance(value, dict) and "Fn::If" in value:
+        return _resource_name(value["Fn::If"][1])  # the configured branch (the other names no application)
     if isinstance(value, dict) and "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
         text = value["Fn::Sub"]
+        if text == "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:endpoint/*":
+            return ENDPOINTS
         if text.startswith("${") and ".Arn}/index/" in text:
             logical, _, index = text[2:].partition(".Arn}/index/")
             return f"{logical}/index/{index}"
@@ -374,6 +391,46 @@ def run_alert_drain(s: Scenario, ids: dict[str, str], monkeypatch: pytest.Monkey
     assert drained["sent"] == 1, drained
 
 
+def run_reminders(s: Scenario, ids: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Patient "a" registers two phones (one replaced, one deleted again), turns reminders off and on; the hourly
+    run pushes its first due tests; a phone SNS disabled is marked, and registering it again enables it."""
+    sns = boto3.client("sns", region_name="eu-west-1")
+    for platform, parameter, env in (
+        ("APNS", "ApnsPlatformApplicationArn", "APNS_PLATFORM_APPLICATION_ARN"),
+        ("GCM", "FcmPlatformApplicationArn", "FCM_PLATFORM_APPLICATION_ARN"),
+    ):
+        arn = sns.create_platform_application(Name=f"app-{platform}", Platform=platform, Attributes={})
+        PLATFORMS[arn["PlatformApplicationArn"]] = parameter
+        monkeypatch.setenv(env, arn["PlatformApplicationArn"])
+    bootstrap.use(clock=lambda: NOW)
+    iphone = {"platform": "apns", "token": "a" * 64}
+    assert s.http("PUT", "/me/devices/iphone", PATIENT, iphone, {"idempotency-key": "d-1"}).status == 201
+    assert s.http("PUT", "/me/devices/iphone", PATIENT, iphone).status == 200  # the same body: nothing changes
+    pixel = {"platform": "fcm", "token": "pixel-token"}
+    assert s.http("PUT", "/me/devices/pixel", PATIENT, pixel).status == 201
+    assert s.http("PUT", "/me/devices/pixel", PATIENT, {"platform": "fcm", "token": "pixel-new"}).status == 200
+    assert s.http("PUT", "/me/devices/old", PATIENT, {"platform": "fcm", "token": "old-token"}).status == 201
+    assert s.http("DELETE", "/me/devices/old", PATIENT).status == 204
+    assert s.http("PUT", "/me/reminders", PATIENT, {"enabled": False}).status == 200
+    assert s.http("PUT", "/me/reminders", PATIENT, {"enabled": True}, {"idempotency-key": "r-2"}).status == 200
+    assert s.http("GET", "/me/devices", PATIENT).status == 200
+    assert s.http("GET", "/me/devices", CLINICIAN).status == 404
+    refused = s.http("PUT", "/me/reminders", CLINICIAN, {"enabled": True}, {"idempotency-key": "r-3"})
+    assert refused.status == 404  # the key's record is removed again
+    endpoint = next(
+        e
+        for e in sns.list_endpoints_by_platform_application(
+            PlatformApplicationArn=next(arn for arn, name in PLATFORMS.items() if name == "FcmPlatformApplicationArn")
+        )["Endpoints"]
+        if e["Attributes"]["Token"] == "pixel-new"
+    )
+    sns.set_endpoint_attributes(EndpointArn=endpoint["EndpointArn"], Attributes={"Enabled": "false"})
+    # 09:05 in Lyon on the day patient a's first monthly window opens (infusion 2026-11-20: D1 2026-12-20).
+    run = s.invoke("reminders", {"now": "2026-12-13T08:05:00Z"}, "reminders")
+    assert (run["pushed"], run["disabled"]) == (1, 1), run
+    assert s.http("PUT", "/me/devices/pixel", PATIENT, {"platform": "fcm", "token": "pixel-new"}).status == 200
+
+
 @pytest.fixture(scope="module")
 def recorded() -> Recorder:
     """The whole scenario once, under moto, with the shared environment of template.yaml's Globals."""
@@ -398,6 +455,7 @@ def recorded() -> Recorder:
                 ids = run_api(scenario)
                 run_sweep(scenario, ids, monkeypatch)
                 run_alert_drain(scenario, ids, monkeypatch)
+                run_reminders(scenario, ids, monkeypatch)
             finally:
                 history.disable()
                 vars(history)["_handlers"].remove(recorder)  # botocore offers no remove_handler

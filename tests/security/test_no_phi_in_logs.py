@@ -1,9 +1,10 @@
 """No PHI in logs: a whole clinic day through the real handlers under moto (enroll, subscribe, infusions,
 results with a critical one and its alert, readiness, schedule, worklist, a failed write), the nightly
 sweep that follows (plan, every shard, publish of the clinic's digest) and a critical result whose alert SNS
-refuses to the writer, sent by the minute alert drain, with every line the functions log
+refuses to the writer, sent by the minute alert drain, then the patient's phone registered for reminders (and a
+bad token refused) and the hourly reminder run that pushes to it, with every line the functions log
 captured and searched for the birth date, the external reference, the patient's Cognito sub, the subscribed
-e-mail address and request bodies.
+e-mail address, the device token and request bodies.
 
 The day runs twice: at INFO (the production level) and with every logger at DEBUG (the level the template
 gives other stages). At DEBUG botocore and PynamoDB would log request and response bodies, whole items; the
@@ -35,7 +36,8 @@ EXTERNAL_REF = "LYON-PHI-773105"
 PATIENT_SUB = "phi-sub-5a1c9e"
 EMAIL = "neuro.phi-digest@example.org"
 JUSTIFICATION = "intolerant-of-natalizumab-PHI"
-SENSITIVE = [BIRTH_DATE, "1979", EXTERNAL_REF, PATIENT_SUB, EMAIL, JUSTIFICATION, "LMT-PHI-0193"]
+DEVICE_TOKEN = "phi0token0d4e8b1c7a2f5e9b3d6c0a8f4e2b7d1c9a5e3f8b6d2c0a4e7f1b9d3c5a8e"
+SENSITIVE = [BIRTH_DATE, "1979", EXTERNAL_REF, PATIENT_SUB, EMAIL, JUSTIFICATION, "LMT-PHI-0193", DEVICE_TOKEN]
 
 
 def clinic_day(api: Api) -> None:
@@ -102,6 +104,32 @@ def clinic_day(api: Api) -> None:
     # and what went out on the topic (the digest and every alert) names no PHI either
     messages = [json.dumps(sent) for sent in topic.sent_notifications]
     assert [value for value in SENSITIVE if any(value in m for m in messages)] == []
+    pushes = patient_reminders()
+    assert pushes
+    assert [value for value in SENSITIVE if any(value in m for m in pushes)] == []
+    assert not any("cbc" in json.loads(m)["default"] for m in pushes)  # the lock screen names no test
+
+
+def patient_reminders() -> list[str]:
+    """The patient registers a phone (and sends a malformed token once), then the hourly run pushes its first due
+    tests (2026-12-13, 09:05 in Lyon); what SNS was asked to publish to the endpoint."""
+    backend = sns_backends["123456789012"][FUNCTION_ENV["AWS_REGION"]]
+    application = backend.create_platform_application("lemtrada-ios", "APNS", {}).arn
+    patient = {"sub": PATIENT_SUB, "cognito:groups": "[patients]"}
+    headers = {"content-type": "application/json"}
+    with mock.patch.dict(os.environ, {"APNS_PLATFORM_APPLICATION_ARN": application}):
+        bootstrap.use()
+        try:
+            body = json.dumps({"platform": "apns", "token": DEVICE_TOKEN}).encode()
+            assert send("PUT", "/me/devices/phi-phone", claims=patient, headers=headers, body=body).status == 201
+            bad = json.dumps({"platform": "apns", "token": DEVICE_TOKEN + " x"}).encode()
+            assert send("PUT", "/me/devices/phi-phone", claims=patient, headers=headers, body=bad).status == 422
+            assert send("GET", "/me/devices", claims=patient).status == 200
+            run = load_function("reminders").handler({"now": "2026-12-13T08:05:00Z"}, FakeLambdaContext())
+        finally:
+            bootstrap.use()
+    assert run["pushed"] == 1, run
+    return [m for endpoint in backend.platform_endpoints.values() for m in endpoint.messages.values()]
 
 
 def _logged(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> str:
@@ -119,6 +147,7 @@ def test_a_clinic_day_logs_no_phi(
     assert "shard swept" in text  # the sweep's lines are in the capture too
     assert "owed alerts drained" in text  # and the alert drain's
     assert "alert not accepted" in text
+    assert "reminders run" in text  # and the reminder run's
     leaked = [value for value in SENSITIVE if value in text]
     assert leaked == []
 

@@ -6,10 +6,13 @@
 - InMemoryOutbox: the outbox pages the repository's ``record_sweep`` appends to (in the same lock, as DynamoDB
   writes them in the patient's transaction), listed and retired by the publish step.
 - InMemoryDigestPublisher: keeps every digest instead of publishing it to SNS.
+- InMemoryReminderStore: devices, reminder marks, the push outbox and leases (DESIGN 9), on the repository's
+  lock and records.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Iterator, Sequence
@@ -18,6 +21,7 @@ from datetime import date, datetime
 from typing import Any
 
 from lemtrada.notify.publisher import Message, PublishError
+from lemtrada.notify.push import EndpointGone, PlatformNotConfigured, PushError
 from lemtrada.regimen.alerts import Alert
 from lemtrada.regimen.records import Clinic, Infusion, PatientProfile, PatientRecord, Result
 from lemtrada.regimen.worklist import PatientWorklist, rank_key
@@ -35,6 +39,8 @@ from lemtrada.storage.ports import (
     OwedAlert,
     PatientPage,
     QueuedNotice,
+    QueuedPush,
+    ReminderState,
     StoredClinic,
     StoredPatient,
     SweepLease,
@@ -627,3 +633,154 @@ class InMemoryDigestPublisher:
             )
         )
         return message_id
+
+
+class InMemoryReminderStore:
+    """ReminderStore beside an InMemoryPatientRepository (its lock, its records); same versions and leases."""
+
+    def __init__(self, repository: InMemoryPatientRepository) -> None:
+        self.repository = repository
+        self._lock = repository.lock
+        self._states: dict[str, ReminderState] = {}
+        self._remind: dict[str, set[str]] = {}  # clinic -> patients with a device and reminders enabled
+        self._queued: dict[tuple[str, date, str], QueuedPush] = {}
+        self._leases: dict[str, SweepLease] = {}
+        self.audit: list[tuple[str, AuditEntry]] = []
+        self.writes = 0
+
+    def reminder_state(self, patient_id: str, clinic_id: str) -> ReminderState:
+        with self._lock:
+            return self._states.get(patient_id) or ReminderState(patient_id, clinic_id)
+
+    def save_reminder_state(self, state: ReminderState, audit: AuditEntry) -> int:
+        with self._lock:
+            current = self.reminder_state(state.patient_id, state.clinic_id)
+            if current.version != state.version:
+                raise VersionConflict(f"reminders {state.patient_id}")
+            version = state.version + 1
+            self._states[state.patient_id] = replace(
+                state, version=version, marks=current.marks, last_push=current.last_push
+            )
+            members = self._remind.setdefault(state.clinic_id, set())
+            if state.enabled and state.devices:
+                members.add(state.patient_id)
+            else:
+                members.discard(state.patient_id)
+            self.audit.append((state.patient_id, audit))
+            self.writes += 1
+            return version
+
+    def patients_to_remind(self, clinic_id: str) -> tuple[str, ...]:
+        with self._lock:
+            return tuple(sorted(self._remind.get(clinic_id, ())))
+
+    def reminder_record(self, patient_id: str, clinic_id: str) -> tuple[StoredPatient | None, ReminderState]:
+        with self._lock:
+            return self.repository.get_patient(patient_id), self.reminder_state(patient_id, clinic_id)
+
+    def queue_push(self, state: ReminderState, push: QueuedPush, keys: Sequence[str]) -> None:
+        with self._lock:
+            current = self.reminder_state(state.patient_id, state.clinic_id)
+            if current.version != state.version:
+                raise VersionConflict(f"reminders {state.patient_id}")
+            self._states[state.patient_id] = replace(
+                current, version=current.version + 1, marks=current.marks | frozenset(keys), last_push=push.day
+            )
+            self._queued[(push.clinic_id, push.day, push.patient_id)] = push
+            self.writes += 1
+
+    def queued_pushes(self, clinic_id: str) -> tuple[QueuedPush, ...]:
+        with self._lock:
+            return tuple(self._queued[key] for key in sorted(k for k in self._queued if k[0] == clinic_id))
+
+    def pushed(self, push: QueuedPush, device_id: str) -> None:
+        with self._lock:
+            key = (push.clinic_id, push.day, push.patient_id)
+            held = self._queued.get(key)
+            if held is None:
+                return
+            left = tuple(e for e in held.endpoints if e[0] != device_id)
+            if left:
+                self._queued[key] = replace(held, endpoints=left)
+            else:
+                del self._queued[key]
+            self.writes += 1
+
+    def disable_device(self, patient_id: str, device_id: str) -> None:
+        with self._lock:
+            state = self._states.get(patient_id)
+            if state is None:
+                return
+            devices = tuple(replace(d, disabled=True) if d.device_id == device_id else d for d in state.devices)
+            self._states[patient_id] = replace(state, devices=devices, version=state.version + 1)
+            self.writes += 1
+
+    def reminder_leases(self) -> dict[str, SweepLease]:
+        with self._lock:
+            return dict(self._leases)
+
+    def claim_reminders(self, clinic_id: str, day: date, run_id: str, until: datetime, now: datetime) -> bool:
+        with self._lock:
+            held = self._leases.get(clinic_id)
+            free = (
+                held is None
+                or held.date < day
+                or (held.date == day and not held.done and (held.run_id == run_id or held.until <= now))
+            )
+            if free:
+                self._leases[clinic_id] = SweepLease(day, run_id, until, done=False)
+            return free
+
+    def complete_reminders(self, clinic_id: str, day: date, run_id: str) -> bool:
+        with self._lock:
+            held = self._leases.get(clinic_id)
+            if held is None or held.date != day or held.run_id != run_id:
+                return False
+            self._leases[clinic_id] = replace(held, done=True)
+            return True
+
+
+@dataclass
+class SentPush:
+    """One push the in-memory gateway was asked to publish (the local stack's `GET /_local/push` shape)."""
+
+    endpoint_arn: str
+    title: str
+    body: str
+    data: dict[str, Any]
+
+
+@dataclass
+class InMemoryPushGateway:
+    """PushGateway kept in memory: endpoints by token, every publish; ``gone`` endpoints answer EndpointDisabled,
+    ``throttle_next`` publishes fail as a throttled SNS would after its retries, ``fail`` endpoints refuse."""
+
+    platforms: dict[str, str] = field(default_factory=lambda: {"apns": "arn:apns", "fcm": "arn:fcm"})
+    endpoints: dict[str, tuple[str, str]] = field(default_factory=dict)  # arn -> (platform, device id)
+    sent: list[SentPush] = field(default_factory=list)
+    gone: set[str] = field(default_factory=set)
+    fail: set[str] = field(default_factory=set)
+    deleted: list[str] = field(default_factory=list)
+
+    def create_endpoint(self, platform: str, token: str, user_data: str, *, enable: bool = False) -> str:
+        if not self.platforms.get(platform):
+            raise PlatformNotConfigured(platform)
+        arn = (
+            f"arn:aws:sns:eu-west-1:000000000000:endpoint/{platform}/{hashlib.sha256(token.encode()).hexdigest()[:16]}"
+        )
+        self.endpoints[arn] = (platform, user_data.rpartition("/")[2])
+        if enable:
+            self.gone.discard(arn)
+        return arn
+
+    def delete_endpoint(self, endpoint_arn: str) -> None:
+        self.endpoints.pop(endpoint_arn, None)
+        self.deleted.append(endpoint_arn)
+
+    def publish(self, endpoint_arn: str, title: str, body: str, data: Any) -> str:
+        if endpoint_arn in self.gone or endpoint_arn not in self.endpoints:
+            raise EndpointGone("EndpointDisabled")
+        if endpoint_arn in self.fail:
+            raise PushError("injected push failure")
+        self.sent.append(SentPush(endpoint_arn, title, body, json.loads(json.dumps(dict(data)))))
+        return f"push-{len(self.sent)}"

@@ -49,9 +49,27 @@ POLICY_RESOURCES: dict[str, set[str]] = {
     "AlertDrainFunction": {"RegimenTable", "DigestTopic", "RegimenKey"},
     # Lab interfaces (DESIGN 10): results and receipts in the table, critical alerts at once to the topic.
     "LabResultsFunction": {"RegimenTable", "DigestTopic", "RegimenKey"},
+    # Patient reminders (DESIGN 9): endpoints on the platform applications (parameters); the run publishes to the
+    # account's endpoints (a Sub of the account's endpoint ARNs, which names no resource of the template).
+    "DevicesFunction": {
+        "RegimenTable",
+        "IdempotencyTable",
+        "RegimenKey",
+        "ApnsPlatformApplicationArn",
+        "FcmPlatformApplicationArn",
+    },
+    "ReminderFunction": {"RegimenTable", "RegimenKey"},
 }
-# Resources a policy may point at at all: the data stores, the topic and the key that encrypts them.
-DATA_RESOURCES = {"RegimenTable", "IdempotencyTable", "DigestTopic", "RegimenKey"}
+# Resources a policy may point at at all: the data stores, the topic, the key that encrypts them, the platform
+# applications of patient reminders.
+DATA_RESOURCES = {
+    "RegimenTable",
+    "IdempotencyTable",
+    "DigestTopic",
+    "RegimenKey",
+    "ApnsPlatformApplicationArn",
+    "FcmPlatformApplicationArn",
+}
 
 
 def _resource(name: str, kind: str) -> dict[str, Any]:

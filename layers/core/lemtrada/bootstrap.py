@@ -23,8 +23,9 @@ from lemtrada.services.actor import Clock, system_clock
 
 if TYPE_CHECKING:  # the parts are imported where they are built: an HTTP function never loads the sweep
     from lemtrada.notify.publisher import DigestPublisher
+    from lemtrada.notify.push import PushGateway
     from lemtrada.services.sweep import SweepService
-    from lemtrada.storage.ports import Outbox, PatientRepository
+    from lemtrada.storage.ports import Outbox, PatientRepository, ReminderStore
 
 
 class Settings(BaseModel):
@@ -41,6 +42,9 @@ class Settings(BaseModel):
     """Only the local stack and tests set it (botocore reads it too); None means AWS."""
     worklist_url: str | None = Field(default=None, alias="WORKLIST_URL", pattern=r"^https?://\S+$", max_length=2000)
     """The clinic worklist the digest e-mail points to (`{clinic_id}` replaced); None: the e-mail names none."""
+    apns_application_arn: str | None = Field(default=None, alias="APNS_PLATFORM_APPLICATION_ARN", max_length=2048)
+    fcm_application_arn: str | None = Field(default=None, alias="FCM_PLATFORM_APPLICATION_ARN", max_length=2048)
+    """The SNS platform applications of patient reminders (DESIGN 9); empty: that platform is not configured."""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -66,6 +70,8 @@ class _Overrides:
     outbox: Outbox | None = None
     publisher: DigestPublisher | None = None
     clock: Clock | None = None
+    reminder_store: ReminderStore | None = None
+    push_gateway: PushGateway | None = None
 
 
 _overrides = _Overrides()
@@ -125,6 +131,40 @@ def _publisher() -> DigestPublisher:
     return SnsDigestPublisher(settings().topic_arn)
 
 
+@cache
+def _reminder_store() -> ReminderStore:
+    from lemtrada.storage.reminders import DynamoReminderStore  # noqa: PLC0415 - the reminder functions only
+
+    return DynamoReminderStore(settings().table_name, client=_dynamodb())
+
+
+@cache
+def _sns_client() -> Any:
+    """One SNS client for mobile push per execution environment (from the shared botocore session)."""
+    from botocore.config import Config  # noqa: PLC0415 - the reminder functions only
+
+    config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
+    return aws_session().create_client("sns", region_name=settings().region, config=config)
+
+
+def _push_gateway() -> PushGateway:
+    """The platform applications are read from the environment at each call (cheap): on Lambda it is the
+    function's own, and the local stack runs every function in one process, each with its own variables."""
+    from lemtrada.notify.push import SnsPushGateway  # noqa: PLC0415 - the reminder functions only
+
+    current = Settings.from_environment()
+    platforms = {"apns": current.apns_application_arn, "fcm": current.fcm_application_arn}
+    return SnsPushGateway(platforms, client=_sns_client())
+
+
+def reminder_store() -> ReminderStore:
+    return _overrides.reminder_store or _reminder_store()
+
+
+def push_gateway() -> PushGateway:
+    return _overrides.push_gateway or _push_gateway()
+
+
 def repository() -> PatientRepository:
     """The patient repository (DynamoDB, ``TABLE_NAME``) unless a test passed its own."""
     return _overrides.repository or _repository()
@@ -155,10 +195,19 @@ def use(
     outbox: Outbox | None = None,
     publisher: DigestPublisher | None = None,
     clock: Clock | None = None,
+    reminder_store: ReminderStore | None = None,
+    push_gateway: PushGateway | None = None,
 ) -> None:
     """The one override (tests, local stack): the parts given replace the real ones; ``use()`` restores them
     and forgets what was built, so the next use re-reads the environment (a test's fresh AWS mock)."""
     global _overrides  # noqa: PLW0603 - one wiring per execution environment by design
-    _overrides = _Overrides(repository=repository, outbox=outbox, publisher=publisher, clock=clock)
-    for built in (settings, aws_session, _dynamodb, _repository, _outbox, _publisher):
+    _overrides = _Overrides(
+        repository=repository,
+        outbox=outbox,
+        publisher=publisher,
+        clock=clock,
+        reminder_store=reminder_store,
+        push_gateway=push_gateway,
+    )
+    for built in (settings, aws_session, _dynamodb, _repository, _outbox, _publisher, _reminder_store, _sns_client):
         built.cache_clear()

@@ -62,6 +62,10 @@ EVENT_FUNCTION = {
     "get_worklist": "reading",
     "get_me": "reading",
     "get_docs": "reading",
+    "list_devices": "devices",
+    "put_device": "devices",
+    "delete_device": "devices",
+    "put_reminders": "devices",
 }
 SAMPLE_PATIENT = "3f6c0e9a8b2d4c71a5e4f0b9d8c7a6e5"
 

@@ -25,6 +25,7 @@ def test_put_clinic_creates_then_updates_with_etag(api: Api) -> None:
         "timezone": "Europe/Paris",
         "label": "EU",
         "digest_hour": 6,
+        "reminder_hour": 9,
         "version": 1,
     }
     assert created.headers["etag"] == '"1"'
@@ -61,6 +62,17 @@ def test_put_clinic_rejects_a_digest_hour_outside_0_to_23_and_stores_nothing(api
     assert reply.headers["content-type"] == PROBLEM
     assert reply.body["errors"][0]["field"] == "digest_hour"
     assert api.call("put_clinic", body={**body, "digest_hour": 6}).status == 201  # nothing was stored before
+
+
+@pytest.mark.parametrize("hour", [-1, 24, "9", 9.5, None])
+def test_reminder_hour_out_of_range_is_422_naming_it(api: Api, hour: object) -> None:
+    body = {"name": "X", "timezone": "America/New_York", "label": "US", "reminder_hour": hour}
+    reply = api.call("put_clinic", body=body)
+    assert reply.status == 422
+    assert reply.body["errors"][0]["field"] == "reminder_hour"
+    stored = api.call("put_clinic", body={**body, "reminder_hour": 20})
+    assert stored.status == 201
+    assert stored.body["reminder_hour"] == 20
 
 
 def test_enroll_answers_201_with_the_patient_and_links_the_user(api: Api, clinic: str) -> None:

@@ -189,3 +189,28 @@ def test_calendar_has_stable_uids_per_occurrence(repo: InMemoryPatientRepository
     assert uids == [str(event["UID"]) for event in second.walk("VEVENT")]
     assert len(uids) == len(set(uids)) == len(schedule.occurrences) + len(schedule.milestones)
     assert context.stored.patient_id == patient_id
+
+
+def test_calendar_events_ring_at_nine_on_the_day_the_window_opens(repo: InMemoryPatientRepository) -> None:
+    """DESIGN 9: a DISPLAY alarm at 09:00 local on the window's first day, naming no test (lock screen)."""
+    from icalendar import Calendar
+
+    patient_id = _enroll(repo)
+    Recording(repo, lambda: NOW).record_infusion(CLINICIAN, patient_id, infusion_request(date(2026, 11, 20)))
+    _, schedule = Reading(repo, lambda: NOW).schedule_for_calendar(CLINICIAN, patient_id)
+    events = Calendar.from_ical(schedule_ics(patient_id, schedule, NOW)).walk("VEVENT")
+    opens = {f"{o.item.value}-{o.k}": o.window_opens for o in schedule.occurrences}
+    assert schedule.occurrences
+    for event in events:
+        alarms = event.walk("VALARM")
+        assert len(alarms) == 1
+        alarm = alarms[0]
+        assert str(alarm["ACTION"]) == "DISPLAY"
+        start = event.decoded("DTSTART")
+        rings = datetime.combine(start, datetime.min.time()) + alarm.decoded("TRIGGER")
+        key = str(event["UID"]).removeprefix(f"{patient_id}-").split("@")[0]
+        assert rings.time().hour == 9
+        assert rings.minute == 0
+        assert rings.date() == opens.get(key, start)
+        assert "Open the app" in str(alarm["DESCRIPTION"])
+        assert not any(word in str(alarm["DESCRIPTION"]).lower() for word in ("cbc", "thyroid", "skin", "stroke"))

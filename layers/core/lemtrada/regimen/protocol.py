@@ -148,6 +148,24 @@ class FindingThresholds:
 
 
 @dataclass(frozen=True, slots=True)
+class ReminderRule:
+    """What reaches the patient's phone (DESIGN 9): the patient audience of the protocol's notices.
+
+    The clinic's notices and the patient's reminders read one rule set (the occurrences' states, the course
+    dates, the milestones); a ``ReminderRule`` only says which of those the patient hears of, with which
+    lock-screen text (no test, no condition: ``{date}`` is the one variable) and for how many days it may still
+    be sent after it became owed (a missed run catches up, a stale reminder is not sent)."""
+
+    kind: str
+    """``due`` / ``overdue`` (an occurrence in that state), ``infusion_warning`` (the day after a course's last
+    infusion), ``monitoring_complete`` (the milestone)."""
+    text: str
+    source: str
+    catch_up_days: int = 0
+    """Days after the first owed day on which it is still sent (occurrences: while the state lasts)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Protocol:
     """A label's regimen. Frozen data; the engine functions take it as their last argument."""
 
@@ -187,6 +205,9 @@ class Protocol:
     course_due_soon_days: int = 30
     milestone_catch_up_days: int = 30
     milestone_chains: tuple[tuple[str, ...], ...] = (("course_2_due_soon", "course_2_due"),)
+    reminders: tuple[ReminderRule, ...] = ()
+    reminder_title: str = "Reminder"
+    """The push's title: neutral, as the drug's name would tell the lock screen's reader the condition."""
     _sources: dict[str, Rule] = field(init=False, repr=False, compare=False, hash=False)
     _analytes: dict[str, AnalyteSpec] = field(init=False, repr=False, compare=False, hash=False)
 
@@ -446,6 +467,14 @@ US_FINDING_RULES: tuple[Rule, ...] = (
     ),
 )
 
+US_REMINDERS = (
+    ReminderRule("infusion_warning", "Important safety information after your treatment. Open the app.", PI_STROKE, 2),
+    ReminderRule("overdue", "Your monitoring tests due on {date} are overdue. Open the app.", PI_MONITORING),
+    ReminderRule("due", "You have monitoring tests due by {date}. Open the app.", PI_MONITORING),
+    ReminderRule("monitoring_complete", "Your monitoring schedule is complete. Open the app.", ENGINE, 30),
+)
+"""In the order the lock screen prefers when several are owed on one day (one push per patient and date)."""
+
 US_PROTOCOL = Protocol(
     label=Label.US,
     monitoring=US_MONITORING,
@@ -453,6 +482,7 @@ US_PROTOCOL = Protocol(
     later_course_requirements=US_LATER_COURSES,
     rules=(*US_RULES, *US_FINDING_RULES),
     analytes=US_ANALYTES,
+    reminders=US_REMINDERS,
 )
 
 # The SmPC sections the EU variant cites for the same rules.
@@ -526,6 +556,7 @@ EU_PROTOCOL = Protocol(
     max_courses=4,
     herpes_prophylaxis_months=1,
     herpes_prophylaxis_needs_cd4=False,
+    reminders=tuple(replace(r, source=_eu(r.source)) for r in US_REMINDERS),
 )
 
 _BY_LABEL = {Label.US: US_PROTOCOL, Label.EU: EU_PROTOCOL}

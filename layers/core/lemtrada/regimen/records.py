@@ -102,6 +102,8 @@ class Clinic:
     label: Label
     digest_hour: int = DEFAULT_DIGEST_HOUR
     """The local hour (0-23) from which the clinic's digest for its date is swept and sent (DESIGN 8)."""
+    reminder_hour: int = 9
+    """The local hour (0-23) at which the clinic's patients get their reminders for its date (DESIGN 9)."""
 
 
 @dataclass(frozen=True, slots=True)

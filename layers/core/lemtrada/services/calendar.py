@@ -2,11 +2,16 @@
 
 UIDs are stable (patient, item, k / patient, milestone code), so a calendar app that re-subscribes updates events
 in place instead of duplicating them. Summaries name the test or milestone only: no patient data.
+
+Each event carries a VALARM (DISPLAY) at 09:00 on the day the occurrence's window opens (a milestone: on its
+day), as a trigger relative to the all-day start, so the phone rings at 09:00 of the calendar's own (the
+patient's) local time. Its text is the lock screen's (DESIGN 9): it names no test and no condition.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from lemtrada.regimen.schedule import Schedule
 
@@ -30,6 +35,20 @@ _MILESTONE_TITLES = {
     "herpes_prophylaxis_may_stop": "Herpes prophylaxis may stop",
     "monitoring_complete": "Safety monitoring complete",
 }
+
+
+ALARM_HOUR = 9
+
+
+def _alarm(start: date, ring_on: date, text: str) -> Any:
+    """A DISPLAY alarm at ``ALARM_HOUR`` local on ``ring_on``, relative to the all-day event starting ``start``."""
+    from icalendar import Alarm  # noqa: PLC0415 - only this route pays for the import
+
+    alarm = Alarm()
+    alarm.add("action", "DISPLAY")
+    alarm.add("description", text)
+    alarm.add("trigger", timedelta(days=(ring_on - start).days, hours=ALARM_HOUR))
+    return alarm
 
 
 def schedule_ics(patient_id: str, schedule: Schedule, stamped_at: datetime) -> bytes:
@@ -56,6 +75,12 @@ def schedule_ics(patient_id: str, schedule: Schedule, stamped_at: datetime) -> b
         )
         event.add("categories", ["monitoring"])
         event.add("transp", "TRANSPARENT")
+        due = occurrence.due_date.isoformat()
+        event.add_component(
+            _alarm(
+                occurrence.due_date, occurrence.window_opens, f"You have monitoring tests due by {due}. Open the app."
+            )
+        )
         calendar.add_component(event)
     for milestone in schedule.milestones:
         event = Event()
@@ -66,6 +91,9 @@ def schedule_ics(patient_id: str, schedule: Schedule, stamped_at: datetime) -> b
         event.add("summary", _MILESTONE_TITLES.get(milestone.code, milestone.code))
         event.add("categories", ["milestone"])
         event.add("transp", "TRANSPARENT")
+        event.add_component(
+            _alarm(milestone.date, milestone.date, "Your treatment calendar has a date today. Open the app.")
+        )
         calendar.add_component(event)
     data: bytes = calendar.to_ical()
     return data

@@ -25,6 +25,7 @@ def clinic_view(clinic: Clinic, version: int) -> ClinicView:
         timezone=clinic.timezone,
         label=clinic.label,
         digest_hour=clinic.digest_hour,
+        reminder_hour=clinic.reminder_hour,
         version=version,
     )
 
@@ -39,12 +40,20 @@ class Clinics(UseCase):
         timezone: str,
         label: Label,
         digest_hour: int = 6,
+        reminder_hour: int = 9,
         if_match: int | None = None,
     ) -> ClinicSaved:
         """Create or replace a clinic (admins only; anyone else gets 404). ``if_match`` guards an update."""
         if not actor.is_admin:
             raise NotFound(f"clinic {clinic_id} not found")
-        clinic = Clinic(clinic_id=clinic_id, name=name, timezone=timezone, label=label, digest_hour=digest_hour)
+        clinic = Clinic(
+            clinic_id=clinic_id,
+            name=name,
+            timezone=timezone,
+            label=label,
+            digest_hour=digest_hour,
+            reminder_hour=reminder_hour,
+        )
         existing = self.repository.get_clinic(clinic_id)
         if if_match is not None and (existing is None or existing.version != if_match):
             raise Conflict("the clinic changed since it was read", code="version_conflict")

@@ -33,6 +33,7 @@ class ClinicView(_View):
     timezone: str
     label: Label
     digest_hour: int
+    reminder_hour: int
     version: int
 
 
@@ -269,3 +270,24 @@ class WorklistView(_View):
 class MeView(_View):
     patient: PatientView
     schedule: ScheduleView
+
+
+# ---- patient reminders (DESIGN 9) --------------------------------------------------------------------------------
+
+
+class DeviceView(_View):
+    """A registered phone: never its token (nor the endpoint that stands for it)."""
+
+    device_id: str
+    platform: Literal["apns", "fcm"]
+    registered_at: datetime
+    enabled: bool
+
+
+class RemindersView(_View):
+    enabled: bool
+
+
+class DevicesView(_View):
+    devices: list[DeviceView]
+    reminders: RemindersView

@@ -262,6 +262,7 @@ def clinic_item(clinic: Clinic, version: int) -> Raw:
             ClinicItem.timezone: clinic.timezone,
             ClinicItem.label: clinic.label.value,
             ClinicItem.digest_hour: clinic.digest_hour,
+            ClinicItem.reminder_hour: clinic.reminder_hour,
             ClinicItem.version: version,
         },
     )
@@ -274,6 +275,7 @@ def clinic_from_item(raw: Raw) -> StoredClinic:
         timezone=_req(raw, ClinicItem.timezone, "timezone"),
         label=Label(_req(raw, ClinicItem.label, "label")),
         digest_hour=DEFAULT_DIGEST_HOUR if (hour := _get(raw, ClinicItem.digest_hour)) is None else int(hour),
+        reminder_hour=9 if (remind := _get(raw, ClinicItem.reminder_hour)) is None else int(remind),
     )
     return StoredClinic(clinic=clinic, version=int(_req(raw, ClinicItem.version, "version")))
 

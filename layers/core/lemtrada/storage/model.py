@@ -108,6 +108,7 @@ class ClinicItem:
     timezone: Final = "tz"
     label: Final = "lb"
     digest_hour: Final = "dh"
+    reminder_hour: Final = "rh"
 
 
 class SweepLeaseItem:

@@ -521,3 +521,103 @@ class Outbox(Protocol):
         """Retire entries SNS accepted (listed by ``pending`` before): a page left empty is deleted, a page with
         entries of a later part keeps those. Idempotent."""
         ...
+
+
+# ---- patient reminders (DESIGN 9) ------------------------------------------------------------------------------
+
+MAX_DEVICES = 5
+"""Devices one patient may register (DESIGN 9)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """A registered phone: its SNS endpoint and a hash of its token (the token itself is never stored)."""
+
+    device_id: str
+    platform: str
+    endpoint_arn: str
+    token_hash: str
+    registered_at: datetime
+    disabled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderState:
+    """A patient's reminder settings, devices and reminder marks (``PATIENT#<id>`` / ``REMINDERS``).
+
+    ``version`` 0: nothing stored yet (reminders enabled, no device)."""
+
+    patient_id: str
+    clinic_id: str
+    version: int = 0
+    enabled: bool = True
+    devices: tuple[Device, ...] = ()
+    marks: frozenset[str] = frozenset()
+    last_push: date | None = None
+    """The local date of the last push queued: one push per patient and date, whatever runs that day."""
+
+    def device(self, device_id: str) -> Device | None:
+        return next((d for d in self.devices if d.device_id == device_id), None)
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedPush:
+    """A push queued for a patient and local date, with the endpoints it still has to reach."""
+
+    clinic_id: str
+    day: date
+    patient_id: str
+    title: str
+    body: str
+    data: Mapping[str, Any]
+    endpoints: tuple[tuple[str, str], ...]  # (device_id, endpoint ARN) not yet published to
+
+
+class ReminderStore(Protocol):
+    """Devices, reminder marks, the push outbox and the hourly run's leases (storage.reminders).
+
+    Queueing a push and marking its keys is one version-checked transaction on the patient's ``REMINDERS`` item,
+    so a key is marked exactly when its push is queued; the push leaves the outbox device by device once SNS
+    accepted it (``pushed``)."""
+
+    def reminder_state(self, patient_id: str, clinic_id: str) -> ReminderState:
+        """The stored state, or the defaults (version 0)."""
+        ...
+
+    def save_reminder_state(self, state: ReminderState, audit: AuditEntry) -> int:
+        """Store devices and ``enabled`` (not the marks) if the version is still ``state.version``; keeps the
+        clinic's list of patients to remind (devices and enabled) in the same transaction. Returns the new
+        version; ``VersionConflict`` otherwise."""
+        ...
+
+    def patients_to_remind(self, clinic_id: str) -> tuple[str, ...]:
+        """Patients of the clinic with a device and reminders enabled."""
+        ...
+
+    def reminder_record(self, patient_id: str, clinic_id: str) -> tuple[StoredPatient | None, ReminderState]:
+        """The patient's record and reminder state, in one read."""
+        ...
+
+    def queue_push(self, state: ReminderState, push: QueuedPush, keys: Sequence[str]) -> None:
+        """Mark ``keys`` and queue ``push`` atomically if the state's version holds (``VersionConflict``)."""
+        ...
+
+    def queued_pushes(self, clinic_id: str) -> tuple[QueuedPush, ...]:
+        """Every push of the clinic not yet through (a crashed run's included), oldest date first."""
+        ...
+
+    def pushed(self, push: QueuedPush, device_id: str) -> None:
+        """SNS accepted the push for this device (or it cannot take it): forget that endpoint; idempotent."""
+        ...
+
+    def disable_device(self, patient_id: str, device_id: str) -> None:
+        """Mark the device disabled (SNS EndpointDisabled): skipped from now on, not retried."""
+        ...
+
+    def reminder_leases(self) -> dict[str, SweepLease]:
+        """The hourly reminder run's lease per clinic (last local date claimed)."""
+        ...
+
+    def claim_reminders(self, clinic_id: str, day: date, run_id: str, until: datetime, now: datetime) -> bool: ...
+
+    def complete_reminders(self, clinic_id: str, day: date, run_id: str) -> bool: ...

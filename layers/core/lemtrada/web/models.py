@@ -108,6 +108,7 @@ class ClinicIn(_Request):
     timezone: Timezone
     label: Label
     digest_hour: Annotated[StrictInt, Field(ge=0, le=23)] = 6
+    reminder_hour: Annotated[StrictInt, Field(ge=0, le=23)] = 9
 
 
 class WorklistRebuildIn(_Request):
@@ -247,3 +248,22 @@ class SubscriptionIn(BaseModel):
         max_length=254,
         pattern=r"^[\x21-\x3f\x41-\x7e]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$",
     )
+
+
+# ---- patient reminders (DESIGN 9) --------------------------------------------------------------------------------
+
+MAX_TOKEN_LENGTH = 4096
+"""An APNs token is 64 hex characters and an FCM registration token about 160; SNS takes tokens far below this."""
+
+
+class DeviceIn(BaseModel):
+    """A phone to push reminders to: its platform and the token the platform gave the app."""
+
+    model_config = ConfigDict(extra="forbid")
+    platform: Literal["apns", "fcm"]
+    token: Annotated[str, Field(min_length=1, max_length=MAX_TOKEN_LENGTH, strict=True, pattern=r"^[\x21-\x7e]+$")]
+
+
+class RemindersIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: StrictBool

@@ -23,7 +23,7 @@ from aws_lambda_powertools.event_handler.openapi.models import (
 
 from lemtrada import bootstrap
 
-HTTP_FUNCTIONS = ("health", "enrollment", "recording", "reading", "subscriptions", "lab_results")
+HTTP_FUNCTIONS = ("health", "enrollment", "recording", "reading", "subscriptions", "lab_results", "devices")
 PUBLIC_OPERATIONS = frozenset({("get", "/docs"), ("get", "/openapi.json")})
 """The operations with no authorizer in template.yaml (a unit test checks the two agree): a browser opens them."""
 SECURITY_SCHEME = "CognitoIdToken"

@@ -10,3 +10,4 @@ ClinicId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-
 PatientId = Annotated[str, Path(min_length=1, max_length=64)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description="Retry-safe write key")]
 IfMatch = Annotated[str | None, Header(alias="If-Match", description="ETag of the version this change is based on")]
+DeviceId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]{1,64}$")]
