@@ -26,8 +26,9 @@ ACCOUNT_ID = "123456789012"
 DIGEST_TOPIC = "DigestTopic"
 
 # Modules that add local-only routes: each has `register(routes: LocalRoutes, stack: LocalStack)`.
-# The sweep adds `POST /_local/sweep`; the alert drain `POST /_local/drain-alerts` and its minute schedule.
-LOCAL_ROUTE_MODULES: tuple[str, ...] = ("local.local_routes", "local.sweep", "local.alerts")
+# The sweep adds `POST /_local/sweep`; the alert drain `POST /_local/drain-alerts` and its minute schedule; the
+# console its static files under /console/.
+LOCAL_ROUTE_MODULES: tuple[str, ...] = ("local.local_routes", "local.sweep", "local.alerts", "local.console")
 
 # Variables that could point a handler at a real account; the stack removes them from its environment.
 _REAL_AWS_VARIABLES = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_DEFAULT_PROFILE")

@@ -1,0 +1,255 @@
+"""The clinician console (DESIGN 11) in a real headless chromium, on the local stack.
+
+A clinician signs in through the local sign-in form, opens the worklist, opens a patient, records a CBC with
+platelets at 42 and sees `platelets_below_100` at the top of the patient and of the worklist, acknowledges it and
+sees it leave the worklist. A bad value is refused with the problem's detail beside its field. A patient's token
+opens nothing (the API's 404 is shown as not found). Every request stays on loopback; axe-core finds no serious or
+critical accessibility violation on any screen. Screenshots go to .local/browser/console-*.png.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import pytest
+import requests
+
+from tests.conftest import ROOT
+from tests.support.local_stack import RunningStack
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, Page, Route
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+
+TIMEOUT_MS = 30_000
+TIMEZONE = "Europe/Paris"
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+ENROLLMENT = {
+    "birth_date": "1981-03-14",
+    "sex": "female",
+    "reproductive_potential": False,
+    "diagnosis": "relapsing_remitting",
+    "prior_dmt_count": 2,
+    "contraindications": [],
+}
+
+
+def _loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Traffic:
+    """Every URL the page asked for; anything past loopback is aborted (and fails the test)."""
+
+    def __init__(self) -> None:
+        self.urls: list[str] = []
+        self.errors: list[str] = []
+
+    def route(self, route: Route) -> None:
+        self.urls.append(route.request.url)
+        if _loopback(route.request.url):
+            route.continue_()
+        else:
+            route.abort()
+
+    def outside(self) -> list[str]:
+        return [url for url in self.urls if not _loopback(url)]
+
+
+def _clinic_with_patient(stack: RunningStack) -> tuple[str, str]:
+    clinic_id = f"console-{uuid.uuid4().hex[:8]}"
+    admin = stack.headers("admins")
+    clinic = requests.put(
+        f"{stack.base_url}/clinics/{clinic_id}",
+        json={"name": "Console clinic", "timezone": TIMEZONE, "label": "US"},
+        headers=admin,
+        timeout=30,
+    )
+    assert clinic.status_code == 201, clinic.text
+    enrolled = requests.post(
+        f"{stack.base_url}/patients",
+        json=ENROLLMENT,
+        headers={**stack.headers("clinicians", clinic_id=clinic_id), "Idempotency-Key": uuid.uuid4().hex},
+        timeout=30,
+    )
+    assert enrolled.status_code == 201, enrolled.text
+    return clinic_id, str(enrolled.json()["patient_id"])
+
+
+def _context(browser: Browser, traffic: Traffic) -> BrowserContext:
+    context = browser.new_context(viewport={"width": 1280, "height": 1600})
+    context.route("**/*", traffic.route)
+    return context
+
+
+def _watch(page: Page, traffic: Traffic) -> None:
+    page.on("pageerror", lambda error: traffic.errors.append(str(error)))
+
+
+def _axe(page: Page) -> list[dict[str, Any]]:
+    """Serious and critical violations axe-core finds on the page as it is now (WCAG 2.x A and AA rules)."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        # Evaluated through the debugging protocol: the console's CSP (no inline script) stays on and unbent.
+        page.evaluate(AXE.read_text(encoding="utf-8") + "\n;undefined")
+    found: list[dict[str, Any]] = page.evaluate(
+        """async () => {
+            const result = await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa']}});
+            return result.violations
+                .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                .map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))}));
+        }"""
+    )
+    return found
+
+
+def _sign_in(page: Page, stack: RunningStack, clinic_id: str) -> None:
+    page.goto(f"{stack.base_url}/console/", wait_until="networkidle", timeout=TIMEOUT_MS)
+    page.get_by_role("heading", name="Sign in (local stack)").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_label("Clinic id").fill(clinic_id)
+    page.get_by_role("button", name="Sign in as a clinician").click()
+    page.get_by_role("heading", name=f"Worklist, clinic {clinic_id}").wait_for(timeout=TIMEOUT_MS)
+
+
+def _worklist_codes(page: Page, patient_id: str) -> list[str]:
+    row = page.locator(f'tr[data-patient="{patient_id}"]')
+    if row.count() == 0:
+        return []
+    return [str(code) for code in row.locator("li[data-code]").evaluate_all("els => els.map(e => e.dataset.code)")]
+
+
+def test_a_clinicians_morning_in_the_console(browser: Browser, local_stack: RunningStack, screenshots: Path) -> None:
+    assert AXE.is_file(), "npm ci installs axe-core (package.json devDependencies)"
+    clinic_id, patient_id = _clinic_with_patient(local_stack)
+    traffic = Traffic()
+    context = _context(browser, traffic)
+    page = context.new_page()
+    _watch(page, traffic)
+    violations: dict[str, list[dict[str, Any]]] = {}
+
+    # Sign in: the form asks /_local/token for a clinician token of the clinic.
+    page.goto(f"{local_stack.base_url}/console/", wait_until="networkidle", timeout=TIMEOUT_MS)
+    page.get_by_role("heading", name="Sign in (local stack)").wait_for(timeout=TIMEOUT_MS)
+    violations["signin"] = _axe(page)
+    page.screenshot(path=str(screenshots / "console-signin.png"), full_page=True)
+    page.get_by_label("Clinic id").fill(clinic_id)
+    page.get_by_label("Clinic id").press("Enter")  # the keyboard alone signs in
+
+    # The worklist: counts, the clinic's local date, the severity filter.
+    page.get_by_role("heading", name=f"Worklist, clinic {clinic_id}").wait_for(timeout=TIMEOUT_MS)
+    today = datetime.now(UTC).astimezone(ZoneInfo(TIMEZONE)).date().isoformat()
+    assert page.locator("#clinic-date").inner_text() == today
+    assert page.get_by_label("Severity at least").is_visible()
+    violations["worklist"] = _axe(page)
+    page.screenshot(path=str(screenshots / "console-worklist.png"), full_page=True)
+    assert "#/clinics/" in page.url
+    assert urlsplit(page.url).query == ""  # nothing but opaque ids in the address
+
+    # Nothing needs attention yet for a patient just enrolled: open it by its address (later from the worklist).
+    assert page.get_by_role("link", name=patient_id).count() == 0
+    page.goto(f"{local_stack.base_url}/console/#/patients/{patient_id}")
+    page.get_by_role("heading", name=f"Patient {patient_id}").wait_for(timeout=TIMEOUT_MS)
+    assert page.locator("#patient-status").inner_text() == "enrolled"
+    page.locator("#readiness-outcome").get_by_text("Not ready").wait_for(timeout=TIMEOUT_MS)  # no labs yet
+    violations["patient"] = _axe(page)
+    page.screenshot(path=str(screenshots / "console-patient.png"), full_page=True)
+
+    # A negative value: refused, the problem's detail beside the value's field, nothing recorded.
+    form = page.locator("#result-form")
+    form.get_by_label("Item").select_option("cbc")
+    form.get_by_label("Analyte 1 code").select_option("platelets")
+    form.get_by_label("Analyte 1 value").fill("-3")
+    form.get_by_role("button", name="Record result").click()
+    page.locator("#result-form .problem-slot").wait_for(state="visible", timeout=TIMEOUT_MS)
+    value_error = page.locator("#result-form .field-error:not([hidden])")
+    assert "analytes[0].value" in value_error.first.inner_text()
+    assert form.get_by_label("Analyte 1 value").get_attribute("aria-invalid") == "true"
+    page.screenshot(path=str(screenshots / "console-result-refused.png"), full_page=True)
+    assert page.locator("#open-findings-list li").count() == 0
+
+    # A CBC with platelets at 42: the critical finding heads the patient.
+    form.get_by_label("Analyte 1 value").fill("42")
+    form.get_by_label("Analyte 1 unit").select_option("10*9/L")
+    form.get_by_label("Analyte 1 reference low").fill("150")
+    form.get_by_label("Analyte 1 reference high").fill("400")
+    form.get_by_role("button", name="Record result").click()
+    page.get_by_role("status").filter(has_text="platelets_below_100").first.wait_for(timeout=TIMEOUT_MS)
+    first = page.locator("#open-findings-list li").first
+    assert first.get_attribute("data-code") == "platelets_below_100"
+    headings = page.locator("main h2").all_inner_texts()
+    assert headings[0].startswith("Open findings (1)")  # the first section of the patient
+    results = page.locator("section[aria-labelledby=results]")
+    if results.count():
+        assert "platelets 42 10*9/L (reference 150 to 400 10*9/L)" in results.inner_text()
+    violations["patient-finding"] = _axe(page)
+    page.screenshot(path=str(screenshots / "console-patient-finding.png"), full_page=True)
+
+    # The worklist: this patient first, critical, platelets_below_100 its first item.
+    page.get_by_role("link", name="Back to the worklist").click()
+    page.get_by_role("heading", name=f"Worklist, clinic {clinic_id}").wait_for(timeout=TIMEOUT_MS)
+    first_row = page.locator("table.worklist tbody tr").first
+    assert first_row.get_attribute("data-patient") == patient_id
+    assert "CRITICAL" in first_row.locator("td").first.inner_text()
+    assert _worklist_codes(page, patient_id)[0] == "platelets_below_100"
+    assert int(page.locator(".counts li.sev-critical strong").inner_text()) >= 1
+    page.get_by_label("Severity at least").select_option("critical")
+    page.get_by_role("button", name="Apply").click()
+    page.locator(f'tr[data-patient="{patient_id}"]').wait_for(timeout=TIMEOUT_MS)
+    page.screenshot(path=str(screenshots / "console-worklist-critical.png"), full_page=True)
+
+    # Acknowledge it from the patient: it closes, and leaves the worklist.
+    page.get_by_role("link", name=patient_id).click()
+    page.get_by_role("heading", name=f"Patient {patient_id}").wait_for(timeout=TIMEOUT_MS)
+    finding = page.locator("#open-findings-list li").first
+    finding.get_by_label("Action for finding platelets_below_100", exact=False).select_option("repeat_test_ordered")
+    finding.get_by_role("button", name="Acknowledge").click()
+    page.get_by_text("No open findings.").wait_for(timeout=TIMEOUT_MS)
+    page.screenshot(path=str(screenshots / "console-acknowledged.png"), full_page=True)
+    page.get_by_role("link", name="Back to the worklist").click()
+    page.get_by_role("heading", name=f"Worklist, clinic {clinic_id}").wait_for(timeout=TIMEOUT_MS)
+    assert "platelets_below_100" not in _worklist_codes(page, patient_id)
+    page.screenshot(path=str(screenshots / "console-worklist-after.png"), full_page=True)
+
+    context.close()
+    assert {screen: found for screen, found in violations.items() if found} == {}
+    assert traffic.outside() == [], "the console reached past loopback"
+    assert any(urlsplit(url).path == "/_local/token" for url in traffic.urls)
+    assert traffic.errors == []
+
+
+def test_a_patient_token_opens_no_clinician_screen(
+    browser: Browser, local_stack: RunningStack, screenshots: Path
+) -> None:
+    clinic_id, patient_id = _clinic_with_patient(local_stack)
+    token = local_stack.token("patients", sub=str(uuid.uuid4()))
+    traffic = Traffic()
+    context = _context(browser, traffic)
+    context.add_init_script(f"sessionStorage.setItem('lemtrada.console.id_token', {token!r});")
+    page = context.new_page()
+    _watch(page, traffic)
+
+    page.goto(f"{local_stack.base_url}/console/#/patients/{patient_id}", timeout=TIMEOUT_MS)
+    page.get_by_role("heading", name="Not found").wait_for(timeout=TIMEOUT_MS)
+    assert page.get_by_role("alert").inner_text().strip() != ""
+    page.screenshot(path=str(screenshots / "console-patient-not-found.png"), full_page=True)
+    assert _axe(page) == []
+
+    page.goto(f"{local_stack.base_url}/console/#/clinics/{clinic_id}/worklist", timeout=TIMEOUT_MS)
+    page.reload()
+    page.get_by_role("heading", name="Not found").wait_for(timeout=TIMEOUT_MS)
+    assert page.get_by_role("heading", name=f"Worklist, clinic {clinic_id}").count() == 0
+    context.close()
+    assert traffic.outside() == []
+    assert traffic.errors == []
