@@ -191,8 +191,7 @@ def test_a_clinicians_morning_in_the_console(browser: Browser, local_stack: Runn
     headings = page.locator("main h2").all_inner_texts()
     assert headings[0].startswith("Open findings (1)")  # the first section of the patient
     results = page.locator("section[aria-labelledby=results]")
-    if results.count():
-        assert "platelets 42 10*9/L (reference 150 to 400 10*9/L)" in results.inner_text()
+    assert "platelets 42 10*9/L (reference 150 to 400 10*9/L)" in results.inner_text()
     violations["patient-finding"] = _axe(page)
     page.screenshot(path=str(screenshots / "console-patient-finding.png"), full_page=True)
 

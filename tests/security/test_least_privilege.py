@@ -284,7 +284,7 @@ def run_api(s: Scenario) -> dict[str, str]:
     assert s.http("POST", url, CLINICIAN, ack, {"idempotency-key": "k-1"}).status == 201
     assert s.http("POST", url, CLINICIAN, ack).status == 200  # acknowledged before: the stored one
     # reading: every route
-    for path in ("", "/readiness", "/schedule", "/schedule.ics"):
+    for path in ("", "/results", "/readiness", "/schedule", "/schedule.ics"):
         assert s.http("GET", f"/patients/{ids['a']}{path}").status == 200
     assert s.http("GET", f"/clinics/{CLINIC}/worklist").status == 200  # today: the WorklistIndex
     assert s.http("GET", f"/clinics/{CLINIC}/worklist?date=2030-01-01").status == 200  # another date: ClinicIndex
