@@ -98,8 +98,9 @@ class LocalStack:
         config = self.config
         if not config.template.exists():
             raise StartError(f"{config.template.name} not found in {config.template.parent}")
-        # Locally the stage is "local" (names, STAGE, log level), whatever the template's default.
-        parameters = {"Stage": "local"}
+        # Locally the stage is "local" (names, STAGE, log level), whatever the template's default, and the digest
+        # names the local console's worklist (on AWS the template's default names the console's distribution).
+        parameters = {"Stage": "local", "WorklistUrl": f"{self.url}/console/#/clinics/{{clinic_id}}/worklist"}
         try:
             self.template = translate(load_template(config.template), config.template.parent, parameters, REGION)
         except TranslationError as error:
