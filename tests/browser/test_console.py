@@ -2,7 +2,7 @@
 
 A clinician signs in through the local sign-in form, opens the worklist, opens a patient, records a CBC with
 platelets at 42 and sees `platelets_below_100` at the top of the patient and of the worklist, acknowledges it and
-sees it leave the worklist. A bad value is refused with the problem's detail beside its field. A patient's token
+sees it leave the worklist; the digest's worklist link opens the console. A bad value is refused with the problem's detail beside its field. A patient's token
 opens nothing (the API's 404 is shown as not found). Every request stays on loopback; axe-core finds no serious or
 critical accessibility violation on any screen. Screenshots go to .local/browser/console-*.png.
 """
@@ -207,6 +207,18 @@ def test_a_clinicians_morning_in_the_console(browser: Browser, local_stack: Runn
     page.get_by_role("button", name="Apply").click()
     page.locator(f'tr[data-patient="{patient_id}"]').wait_for(timeout=TIMEOUT_MS)
     page.screenshot(path=str(screenshots / "console-worklist-critical.png"), full_page=True)
+
+    # The morning digest names the console's worklist of the clinic; its link lands there, signed in.
+    swept = requests.post(f"{local_stack.base_url}/_local/sweep", json={"date": today}, timeout=300)
+    assert swept.status_code == 200, swept.text
+    notices = requests.get(f"{local_stack.base_url}/_local/notices", timeout=30).json()
+    (email,) = [
+        n["email"] for n in notices if n["attributes"].get("kind") == "digest" and n["digest"]["clinic_id"] == clinic_id
+    ]
+    link_text = f"{local_stack.base_url}/console/#/clinics/{clinic_id}/worklist"
+    assert f"Worklist: {link_text}" in email.splitlines()
+    page.goto(link_text, timeout=TIMEOUT_MS)
+    page.get_by_role("heading", name=f"Worklist, clinic {clinic_id}").wait_for(timeout=TIMEOUT_MS)
 
     # Acknowledge it from the patient: it closes, and leaves the worklist.
     page.get_by_role("link", name=patient_id).click()
