@@ -1,4 +1,4 @@
-// Building the page from data without innerHTML: every value from the API becomes a text node.
+// Building the page from data with DOM nodes only (no HTML parsing): every value from the API becomes a text node.
 
 export function h(tag, attributes = {}, ...children) {
   const element = document.createElement(tag);

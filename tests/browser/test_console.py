@@ -1,10 +1,11 @@
 """The clinician console (DESIGN 11) in a real headless chromium, on the local stack.
 
 A clinician signs in through the local sign-in form, opens the worklist, opens a patient, records a CBC with
-platelets at 42 and sees `platelets_below_100` at the top of the patient and of the worklist, acknowledges it and
-sees it leave the worklist; the digest's worklist link opens the console. A bad value is refused with the problem's detail beside its field. A patient's token
-opens nothing (the API's 404 is shown as not found). Every request stays on loopback; axe-core finds no serious or
-critical accessibility violation on any screen. Screenshots go to .local/browser/console-*.png.
+platelets at 42 and sees `platelets_below_100` at the top of the patient and of the worklist, follows the digest's
+worklist link into the console, acknowledges the finding and sees it leave the worklist. A bad value is refused
+with the problem's detail beside its field. A patient's token opens nothing (the API's 404 is shown as not found).
+Every request stays on loopback; axe-core finds no serious or critical accessibility violation on any screen.
+Screenshots go to .local/browser/console-*.png.
 """
 
 from __future__ import annotations
