@@ -799,6 +799,11 @@ async function start() {
       return;
     }
   }
+  // The skip link moves the focus only: its #main must not become a route.
+  document.querySelector(".skip").addEventListener("click", (event) => {
+    event.preventDefault();
+    main().focus();
+  });
   window.addEventListener("hashchange", route);
   await route();
 }

@@ -10,12 +10,15 @@ Screenshots go to .local/browser/console-*.png.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import ipaddress
+import json
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -265,3 +268,132 @@ def test_a_patient_token_opens_no_clinician_screen(
     context.close()
     assert traffic.outside() == []
     assert traffic.errors == []
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def test_signing_in_with_the_hosted_ui_by_code_and_pkce(
+    browser: Browser, local_stack: RunningStack, screenshots: Path
+) -> None:
+    """The AWS sign-in (config `auth: cognito`) against a stand-in for the hosted UI on the stack's origin: the
+    console sends an S256 challenge and a state, trades the code with the verifier that hashes to it, keeps the
+    ID token, drops the code from the address, and signs out through the hosted UI's logout."""
+    clinic_id, _patient_id = _clinic_with_patient(local_stack)
+    base = local_stack.base_url
+    cognito = f"{base}/_test_cognito"
+    console = f"{base}/console/index.html"
+    config = {
+        "auth": "cognito",
+        "api_base": "",
+        "auth_domain": cognito,
+        "client_id": "console-client",
+        "redirect_uri": console,
+        "logout_uri": console,
+    }
+    id_token = local_stack.token("clinicians", clinic_id=clinic_id)
+    seen: dict[str, Any] = {}
+    traffic = Traffic()
+
+    def hosted_ui(route: Route) -> None:
+        request = route.request
+        parts = urlsplit(request.url)
+        if parts.path == "/console/config.json":
+            route.fulfill(status=200, content_type="application/json", body=json.dumps(config))
+        elif parts.path == "/_test_cognito/oauth2/authorize":
+            query = dict(parse_qsl(parts.query))
+            seen["authorize"] = query
+            target = f"{query['redirect_uri']}?{urlencode({'code': 'one-time-code', 'state': query['state']})}"
+            route.fulfill(status=302, headers={"location": target})
+        elif parts.path == "/_test_cognito/oauth2/token":
+            seen["token"] = dict(parse_qsl(request.post_data or ""))
+            route.fulfill(status=200, content_type="application/json", body=json.dumps({"id_token": id_token}))
+        elif parts.path == "/_test_cognito/logout":
+            seen["logout"] = dict(parse_qsl(parts.query))
+            route.fulfill(status=200, content_type="text/html", body="<!doctype html><title>Signed out</title>")
+        else:
+            traffic.route(route)
+
+    context = browser.new_context(viewport={"width": 1280, "height": 1200})
+    context.route("**/*", hosted_ui)
+    page = context.new_page()
+    _watch(page, traffic)
+    page.goto(f"{base}/console/", timeout=TIMEOUT_MS)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name=f"Worklist, clinic {clinic_id}").wait_for(timeout=TIMEOUT_MS)
+
+    authorize = seen["authorize"]
+    assert authorize["response_type"] == "code"
+    assert authorize["client_id"] == "console-client"
+    assert authorize["redirect_uri"] == console
+    assert authorize["code_challenge_method"] == "S256"
+    assert "openid" in authorize["scope"].split()
+    token = seen["token"]
+    assert token["grant_type"] == "authorization_code"
+    assert token["code"] == "one-time-code"
+    assert (token["client_id"], token["redirect_uri"]) == ("console-client", console)
+    assert _b64url(hashlib.sha256(token["code_verifier"].encode()).digest()) == authorize["code_challenge"]
+    assert len(token["code_verifier"]) >= 43  # RFC 7636: 43 to 128 characters
+    assert "code=" not in page.url
+    assert "state=" not in page.url
+    page.screenshot(path=str(screenshots / "console-hosted-ui-worklist.png"), full_page=True)
+
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(f"{cognito}/logout*", timeout=TIMEOUT_MS)
+    assert seen["logout"] == {"client_id": "console-client", "logout_uri": console}
+    assert page.evaluate("() => sessionStorage.length") == 0
+    context.close()
+    assert traffic.outside() == []
+    assert traffic.errors == []
+
+
+def test_the_worklist_and_a_patient_by_keyboard_alone(browser: Browser, local_stack: RunningStack) -> None:
+    """From the screen's start Tab reaches the filter and the patient's link, Enter opens it, focus moves to the new
+    screen, and Tab and Enter acknowledge the finding; a fresh load's first Tab is the skip link."""
+    clinic_id, patient_id = _clinic_with_patient(local_stack)
+    cbc = {"item": "cbc", "date": datetime.now(UTC).astimezone(ZoneInfo(TIMEZONE)).date().isoformat()}
+    cbc["analytes"] = [{"code": "platelets", "value": 42, "unit": "10*9/L"}]  # type: ignore[assignment]
+    recorded = requests.post(
+        f"{local_stack.base_url}/patients/{patient_id}/results",
+        json=cbc,
+        headers=local_stack.headers("clinicians", clinic_id=clinic_id),
+        timeout=30,
+    )
+    assert recorded.status_code == 201, recorded.text
+    traffic = Traffic()
+    context = _context(browser, traffic)
+    page = context.new_page()
+    _watch(page, traffic)
+    _sign_in(page, local_stack, clinic_id)
+    assert page.evaluate("() => document.activeElement.id") == "main"  # each screen takes the focus
+    reached: list[str] = []
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        label = page.evaluate(
+            "() => document.activeElement.getAttribute('aria-label') || document.activeElement.textContent"
+        )
+        reached.append(str(label))
+        if label == patient_id:
+            break
+    assert reached[-1] == patient_id, reached
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name=f"Patient {patient_id}").wait_for(timeout=TIMEOUT_MS)
+    assert page.evaluate("() => document.activeElement.id") == "main"  # a screen reader starts at the new screen
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement.tagName") == "SELECT":
+            break
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # the finding's Acknowledge button, reviewed
+    page.get_by_text("No open findings.").wait_for(timeout=TIMEOUT_MS)
+    page.reload()
+    page.get_by_role("heading", name=f"Patient {patient_id}").wait_for(timeout=TIMEOUT_MS)
+    first = "() => document.querySelector('a[href], button, input, select, textarea').textContent"
+    assert page.evaluate(first) == "Skip to content"  # the first stop of a fresh page's Tab order
+    page.get_by_role("link", name="Skip to content").focus()
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.activeElement.id") == "main"
+    assert page.get_by_role("heading", name=f"Patient {patient_id}").is_visible()  # still the same screen
+    context.close()
+    assert traffic.outside() == []
