@@ -266,8 +266,8 @@ function ackForm(patientId, kind, ref, label) {
     clearProblem(form);
     try {
       await api.acknowledge(patientId, { kind, ref, action: action.value }, `${key}-${action.value}`);
-      announce(`${label} acknowledged`);
       await patientView(patientId, { message: `${label} acknowledged (${action.value}).` });
+      announce(`${label} acknowledged`);
     } catch (error) {
       showProblem(form, error);
     }
@@ -609,8 +609,8 @@ function resultForm(patientId, today) {
       const recorded = await api.recordResult(patientId, body, `${key}-${JSON.stringify(body).length}-${body.date}`);
       const found = (recorded.findings || []).map((f) => `${f.code} (${f.severity})`).join(", ");
       const message = `Result ${recorded.item} of ${recorded.date} recorded${found ? `; findings: ${found}` : "; no findings"}.`;
-      announce(message);
       await patientView(patientId, { message });
+      announce(message);
     } catch (error) {
       showProblem(form, error);
     }
@@ -693,8 +693,8 @@ function infusionForm(patientId, today) {
       const recorded = await api.recordInfusion(patientId, body, `${key}-${body.date}`);
       const deviations = recorded.deviations.map((d) => `${d.code} (${d.severity})`).join(", ");
       const message = `Infusion of ${recorded.date} recorded: course ${recorded.course}, day ${recorded.day}${deviations ? `; deviations: ${deviations}` : ""}.`;
-      announce(message);
       await patientView(patientId, { message });
+      announce(message);
     } catch (error) {
       showProblem(form, error);
     }
@@ -716,7 +716,7 @@ async function patientView(patientId, { message } = {}) {
     `Patient ${patient.patient_id}`,
     h("p", {}, h("a", { href: `#/clinics/${encodeURIComponent(patient.clinic_id || user.clinicId)}/worklist` }, "Back to the worklist")),
     h("h1", {}, `Patient ${patient.patient_id}`),
-    message ? h("p", { class: "notice", role: "status" }, message) : null,
+    message ? h("p", { class: "notice", id: "notice" }, message) : null,
     openFindingsSection(patientId, patient),
     h(
       "section",

@@ -189,7 +189,7 @@ def test_a_clinicians_morning_in_the_console(browser: Browser, local_stack: Runn
     form.get_by_label("Analyte 1 reference low").fill("150")
     form.get_by_label("Analyte 1 reference high").fill("400")
     form.get_by_role("button", name="Record result").click()
-    page.get_by_role("status").filter(has_text="platelets_below_100").first.wait_for(timeout=TIMEOUT_MS)
+    page.locator("#notice").filter(has_text="platelets_below_100").wait_for(timeout=TIMEOUT_MS)
     first = page.locator("#open-findings-list li").first
     assert first.get_attribute("data-code") == "platelets_below_100"
     headings = page.locator("main h2").all_inner_texts()
@@ -387,6 +387,21 @@ def test_the_worklist_and_a_patient_by_keyboard_alone(browser: Browser, local_st
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")  # the finding's Acknowledge button, reviewed
     page.get_by_text("No open findings.").wait_for(timeout=TIMEOUT_MS)
+
+    # An infusion from the form: its deviations show on the patient, each with its own acknowledgement.
+    infusion = page.locator("#infusion-form")
+    infusion.get_by_label("Batch number").fill("")
+    infusion.get_by_role("button", name="Record infusion").click()
+    page.locator("#notice").filter(has_text="Infusion of").wait_for(timeout=TIMEOUT_MS)
+    deviations = page.locator("section[aria-labelledby=infusions] li[data-code]")
+    codes = deviations.evaluate_all("els => els.map(e => e.dataset.code)")
+    assert "no_batch_number" in codes, page.locator("main").inner_text()
+    missing_batch = page.locator('section[aria-labelledby=infusions] li[data-code="no_batch_number"]')
+    missing_batch.get_by_role("combobox").select_option("not_applicable")
+    missing_batch.get_by_role("button", name="Acknowledge").click()
+    page.locator('section[aria-labelledby=infusions] li[data-code="no_batch_number"] .ok').wait_for(timeout=TIMEOUT_MS)
+    assert _axe(page) == []
+
     page.reload()
     page.get_by_role("heading", name=f"Patient {patient_id}").wait_for(timeout=TIMEOUT_MS)
     first = "() => document.querySelector('a[href], button, input, select, textarea').textContent"
