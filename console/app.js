@@ -148,17 +148,20 @@ async function worklistView(clinicId) {
     value: state.severity,
   });
   const day = h("input", { type: "date", name: "date", value: state.date || answer.date });
+  const perPage = select(["5", "20", "50", "100", "200"], { name: "limit", value: String(state.limit) });
   const filter = h(
     "form",
     { class: "row", "aria-label": "Filter the worklist" },
     problemSlot(),
     field("Severity at least", severity, { field: "severity" }),
     field("Date", day, { field: "date" }),
+    field("Patients per page", perPage, { field: "limit" }),
     h("div", {}, h("button", { type: "submit" }, "Apply")),
   );
   filter.addEventListener("submit", (event) => {
     event.preventDefault();
     state.severity = severity.value;
+    state.limit = Number(perPage.value);
     state.date = day.value === answer.date && !state.date ? "" : day.value;
     state.cursor = null;
     state.cursors = [];
@@ -208,8 +211,9 @@ async function worklistView(clinicId) {
     : h("p", { class: "notice" }, "Nothing needs attention.");
 
   const pager = h(
-    "div",
-    { class: "pager" },
+    "nav",
+    { class: "pager", "aria-label": "Worklist pages" },
+    h("p", { id: "page-number" }, `Page ${state.cursors.length + 1}`),
     h(
       "button",
       {

@@ -412,3 +412,55 @@ def test_the_worklist_and_a_patient_by_keyboard_alone(browser: Browser, local_st
     assert page.get_by_role("heading", name=f"Patient {patient_id}").is_visible()  # still the same screen
     context.close()
     assert traffic.outside() == []
+
+
+def test_the_worklist_pages_and_filters(browser: Browser, local_stack: RunningStack, screenshots: Path) -> None:
+    """Six patients with a critical finding: five a page, the next page with the sixth, back to the same five; a
+    severity filter keeps the page size and its patients (filtering out is the API's, tested in tests/functional)."""
+    clinic_id, first = _clinic_with_patient(local_stack)
+    clinician = {**local_stack.headers("clinicians", clinic_id=clinic_id)}
+    patients = [first]
+    for _ in range(5):
+        enrolled = requests.post(f"{local_stack.base_url}/patients", json=ENROLLMENT, headers=clinician, timeout=30)
+        assert enrolled.status_code == 201, enrolled.text
+        patients.append(str(enrolled.json()["patient_id"]))
+    today = datetime.now(UTC).astimezone(ZoneInfo(TIMEZONE)).date().isoformat()
+    for patient_id in patients:
+        cbc = {"item": "cbc", "date": today, "analytes": [{"code": "platelets", "value": 30, "unit": "10*9/L"}]}
+        recorded = requests.post(
+            f"{local_stack.base_url}/patients/{patient_id}/results", json=cbc, headers=clinician, timeout=30
+        )
+        assert recorded.status_code == 201, recorded.text
+    traffic = Traffic()
+    context = _context(browser, traffic)
+    page = context.new_page()
+    _watch(page, traffic)
+    _sign_in(page, local_stack, clinic_id)
+    rows = page.locator("table.worklist tbody tr")
+    assert rows.count() == 6
+    assert page.locator(".counts li.sev-critical strong").inner_text() == "6"
+
+    page.get_by_label("Patients per page").select_option("5")
+    page.get_by_role("button", name="Apply").click()
+    page.get_by_text("Page 1").wait_for(timeout=TIMEOUT_MS)
+    page.wait_for_function("() => document.querySelectorAll('table.worklist tbody tr').length === 5")
+    on_first = rows.evaluate_all("els => els.map(e => e.dataset.patient)")
+    assert page.get_by_role("button", name="Previous page").is_disabled()
+    page.get_by_role("button", name="Next page").click()
+    page.get_by_text("Page 2").wait_for(timeout=TIMEOUT_MS)
+    on_second = rows.evaluate_all("els => els.map(e => e.dataset.patient)")
+    assert len(on_second) == 1
+    assert sorted(on_first + on_second) == sorted(patients)  # each patient once over the pages
+    assert page.get_by_role("button", name="Next page").is_disabled()
+    page.screenshot(path=str(screenshots / "console-worklist-page-2.png"), full_page=True)
+    page.get_by_role("button", name="Previous page").click()
+    page.get_by_text("Page 1").wait_for(timeout=TIMEOUT_MS)
+    assert rows.evaluate_all("els => els.map(e => e.dataset.patient)") == on_first
+
+    page.get_by_label("Severity at least").select_option("major")
+    page.get_by_role("button", name="Apply").click()
+    page.get_by_text("Page 1").wait_for(timeout=TIMEOUT_MS)
+    assert rows.count() == 5  # every patient here has a critical item
+    context.close()
+    assert traffic.outside() == []
+    assert traffic.errors == []
