@@ -113,6 +113,7 @@ class FunctionRunner:
         self.base_environment = dict(base_environment)
         self._handlers: dict[str, Handler] = {}
         self._lock = threading.RLock()
+        self._last_environment: dict[str, str] | None = None
 
     def environment_for(self, spec: FunctionSpec) -> dict[str, str]:
         """The variables one function sees: the stack's base values, the template's, the runtime's."""
@@ -164,5 +165,18 @@ class FunctionRunner:
             region=self.base_environment.get("AWS_REGION", "us-east-1"),
         )
         with self.environment(self.environment_for(spec)):
+            self._forget_settings_of_another_environment(spec)
             handler = self._load(spec)
             return handler(event, context)
+
+    def _forget_settings_of_another_environment(self, spec: FunctionSpec) -> None:
+        """Every function shares this process, unlike on Lambda: the layer's settings (read once from the
+        environment and kept) are read again when a function's template variables differ from the previous
+        one's (the publish function's WORKLIST_URL), so each function sees its own."""
+        if spec.environment == self._last_environment:
+            return
+        self._last_environment = dict(spec.environment)
+        bootstrap = sys.modules.get("lemtrada.bootstrap")
+        settings = getattr(bootstrap, "settings", None)
+        if settings is not None and hasattr(settings, "cache_clear"):
+            settings.cache_clear()

@@ -27,9 +27,16 @@ ACCOUNT_ID = "123456789012"
 DIGEST_TOPIC = "DigestTopic"
 
 # Modules that add local-only routes: each has `register(routes: LocalRoutes, stack: LocalStack)`.
-# The sweep adds `POST /_local/sweep`; the alert drain `POST /_local/drain-alerts` and its minute schedule.
-# Patient reminders add `POST /_local/remind` and `GET /_local/push` (platform applications created in moto).
-LOCAL_ROUTE_MODULES: tuple[str, ...] = ("local.local_routes", "local.sweep", "local.alerts", "local.reminders")
+# The sweep adds `POST /_local/sweep`; the alert drain `POST /_local/drain-alerts` and its minute schedule; the
+# console its static files under /console/. Patient reminders add `POST /_local/remind` and `GET /_local/push`
+# (platform applications created in moto).
+LOCAL_ROUTE_MODULES: tuple[str, ...] = (
+    "local.local_routes",
+    "local.sweep",
+    "local.alerts",
+    "local.reminders",
+    "local.console",
+)
 
 # Variables that could point a handler at a real account; the stack removes them from its environment.
 _REAL_AWS_VARIABLES = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_DEFAULT_PROFILE")
@@ -99,8 +106,13 @@ class LocalStack:
         config = self.config
         if not config.template.exists():
             raise StartError(f"{config.template.name} not found in {config.template.parent}")
-        # Locally the stage is "local" (names, STAGE, log level), whatever the template's default.
-        parameters = {"Stage": "local", **platform_parameters(REGION, ACCOUNT_ID)}
+        # Locally the stage is "local" (names, STAGE, log level), whatever the template's default, and the digest
+        # names the local console's worklist (on AWS the template's default names the console's distribution).
+        parameters = {
+            "Stage": "local",
+            "WorklistUrl": f"{self.url}/console/#/clinics/{{clinic_id}}/worklist",
+            **platform_parameters(REGION, ACCOUNT_ID),
+        }
         try:
             self.template = translate(load_template(config.template), config.template.parent, parameters, REGION)
         except TranslationError as error:

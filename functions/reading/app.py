@@ -1,5 +1,5 @@
-"""Reading: a patient, its readiness, schedule (JSON, iCalendar), care plan (FHIR R4), a clinic's worklist, /me, and
-the API docs."""
+"""Reading: a patient, its results, readiness, schedule (JSON, iCalendar), care plan (FHIR R4), a clinic's
+worklist, /me, and the API docs."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from lemtrada import bootstrap
 from lemtrada.services.fhir_export import FHIR_JSON
 from lemtrada.services.reading import Reading
-from lemtrada.services.views import MeView, PatientView, ReadinessView, ScheduleView, WorklistView
+from lemtrada.services.views import MeView, PatientView, ReadinessView, ResultsView, ScheduleView, WorklistView
 from lemtrada.web.api import current_actor, new_resolver, ok, problem_responses
 from lemtrada.web.models import IsoDate
 from lemtrada.web.params import ClinicId, PatientId
@@ -77,6 +77,12 @@ def _reading() -> Reading:
 def get_patient(patient_id: PatientId) -> Response[PatientView]:
     """Profile, courses, status and key dates, as of the clinic's today."""
     return ok(_reading().get_patient(current_actor(app), patient_id))  # type: ignore[return-value]
+
+
+@app.get("/patients/<patient_id>/results", tags=["patients"], responses=problem_responses(404))
+def get_results(patient_id: PatientId) -> Response[ResultsView]:
+    """Every result, newest first: values with units and reference ranges, findings, the occurrence satisfied."""
+    return ok(_reading().results(current_actor(app), patient_id))  # type: ignore[return-value]
 
 
 @app.get("/patients/<patient_id>/readiness", tags=["patients"], responses=problem_responses(404))

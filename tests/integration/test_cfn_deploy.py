@@ -7,7 +7,9 @@ creating anything, so they are asserted on the translation only; everything else
 services (tables and their indexes, topics, the queue, functions and their environments, roles, the state machine).
 More moto gaps: a function's Architectures and Layers are dropped (asserted on the translation, the layer version
 itself is published), and a state machine's DefinitionSubstitutions are not applied (the test applies them from
-the created functions).
+the created functions). moto's CloudFormation knows no CloudFront type; its CloudFront API does, so the console's
+distribution and origin access control are created through it from the template's configuration and their
+attributes written into the template the stack is created from.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from local.template import LocalContext, Resolver
 from local.translation import ARTIFACT_BUCKET, translate_file
 from tests.conftest import ROOT, free_port
 
@@ -47,7 +50,18 @@ MOTO_CANNOT_CREATE = {
     "AWS::CloudWatch::Alarm",
     "AWS::Scheduler::Schedule",
     "AWS::Lambda::EventInvokeConfig",
+    "AWS::Cognito::UserPoolDomain",
+    "AWS::S3::BucketPolicy",
 }
+# moto's CloudFormation does not know CloudFront at all, but moto's CloudFront API creates distributions and origin
+# access controls (no response headers policies): the fixture creates the console's distribution and its OAC
+# through that API from the template's own configuration, and deploys the rest with their attributes filled in.
+CLOUDFRONT_TYPES = {
+    "AWS::CloudFront::Distribution",
+    "AWS::CloudFront::OriginAccessControl",
+    "AWS::CloudFront::ResponseHeadersPolicy",
+}
+MOTO_ACCOUNT = "123456789012"
 
 _NOT_SUPPORTED = re.compile(r"Tried to parse (\S+) but it's not supported")
 
@@ -63,6 +77,7 @@ class Deployed:
     reason: str | None
     resources: dict[str, dict[str, Any]]
     skipped: set[str]  # resource types moto said it cannot create
+    console: dict[str, str]  # the distribution and OAC the fixture created through moto's CloudFront API
 
     def client(self, service: str) -> Any:
         """A client of one service on moto."""
@@ -85,6 +100,72 @@ def _zip(folder: str) -> bytes:
     return buffer.getvalue()
 
 
+def _api_list(items: list[Any]) -> dict[str, Any]:
+    return {"Quantity": len(items), "Items": items}
+
+
+def _console_distribution(session: boto3.Session, endpoint: str, template: dict[str, Any]) -> dict[str, str]:
+    """The console's OAC and distribution created through moto's CloudFront API from the translated template's
+    properties (CloudFormation's shapes turned into the API's `Quantity`/`Items` lists)."""
+    context = LocalContext(region=REGION, account_id=MOTO_ACCOUNT, parameters={"Stage": STAGE})
+    resolver = Resolver(template, context)
+    resources = template["Resources"]
+    bucket = str(resolver.resolve(resources["ConsoleBucket"]["Properties"]["BucketName"]))
+    context.attributes[("ConsoleBucket", "RegionalDomainName")] = f"{bucket}.s3.{REGION}.amazonaws.com"
+    cloudfront = session.client("cloudfront", endpoint_url=endpoint)
+    control_config = resolver.resolve(
+        resources["ConsoleOriginAccessControl"]["Properties"]["OriginAccessControlConfig"]
+    )
+    control = cloudfront.create_origin_access_control(OriginAccessControlConfig=control_config)["OriginAccessControl"]
+    context.attributes[("ConsoleOriginAccessControl", "Id")] = control["Id"]
+    context.refs["ConsoleHeadersPolicy"] = "moto-has-no-response-headers-policies"
+    config = resolver.resolve(resources["ConsoleDistribution"]["Properties"]["DistributionConfig"])
+    behaviour = config["DefaultCacheBehavior"]
+    created = cloudfront.create_distribution(
+        DistributionConfig={
+            "CallerReference": STACK,
+            "Comment": config["Comment"],
+            "Enabled": config["Enabled"],
+            "DefaultRootObject": config["DefaultRootObject"],
+            "PriceClass": config["PriceClass"],
+            "IsIPV6Enabled": config["IPV6Enabled"],
+            "Origins": _api_list(config["Origins"]),
+            "DefaultCacheBehavior": {
+                **{key: item for key, item in behaviour.items() if key != "CachedMethods"},
+                "AllowedMethods": {
+                    **_api_list(behaviour["AllowedMethods"]),
+                    "CachedMethods": _api_list(behaviour["CachedMethods"]),
+                },
+            },
+        }
+    )["Distribution"]
+    return {
+        "bucket": bucket,
+        "distribution_id": created["Id"],
+        "domain": created["DomainName"],
+        "control_id": control["Id"],
+    }
+
+
+def _with_console(value: Any, console: dict[str, str]) -> Any:
+    """The template with the distribution's attributes written in (what CloudFormation would resolve)."""
+    if isinstance(value, list):
+        return [_with_console(item, console) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if value == {"Fn::GetAtt": ["ConsoleDistribution", "DomainName"]}:
+        return console["domain"]
+    if value == {"Ref": "ConsoleDistribution"}:
+        return console["distribution_id"]
+    if "Fn::Sub" in value and len(value) == 1:
+        argument = value["Fn::Sub"]
+        text = argument if isinstance(argument, str) else argument[0]
+        text = text.replace("${ConsoleDistribution.DomainName}", console["domain"])
+        text = text.replace("${ConsoleDistribution}", console["distribution_id"])
+        return {"Fn::Sub": text if isinstance(argument, str) else [text, _with_console(argument[1], console)]}
+    return {key: _with_console(item, console) for key, item in value.items()}
+
+
 @pytest.fixture(scope="module")
 def deployed() -> Iterator[Deployed]:
     template = translate_file(ROOT / "template.yaml", {"Stage": STAGE}, REGION)
@@ -100,13 +181,25 @@ def deployed() -> Iterator[Deployed]:
             location = properties.get("Code") or properties.get("Content")
             if isinstance(location, dict) and location.get("S3Bucket") == ARTIFACT_BUCKET:
                 s3.put_object(Bucket=ARTIFACT_BUCKET, Key=location["S3Key"], Body=_zip(location["S3Key"]))
+        console = _console_distribution(session, endpoint, template)
+        body = _with_console(
+            {
+                **template,
+                "Resources": {
+                    name: resource
+                    for name, resource in template["Resources"].items()
+                    if resource["Type"] not in CLOUDFRONT_TYPES
+                },
+            },
+            console,
+        )
         cloudformation = session.client("cloudformation", endpoint_url=endpoint)
         # moto warns once per resource it cannot create (in its server thread, in this process).
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             cloudformation.create_stack(
                 StackName=STACK,
-                TemplateBody=json.dumps(template),
+                TemplateBody=json.dumps(body),
                 Parameters=[{"ParameterKey": "Stage", "ParameterValue": STAGE}],
                 Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
             )
@@ -122,7 +215,14 @@ def deployed() -> Iterator[Deployed]:
         }
         resources = {item["LogicalResourceId"]: item for item in summaries if item["LogicalResourceId"]}
         yield Deployed(
-            template, session, endpoint, stack["StackStatus"], stack.get("StackStatusReason"), resources, skipped
+            template,
+            session,
+            endpoint,
+            stack["StackStatus"],
+            stack.get("StackStatusReason"),
+            resources,
+            skipped,
+            console,
         )
     finally:
         server.stop()
@@ -133,7 +233,7 @@ def test_the_stack_reaches_create_complete_with_every_resource_moto_can_create(d
     expected = {
         name
         for name, body in deployed.template["Resources"].items()
-        if body["Type"] not in MOTO_CANNOT_CREATE and "Condition" not in body
+        if body["Type"] not in MOTO_CANNOT_CREATE | CLOUDFRONT_TYPES and "Condition" not in body
     }
     assert expected <= set(deployed.resources)
     assert {deployed.resources[name]["ResourceStatus"] for name in expected} == {"CREATE_COMPLETE"}
@@ -267,3 +367,51 @@ def test_cfn_lint_passes_on_the_translated_template(deployed: Deployed, tmp_path
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_console_bucket_and_its_distribution(deployed: Deployed) -> None:
+    """DESIGN 11 on AWS: the bucket created by CloudFormation, the distribution and its OAC through moto's CloudFront
+    API from the template's configuration; what moto cannot hold (the bucket policy, public access block,
+    versioning, the headers policy) is asserted on the translation."""
+    console = deployed.console
+    bucket = deployed.physical("ConsoleBucket")
+    assert bucket == console["bucket"] == f"lemtrada-{STAGE}-console-{MOTO_ACCOUNT}"
+    s3 = deployed.client("s3")
+    s3.head_bucket(Bucket=bucket)
+    (rule,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+
+    cloudfront = deployed.client("cloudfront")
+    distribution = cloudfront.get_distribution(Id=console["distribution_id"])["Distribution"]
+    config = distribution["DistributionConfig"]
+    (origin,) = config["Origins"]["Items"]
+    assert origin["DomainName"] == f"{bucket}.s3.{REGION}.amazonaws.com"
+    # An S3 origin without the legacy identity (moto leaves the empty S3OriginConfig out of its answer).
+    assert origin.get("S3OriginConfig", {}).get("OriginAccessIdentity", "") == ""
+    assert "CustomOriginConfig" not in origin
+    assert config["DefaultCacheBehavior"]["TargetOriginId"] == origin["Id"]
+    assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
+    assert config["DefaultRootObject"] == "console/index.html"
+    assert config["Enabled"] is True
+    # moto keeps no OriginAccessControlId on an origin: the control itself, and the translation naming it.
+    control = cloudfront.get_origin_access_control(Id=console["control_id"])["OriginAccessControl"]
+    control_config = control["OriginAccessControlConfig"]
+    assert control_config["Name"] == f"lemtrada-{STAGE}-console"
+    assert (control_config["SigningProtocol"], control_config["SigningBehavior"]) == ("sigv4", "always")
+    assert control_config["OriginAccessControlOriginType"] == "s3"
+    translated = deployed.template["Resources"]
+    (declared,) = translated["ConsoleDistribution"]["Properties"]["DistributionConfig"]["Origins"]
+    assert declared["OriginAccessControlId"] == {"Fn::GetAtt": ["ConsoleOriginAccessControl", "Id"]}
+
+    # The bucket admits the distribution only (moto skips bucket policies: the translation, resolved).
+    policy = translated["ConsoleBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    source = _with_console(policy["Condition"]["StringEquals"]["AWS:SourceArn"], console)["Fn::Sub"]
+    assert source.endswith(f":distribution/{console['distribution_id']}")
+    assert translated["ConsoleBucket"]["Properties"]["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"]
+
+    # The digest names the console's worklist on the distribution (WorklistUrl left empty).
+    lambda_client = deployed.client("lambda")
+    publish = lambda_client.get_function(FunctionName=deployed.physical("SweepPublishFunction"))["Configuration"]
+    assert publish["Environment"]["Variables"]["WORKLIST_URL"] == (
+        f"https://{console['domain']}/console/index.html#/clinics/{{clinic_id}}/worklist"
+    )

@@ -328,7 +328,7 @@ def run_api(s: Scenario) -> dict[str, str]:
     assert answer.status == 200, answer.body
     assert b"MSA|AA|" in answer.body
     # reading: every route
-    for path in ("", "/readiness", "/schedule", "/schedule.ics", "/fhir"):
+    for path in ("", "/results", "/readiness", "/schedule", "/schedule.ics", "/fhir"):
         assert s.http("GET", f"/patients/{ids['a']}{path}").status == 200
     assert s.http("GET", f"/clinics/{CLINIC}/worklist").status == 200  # today: the WorklistIndex
     assert s.http("GET", f"/clinics/{CLINIC}/worklist?date=2030-01-01").status == 200  # another date: every patient

@@ -225,7 +225,8 @@ def test_http_api_uses_the_cognito_jwt_authorizer_by_default() -> None:
     assert jwt["IdentitySource"] == "$request.header.Authorization"
     issuer = jwt["JwtConfiguration"]["issuer"]
     assert issuer == {"Fn::Sub": "https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}/${UserPool}"}
-    assert jwt["JwtConfiguration"]["audience"] == [{"Ref": "UserPoolClient"}]
+    # The apps' client and the clinician console's (tests/unit/test_template_console.py).
+    assert jwt["JwtConfiguration"]["audience"] == [{"Ref": "UserPoolClient"}, {"Ref": "ConsoleUserPoolClient"}]
 
 
 def test_http_api_writes_access_logs_without_bodies() -> None:

@@ -1,4 +1,5 @@
-"""WorklistUrl: an optional template parameter reaching the publish function only (the digest e-mail's address)."""
+"""WorklistUrl: an optional template parameter reaching the publish function only (the digest e-mail's address),
+the clinician console's worklist when left empty."""
 
 from __future__ import annotations
 
@@ -31,5 +32,12 @@ def test_only_the_publish_function_gets_it() -> None:
     }
     assert holders == {"SweepPublishFunction"}
     variables = TEMPLATE["Resources"]["SweepPublishFunction"]["Properties"]["Environment"]["Variables"]
-    assert variables["WORKLIST_URL"] == {"Ref": "WorklistUrl"}
+    # Left empty, the parameter gives way to the clinician console's worklist on its distribution.
+    assert variables["WORKLIST_URL"] == {
+        "Fn::If": [
+            "HasWorklistUrl",
+            {"Ref": "WorklistUrl"},
+            {"Fn::Sub": "https://${ConsoleDistribution.DomainName}/console/index.html#/clinics/{clinic_id}/worklist"},
+        ]
+    }
     assert "WORKLIST_URL" not in TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]

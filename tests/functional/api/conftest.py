@@ -55,6 +55,7 @@ EVENT_FUNCTION = {
     "post_result_analytes": "recording",
     "post_acknowledgement": "recording",
     "get_patient": "reading",
+    "get_results": "reading",
     "get_readiness": "reading",
     "get_schedule": "reading",
     "get_schedule_ics": "reading",

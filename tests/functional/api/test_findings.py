@@ -263,3 +263,37 @@ def test_rapidly_evolving_severe_admits_zero_prior_dmts_in_the_eu(api: Api) -> N
     assert admitted.body["profile"]["rapidly_evolving_severe"] is True
     not_bool = api.enroll(prior_dmt_count=0, rapidly_evolving_severe="yes")
     assert (not_bool.status, not_bool.body["errors"][0]["field"]) == (422, "rapidly_evolving_severe")
+
+
+def test_the_results_route_lists_values_ranges_and_findings_newest_first(api: Api, patient_id: str) -> None:
+    """What the console's patient screen shows (DESIGN 11): each result with its analytes and findings."""
+    assert api.infusion(patient_id, "2026-10-20").status == 201
+    older = _cbc(api, patient_id, "2026-11-10", analytes=[{"code": "platelets", "value": 210, "unit": "10*3/uL"}])
+    newer = _cbc(api, patient_id, "2026-11-20")
+    assert (older.status, newer.status) == (201, 201)
+    reply = api.call("get_results", path=f"/patients/{patient_id}/results")
+    assert reply.status == 200, reply.raw
+    assert reply.body["patient_id"] == patient_id
+    results = reply.body["results"]
+    assert [r["result_id"] for r in results] == [newer.body["result_id"], older.body["result_id"]]
+    assert results[0]["analytes"] == newer.body["analytes"]
+    assert results[0]["analytes"][0] == {
+        "code": "platelets",
+        "value": 15.0,
+        "unit": "10*9/L",
+        "low": 150.0,
+        "high": 400.0,
+    }
+    assert [(f["code"], f["severity"]) for f in results[0]["findings"]] == [("platelets_below_100", "critical")]
+    assert results[1]["findings"] == []
+    assert results[1]["analytes"] == [
+        {"code": "platelets", "value": 210.0, "unit": "10*3/uL", "low": None, "high": None}
+    ]
+    assert {r["satisfied"]["item"] for r in results if r["satisfied"]} == {"cbc"}
+
+
+def test_the_results_route_answers_404_past_the_callers_patients(api: Api, patient_id: str) -> None:
+    assert _cbc(api, patient_id).status == 201
+    path = f"/patients/{patient_id}/results"
+    assert api.call("get_results", path=path, claims=OTHER_CLINICIAN).status == 404
+    assert api.call("get_results", path="/patients/0123456789abcdef0123456789abcdef/results").status == 404

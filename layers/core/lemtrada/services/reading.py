@@ -12,12 +12,13 @@ from lemtrada.services.actor import Actor
 from lemtrada.services.base import PatientContext, UseCase, local_today
 from lemtrada.services.errors import NotFound, ValidationFailed, Violation
 from lemtrada.services.fhir_export import care_plan_bundle
-from lemtrada.services.presenters import patient_view, schedule_view, worklist_patient_view
+from lemtrada.services.presenters import patient_view, result_view, schedule_view, worklist_patient_view
 from lemtrada.services.views import (
     FindingView,
     MeView,
     PatientView,
     ReadinessView,
+    ResultsView,
     ScheduleView,
     WorklistCountsView,
     WorklistView,
@@ -64,6 +65,18 @@ class Reading(UseCase):
             ready=readiness.ready,
             blockers=[FindingView(code=f.code, detail=f.detail, source=f.source) for f in readiness.blockers],
             earliest_start=readiness.earliest_start,
+        )
+
+    def results(self, actor: Actor, patient_id: str) -> ResultsView:
+        """Every stored result, newest first, with its analytes, findings and the occurrence it satisfied as of the
+        clinic's today (one schedule built for all of them)."""
+        context = self.patient(actor, patient_id)
+        schedule = self._schedule(context, context.today)
+        satisfied = {o.satisfied_by: o for o in schedule.occurrences if o.satisfied_by is not None}
+        ordered = sorted(context.record.results, key=lambda r: (r.date, r.result_id), reverse=True)
+        return ResultsView(
+            patient_id=patient_id,
+            results=[result_view(result, satisfied.get(result.result_id)) for result in ordered],
         )
 
     def schedule(self, actor: Actor, patient_id: str, as_of: date | None) -> ScheduleView:

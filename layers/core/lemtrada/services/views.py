@@ -198,6 +198,11 @@ class ResultView(_View):
     findings: list[LabFindingView] = []  # what this write raised (own first; others name their result_id)
 
 
+class ResultsView(_View):
+    patient_id: str
+    results: list[ResultView]  # newest first, each with its values, reference ranges and findings
+
+
 class ReadinessView(_View):
     start: date
     course: int
