@@ -21,13 +21,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from operator import gt
 from typing import Protocol as Structural
 
 from lemtrada.regimen.dates import ONE_DAY, MonthGrid, add_months, month_grid
 from lemtrada.regimen.protocol import MonitoringItem, Protocol
 from lemtrada.regimen.readiness import applies_to
 from lemtrada.regimen.records import Infusion, PatientRecord, Result, ResultItem
-from lemtrada.regimen.schedule import slot_dates
+from lemtrada.regimen.schedule import Milestone, cd4_count, milestones_for, slot_dates
 
 Dates = tuple[date, ...]
 
@@ -41,6 +42,10 @@ class ResultIndex:
     cd4_dates: Dates
     with_findings: tuple[Result, ...]
     slots: dict[tuple[ResultItem, MonthGrid, int], _Slots]  # one item's periods: see slots_of
+    infusions: tuple[Infusion, ...]  # in date order
+    infusion_dates: Dates
+    milestones: dict[tuple[int, int], tuple[Protocol, date, list[Milestone]]]  # see milestones_since
+    cd4_values: dict[int, tuple[Protocol, tuple[float, ...]]]  # per protocol (by identity): see cd4_values
 
 
 _MEMO_SIZE = 8
@@ -66,7 +71,14 @@ def result_index(record: PatientRecord) -> ResultIndex:
     for column in dates.values():
         column.sort()  # linear on the stored (date-ordered) results
     cd4.sort(key=_by_date)
-    index = ResultIndex(dates, tuple(cd4), tuple(r.date for r in cd4), tuple(with_findings), {})
+    infusions = record.infusions
+    infusion_dates = tuple(i.date for i in infusions)
+    if any(map(gt, infusion_dates, infusion_dates[1:])):  # stored in date order: only a check
+        infusions = tuple(sorted(infusions, key=_by_date))
+        infusion_dates = tuple(i.date for i in infusions)
+    index = ResultIndex(
+        dates, tuple(cd4), tuple(r.date for r in cd4), tuple(with_findings), {}, infusions, infusion_dates, {}, {}
+    )
     if len(_memo) >= _MEMO_SIZE:
         del _memo[next(iter(_memo))]
     _memo[id(record)] = (record, index)
@@ -81,8 +93,54 @@ def clear_caches() -> None:
     slot_dates.cache_clear()
 
 
-def _by_date(result: Result) -> date:
-    return result.date
+def _by_date(fact: Result | Infusion) -> date:
+    return fact.date
+
+
+def sorted_infusions(record: PatientRecord, last: date | None = None) -> tuple[Infusion, ...]:
+    """The record's infusions dated on or before ``last`` (all when None), in date order (ties in stored order:
+    ``courses.infusions_until``'s answer)."""
+    index = result_index(record)
+    if last is None:
+        return index.infusions
+    return index.infusions[: bisect_right(index.infusion_dates, last)]
+
+
+def cd4_values(record: PatientRecord, protocol: Protocol) -> tuple[float, ...]:
+    """Each cd4 result's count (``schedule.cd4_count``), in ``cd4_until``'s order, computed once per record."""
+    memo = result_index(record).cd4_values
+    hit = memo.get(id(protocol))
+    if hit is not None and hit[0] is protocol:
+        return hit[1]
+    values = tuple(cd4_count(r, protocol) for r in result_index(record).cd4)
+    memo[id(protocol)] = (protocol, values)
+    return values
+
+
+def milestones_since(
+    record: PatientRecord, infusions: Sequence[Infusion], protocol: Protocol, since: date | None
+) -> list[Milestone]:
+    """``milestones_for(profile, infusions, every cd4 result, date.max, protocol, since=since)``: every milestone
+    dated on or after ``since`` (``reached`` True: callers compare dates), ``infusions`` a date-order prefix of the
+    record's (``sorted_infusions``). ``notices_due`` and ``next_check`` ask it one day apart, so the answer is kept
+    with the record and a later ``since`` only filters it (``since`` drops milestones by date, nothing else).
+
+    Reading every cd4 result instead of those up to the day asked changes no milestone dated on or before that day
+    (the first qualifying cd4 after a course is the same whenever one is on or before it), which is all
+    ``notices_due`` reads."""
+    since = date.min if since is None else since
+    index = result_index(record)
+    key = (len(infusions), id(protocol))
+    hit = index.milestones.get(key)
+    if hit is not None and hit[0] is protocol and hit[1] <= since:
+        if hit[1] == since:
+            return hit[2]
+        return [m for m in hit[2] if m.date >= since]
+    found = milestones_for(
+        record.profile, infusions, index.cd4, date.max, protocol, since=since, cd4_values=cd4_values(record, protocol)
+    )
+    index.milestones[key] = (protocol, since, found)
+    return found
 
 
 def cd4_until(record: PatientRecord, last: date | None = None) -> tuple[Result, ...]:

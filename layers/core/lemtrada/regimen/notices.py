@@ -20,14 +20,19 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from lemtrada.regimen.courses import infusions_until
 from lemtrada.regimen.dates import ONE_DAY
 from lemtrada.regimen.history import is_history, milestone_is_history
-from lemtrada.regimen.lazy import cd4_until, occurrence_windows, owed_occurrences, results_with_findings
+from lemtrada.regimen.lazy import (
+    milestones_since,
+    occurrence_windows,
+    owed_occurrences,
+    results_with_findings,
+    sorted_infusions,
+)
 from lemtrada.regimen.protocol import Protocol
-from lemtrada.regimen.records import Infusion, LabFinding, PatientRecord, Result, ResultItem, Severity
+from lemtrada.regimen.records import Infusion, LabFinding, PatientRecord, Severity
 from lemtrada.regimen.safety import finding_is_open
-from lemtrada.regimen.schedule import Milestone, milestones_for
+from lemtrada.regimen.schedule import Milestone
 
 NoticeKind = Literal["occurrence", "milestone", "deviation", "finding"]
 
@@ -146,7 +151,7 @@ def notices_due(record: PatientRecord, on: date, sent: frozenset[str], protocol:
     profile = record.profile
     if profile.withdrawn_on is not None and profile.withdrawn_on <= on:
         return ()
-    infusions = infusions_until(record, on)
+    infusions = sorted_infusions(record, on)
     findings = _owed_findings(record, on, sent)
     if not infusions:
         return tuple(findings)
@@ -157,8 +162,7 @@ def notices_due(record: PatientRecord, on: date, sent: frozenset[str], protocol:
         for due, item, k, state, key in owed_occurrences(record, infusions, on, sent, protocol, ended_by=enrolled_on)
     ]
     since = on - timedelta(days=protocol.milestone_catch_up_days)  # older reached milestones are not owed
-    milestones = milestones_for(profile, infusions, cd4_until(record, on), on, protocol, since=since)
-    reached = [m for m in milestones if m.reached]
+    reached = [m for m in milestones_since(record, infusions, protocol, since) if m.date <= on]
     horizon = on - timedelta(days=protocol.milestone_catch_up_days)
     for milestone in reached:
         if milestone.date < horizon or milestone_is_history(milestone, enrolled_on):
@@ -215,7 +219,7 @@ def next_check(
 ) -> date | None:
     """First day (> ``after``) on which ``notices_due`` is non-empty; None when nothing can be owed again."""
     profile = record.profile
-    infusions = tuple(sorted(record.infusions, key=lambda i: i.date))
+    infusions = sorted_infusions(record)
     low = date.min if after is None else after + ONE_DAY
     high = date.max if profile.withdrawn_on is None else profile.withdrawn_on - ONE_DAY
     if low > high:
@@ -236,25 +240,23 @@ def next_check(
             if deviation_key(pid, deviation.code, infusion.date) not in sent:
                 earliest.offer(infusion.date, date.max)
     occurrence_windows(record, infusions, sent, protocol, earliest, ended_by=enrolled_on)
-    results = {ResultItem.CD4: list(cd4_until(record))}
-    _milestone_windows(record, infusions, results, sent, protocol=protocol, earliest=earliest)
+    _milestone_windows(record, infusions, sent, protocol=protocol, earliest=earliest)
     return earliest.best
 
 
 def _milestone_windows(
     record: PatientRecord,
     infusions: Sequence[Infusion],
-    results: dict[ResultItem, list[Result]],
     sent: frozenset[str],
     *,
     protocol: Protocol,
     earliest: _Earliest,
 ) -> None:
     """Milestones depend on which infusions exist, so each stretch between two infusion dates is read
-    with its own infusions; only stretches that reach past ``low`` are computed."""
+    with its own infusions; only stretches that reach past ``low`` are computed (``infusions``: the record's, in
+    date order)."""
     pid = record.profile.patient_id
     enrolled_on = record.profile.enrollment.enrolled_on
-    cd4 = results.get(ResultItem.CD4, ())
     horizon = timedelta(days=protocol.milestone_catch_up_days)
     since = earliest.low - horizon if earliest.low - date.min > horizon else None  # older ones owe nothing now
     for index, infusion in enumerate(infusions):
@@ -262,7 +264,7 @@ def _milestone_windows(
         if stretch_end < earliest.low or earliest.beaten_by(infusion.date):
             continue
         prefix = infusions[: index + 1]
-        milestones = milestones_for(record.profile, prefix, cd4, date.max, protocol, since=since)
+        milestones = milestones_since(record, prefix, protocol, since)
         for milestone in milestones:
             if milestone_is_history(milestone, enrolled_on):
                 continue
