@@ -15,6 +15,7 @@ about each other.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -114,12 +115,13 @@ def _finding_owed(found: LabFinding, pid: str, enrolled_on: date, sent: frozense
 def _owed_findings(record: PatientRecord, on: date, sent: frozenset[str]) -> list[Notice]:
     """Unacknowledged findings of results dated on or before ``on`` not yet sent (acknowledged ones and history
     are not news). Owed with or without infusions: pre-treatment labs raise findings too."""
+    with_findings = results_with_findings(record)
+    if not with_findings:
+        return []
     pid = record.profile.patient_id
     enrolled_on = record.profile.enrollment.enrolled_on
     out = []
-    for result in sorted(
-        (r for r in results_with_findings(record) if r.date <= on), key=lambda r: (r.date, r.result_id)
-    ):
+    for result in sorted((r for r in with_findings if r.date <= on), key=lambda r: (r.date, r.result_id)):
         for found in result.findings:
             if _finding_owed(found, pid, enrolled_on, sent):
                 out.append(
@@ -173,7 +175,7 @@ def notices_due(record: PatientRecord, on: date, sent: frozenset[str], protocol:
         if key not in sent:
             out.append(Notice(key, pid, "milestone", milestone.code, date=milestone.date))
     for infusion in infusions:
-        if is_history(infusion.date, enrolled_on):
+        if not infusion.deviations or is_history(infusion.date, enrolled_on):
             continue
         for deviation in infusion.deviations:
             key = deviation_key(pid, deviation.code, infusion.date)
@@ -234,7 +236,7 @@ def next_check(
     if not infusions:
         return earliest.best
     for infusion in infusions:
-        if is_history(infusion.date, enrolled_on):
+        if not infusion.deviations or is_history(infusion.date, enrolled_on):
             continue
         for deviation in infusion.deviations:
             if deviation_key(pid, deviation.code, infusion.date) not in sent:
@@ -259,8 +261,10 @@ def _milestone_windows(
     enrolled_on = record.profile.enrollment.enrolled_on
     horizon = timedelta(days=protocol.milestone_catch_up_days)
     since = earliest.low - horizon if earliest.low - date.min > horizon else None  # older ones owe nothing now
-    for index, infusion in enumerate(infusions):
-        stretch_end = infusions[index + 1].date - ONE_DAY if index + 1 < len(infusions) else date.max
+    dates = [i.date for i in infusions]
+    for index in range(max(0, bisect_right(dates, earliest.low) - 1), len(infusions)):  # the stretches reaching low
+        infusion = infusions[index]
+        stretch_end = dates[index + 1] - ONE_DAY if index + 1 < len(infusions) else date.max
         if stretch_end < earliest.low or earliest.beaten_by(infusion.date):
             continue
         prefix = infusions[: index + 1]
