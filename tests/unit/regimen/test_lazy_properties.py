@@ -137,8 +137,10 @@ def test_results_of_items_outside_result_item_are_grouped_as_before() -> None:
     other: the fast pass falls back to grouping whatever the record holds, and the answers stay the oracle's."""
     record = record_for(5, date(2026, 6, 1), US_PROTOCOL, shuffle=False)
     day = date(2026, 6, 1)
-    odd = (Result("plain", cast(ResultItem, "cbc"), day, None, None, None),)
-    odd += (Result("other", cast(ResultItem, "not_an_item"), day, None, None, None),)
+    odd = (
+        Result("plain", cast(ResultItem, "cbc"), day, None, None, None),
+        Result("other", cast(ResultItem, "not_an_item"), day, None, None, None),
+    )
     strange = replace(record, results=(*record.results, *odd))
     owed = notices_due(strange, day, frozenset(), US_PROTOCOL)
     assert owed == full_notices_due(strange, day, frozenset(), US_PROTOCOL)

@@ -8,7 +8,8 @@ cached slot columns, and which past periods hold a result by bisecting each resu
 object, no walk, no matching of the whole history. The answers are exactly the full computation's
 (tests/unit/regimen/test_lazy_properties.py holds the round-1 walk as the oracle).
 
-A record's results grouped per item (dates only) and its cd4 results are computed once per record object and
+A record's results grouped per item (dates only), its cd4 results and counts, its infusions in date order, its
+milestones and its plan (grid, span, each item's slots and empty periods) are computed once per record object and
 kept for the few records asked about last (``notices_due`` then ``next_check`` on the same record is the
 sweep's question): records are immutable, and the memo holds the record itself, so an identity never
 outlives the object it names.
