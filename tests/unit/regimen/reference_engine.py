@@ -2,7 +2,8 @@
 
 ``notices_due`` and ``next_check`` as they were before the engine became lazy: every occurrence of every item
 is walked from k = 1, every result grouped and matched. The parts the lazy engine did not change (findings,
-milestones, deviations, ``_Earliest``) are the engine's own, imported; only the occurrence walks are copied.
+deviations, ``_Earliest``) are the engine's own, imported; the occurrence walks and the milestone windows
+(``milestones_for`` for each stretch, the engine now reads a per-record memo) are copied.
 A rule that changes which occurrences are owed must be applied here as well.
 """
 
@@ -13,12 +14,13 @@ from datetime import date, timedelta
 
 from lemtrada.regimen.courses import infusions_until
 from lemtrada.regimen.dates import ONE_DAY, add_months
-from lemtrada.regimen.history import is_history
+from lemtrada.regimen.history import is_history, milestone_is_history
 from lemtrada.regimen.notices import (
     Notice,
+    _add_days,
     _Earliest,
-    _milestone_windows,
     _owed_findings,
+    _successors,
     _superseded,
     deviation_key,
     finding_key,
@@ -182,3 +184,36 @@ def _occurrence_windows(
 def _offer(earliest: _Earliest, sent: frozenset[str], key: str, first: date, last: date) -> None:
     if earliest.could_improve(first, last) and key not in sent:
         earliest.offer(first, last)
+
+
+def _milestone_windows(
+    record: PatientRecord,
+    infusions: Sequence[Infusion],
+    results: dict[ResultItem, list[Result]],
+    sent: frozenset[str],
+    *,
+    protocol: Protocol,
+    earliest: _Earliest,
+) -> None:
+    """Milestones depend on which infusions exist, so each stretch between two infusion dates is read
+    with its own infusions; only stretches that reach past ``low`` are computed."""
+    pid = record.profile.patient_id
+    enrolled_on = record.profile.enrollment.enrolled_on
+    cd4 = results.get(ResultItem.CD4, ())
+    horizon = timedelta(days=protocol.milestone_catch_up_days)
+    since = earliest.low - horizon if earliest.low - date.min > horizon else None  # older ones owe nothing now
+    for index, infusion in enumerate(infusions):
+        stretch_end = infusions[index + 1].date - ONE_DAY if index + 1 < len(infusions) else date.max
+        if stretch_end < earliest.low or earliest.beaten_by(infusion.date):
+            continue
+        prefix = infusions[: index + 1]
+        milestones = milestones_for(record.profile, prefix, cd4, date.max, protocol, since=since)
+        for milestone in milestones:
+            if milestone_is_history(milestone, enrolled_on):
+                continue
+            if milestone_key(pid, milestone.code, milestone.date) in sent:
+                continue
+            last = min(stretch_end, _add_days(milestone.date, horizon))
+            for successor in _successors(milestone, milestones, protocol):
+                last = min(last, successor.date - ONE_DAY)
+            earliest.offer(max(milestone.date, infusion.date), last)

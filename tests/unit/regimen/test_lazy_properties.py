@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 from datetime import date, timedelta
+from typing import cast
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -129,3 +130,19 @@ def test_a_record_asked_again_after_a_new_result_is_read_afresh() -> None:
     assert missed.key not in {n.key for n in again}
     assert again == full_notices_due(filled, day, frozenset(), US_PROTOCOL)
     assert notices_due(record, day, frozenset(), US_PROTOCOL) == owed
+
+
+def test_results_of_items_outside_result_item_are_grouped_as_before() -> None:
+    """A result whose item is a plain string (equal to a member's value, or of no member) is grouped like any
+    other: the fast pass falls back to grouping whatever the record holds, and the answers stay the oracle's."""
+    record = record_for(5, date(2026, 6, 1), US_PROTOCOL, shuffle=False)
+    day = date(2026, 6, 1)
+    odd = (
+        Result("plain", cast(ResultItem, "cbc"), day, None, None, None),
+        Result("other", cast(ResultItem, "not_an_item"), day, None, None, None),
+    )
+    strange = replace(record, results=(*record.results, *odd))
+    owed = notices_due(strange, day, frozenset(), US_PROTOCOL)
+    assert owed == full_notices_due(strange, day, frozenset(), US_PROTOCOL)
+    after = frozenset(n.key for n in owed)
+    assert next_check(strange, after, US_PROTOCOL, after=day) == full_next_check(strange, after, US_PROTOCOL, after=day)

@@ -8,7 +8,8 @@ cached slot columns, and which past periods hold a result by bisecting each resu
 object, no walk, no matching of the whole history. The answers are exactly the full computation's
 (tests/unit/regimen/test_lazy_properties.py holds the round-1 walk as the oracle).
 
-A record's results grouped per item (dates only) and its cd4 results are computed once per record object and
+A record's results grouped per item (dates only), its cd4 results and counts, its infusions in date order, its
+milestones and its plan (grid, span, each item's slots and empty periods) are computed once per record object and
 kept for the few records asked about last (``notices_due`` then ``next_check`` on the same record is the
 sweep's question): records are immutable, and the memo holds the record itself, so an identity never
 outlives the object it names.
@@ -21,13 +22,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from operator import gt
 from typing import Protocol as Structural
 
 from lemtrada.regimen.dates import ONE_DAY, MonthGrid, add_months, month_grid
 from lemtrada.regimen.protocol import MonitoringItem, Protocol
 from lemtrada.regimen.readiness import applies_to
 from lemtrada.regimen.records import Infusion, PatientRecord, Result, ResultItem
-from lemtrada.regimen.schedule import slot_dates
+from lemtrada.regimen.schedule import Milestone, cd4_count, milestones_for, slot_dates
 
 Dates = tuple[date, ...]
 
@@ -40,11 +42,16 @@ class ResultIndex:
     cd4: tuple[Result, ...]
     cd4_dates: Dates
     with_findings: tuple[Result, ...]
-    slots: dict[tuple[ResultItem, MonthGrid, int], _Slots]  # one item's periods: see slots_of
+    infusions: tuple[Infusion, ...]  # in date order
+    infusion_dates: Dates
+    milestones: dict[tuple[int, int], tuple[Protocol, date, list[Milestone]]]  # see milestones_since
+    cd4_values: dict[int, tuple[Protocol, tuple[float, ...]]]  # per protocol (by identity): see cd4_values
+    plans: dict[tuple[int, date, date], tuple[Protocol, _Plan]]  # see _plan_of
 
 
 _MEMO_SIZE = 8
 _CD4 = ResultItem.CD4
+_ITEMS = tuple(ResultItem)
 _memo: dict[int, tuple[PatientRecord, ResultIndex]] = {}
 
 
@@ -53,20 +60,36 @@ def result_index(record: PatientRecord) -> ResultIndex:
     hit = _memo.get(id(record))
     if hit is not None and hit[0] is record:
         return hit[1]
-    dates: defaultdict[ResultItem, list[date]] = defaultdict(list)
+    dates: dict[ResultItem, list[date]] = {item: [] for item in _ITEMS}
+    appends = {item: column.append for item, column in dates.items()}
     with_findings: list[Result] = []
     cd4: list[Result] = []
-    for result in record.results:
-        item = result.item
-        dates[item].append(result.date)
-        if item == _CD4:
-            cd4.append(result)
-        if result.findings:
-            with_findings.append(result)
+    try:
+        for result in record.results:  # the one pass over every result: kept to the bare minimum
+            item = result.item
+            appends[item](result.date)
+            if item == _CD4:
+                cd4.append(result)
+            if result.findings:
+                with_findings.append(result)
+    except KeyError:  # an item outside ResultItem (not stored by the service): group whatever it holds
+        grouped: defaultdict[ResultItem, list[date]] = defaultdict(list)
+        for result in record.results:
+            grouped[result.item].append(result.date)
+        dates = dict(grouped)
+        cd4 = [r for r in record.results if r.item == _CD4]
+        with_findings = [r for r in record.results if r.findings]
     for column in dates.values():
         column.sort()  # linear on the stored (date-ordered) results
     cd4.sort(key=_by_date)
-    index = ResultIndex(dates, tuple(cd4), tuple(r.date for r in cd4), tuple(with_findings), {})
+    infusions = record.infusions
+    infusion_dates = tuple(i.date for i in infusions)
+    if any(map(gt, infusion_dates, infusion_dates[1:])):  # stored in date order: only a check
+        infusions = tuple(sorted(infusions, key=_by_date))
+        infusion_dates = tuple(i.date for i in infusions)
+    index = ResultIndex(
+        dates, tuple(cd4), tuple(r.date for r in cd4), tuple(with_findings), infusions, infusion_dates, {}, {}, {}
+    )
     if len(_memo) >= _MEMO_SIZE:
         del _memo[next(iter(_memo))]
     _memo[id(record)] = (record, index)
@@ -81,8 +104,54 @@ def clear_caches() -> None:
     slot_dates.cache_clear()
 
 
-def _by_date(result: Result) -> date:
-    return result.date
+def _by_date(fact: Result | Infusion) -> date:
+    return fact.date
+
+
+def sorted_infusions(record: PatientRecord, last: date | None = None) -> tuple[Infusion, ...]:
+    """The record's infusions dated on or before ``last`` (all when None), in date order (ties in stored order:
+    ``courses.infusions_until``'s answer)."""
+    index = result_index(record)
+    if last is None:
+        return index.infusions
+    return index.infusions[: bisect_right(index.infusion_dates, last)]
+
+
+def cd4_values(record: PatientRecord, protocol: Protocol) -> tuple[float, ...]:
+    """Each cd4 result's count (``schedule.cd4_count``), in ``cd4_until``'s order, computed once per record."""
+    memo = result_index(record).cd4_values
+    hit = memo.get(id(protocol))
+    if hit is not None and hit[0] is protocol:
+        return hit[1]
+    values = tuple(cd4_count(r, protocol) for r in result_index(record).cd4)
+    memo[id(protocol)] = (protocol, values)
+    return values
+
+
+def milestones_since(
+    record: PatientRecord, infusions: Sequence[Infusion], protocol: Protocol, since: date | None
+) -> list[Milestone]:
+    """``milestones_for(profile, infusions, every cd4 result, date.max, protocol, since=since)``: every milestone
+    dated on or after ``since`` (``reached`` True: callers compare dates), ``infusions`` a date-order prefix of the
+    record's (``sorted_infusions``). ``notices_due`` and ``next_check`` ask it one day apart, so the answer is kept
+    with the record and a later ``since`` only filters it (``since`` drops milestones by date, nothing else).
+
+    Reading every cd4 result instead of those up to the day asked changes no milestone dated on or before that day
+    (the first qualifying cd4 after a course is the same whenever one is on or before it), which is all
+    ``notices_due`` reads."""
+    since = date.min if since is None else since
+    index = result_index(record)
+    key = (len(infusions), id(protocol))
+    hit = index.milestones.get(key)
+    if hit is not None and hit[0] is protocol and hit[1] <= since:
+        if hit[1] == since:
+            return hit[2]
+        return [m for m in hit[2] if m.date >= since]
+    found = milestones_for(
+        record.profile, infusions, index.cd4, date.max, protocol, since=since, cd4_values=cd4_values(record, protocol)
+    )
+    index.milestones[key] = (protocol, since, found)
+    return found
 
 
 def cd4_until(record: PatientRecord, last: date | None = None) -> tuple[Result, ...]:
@@ -104,18 +173,41 @@ _NONE: list[date] = []
 class _Slots:
     """One item's occurrences on a patient's month grid: occurrence k is month m_k = first + (k - 1) * cadence,
     D_k = dues[m_k], O_k = opens[m_k] and its period closes on opens[m_k + cadence]; ``count`` of them exist.
-    The grid is grown only as far as the days asked about need (``cover``), not to the end of monitoring."""
+    The grid is grown only as far as the days asked about need (``bound``), not to the end of monitoring.
+    It also holds what one patient's questions ask about the item again and again: the item's result dates
+    (``ds``), the notice keys' prefix, and the empty periods with their missed keys."""
 
-    __slots__ = ("_empty", "_upto", "cadence", "count", "dues", "first", "grid", "limit", "opens")
+    __slots__ = (
+        "_empty",
+        "_keys",
+        "_upto",
+        "cadence",
+        "count",
+        "ds",
+        "dues",
+        "first",
+        "grid",
+        "item",
+        "limit",
+        "opens",
+        "order",
+        "prefix",
+        "shape",
+    )
 
-    def __init__(self, grid: MonthGrid, spec: MonitoringItem, span: int) -> None:
+    def __init__(  # noqa: PLR0917 - built once per item and record
+        self, grid: MonthGrid, spec: MonitoringItem, span: int, order: int, ds: list[date], pid: str
+    ) -> None:
         first, cadence = spec.first_due_months, spec.cadence_months
-        self.grid, self.first, self.cadence = grid, first, cadence
+        self.grid, self.first, self.cadence, self.shape = grid, first, cadence, (first, cadence)
         self.count = 0 if span < first else (span - first) // cadence + 1
         self.limit = first + self.count * cadence  # the month whose opening closes the last period
         self.dues, self.opens = grid.dues, grid.opens  # grown in place by ``grid.reach``
+        self.order, self.ds, self.item = order, ds, str(spec.item)
+        self.prefix = f"{pid}#occurrence#{self.item}#"
         self._upto = 0
         self._empty: list[int] = []
+        self._keys: list[str] = []
 
     def bound(self, month: int) -> int:
         """``month`` (see ``bound_after``) cut at this item's last closing month, the grid grown that far."""
@@ -129,16 +221,18 @@ class _Slots:
         month = bisect_right(self.opens, day, 0, high + 1) - 1
         return min(self.count, max(0, (month - self.first) // self.cadence))
 
-    def empty_through(self, ds: Sequence[date], upto: int) -> list[int]:
+    def empty_through(self, upto: int) -> tuple[list[int], list[str]]:
         """Ascending k, at least every k <= ``upto`` (a closed period), whose period holds none of the item's result
-        dates ``ds``. Whether a period holds a result does not depend on the day asked, so ``notices_due`` and
-        ``next_check`` share one answer; callers slice it to the periods they read."""
+        dates, and their missed keys (same positions). Whether a period holds a result does not depend on the day
+        asked, so ``notices_due`` and ``next_check`` share one answer; callers slice it to the periods they read."""
         if upto > self._upto:
-            self._empty, self._upto = self._compute(ds, upto), upto
-        return self._empty
+            self._empty, self._upto = self._compute(upto), upto
+            prefix = self.prefix
+            self._keys = [f"{prefix}{k}#missed" for k in self._empty]
+        return self._empty, self._keys
 
-    def _compute(self, ds: Sequence[date], upto: int) -> list[int]:
-        first, cadence, opens = self.first, self.cadence, self.opens
+    def _compute(self, upto: int) -> list[int]:
+        first, cadence, opens, ds = self.first, self.cadence, self.opens, self.ds
         stop = first + upto * cadence  # its opening closes period ``upto``
         inside = ds[bisect_left(ds, opens[first]) : bisect_left(ds, opens[stop])]
         # bisect_right(opens, d) - 1 is the month holding d; its occurrence is (month - first) // cadence + 1
@@ -156,13 +250,36 @@ def bound_after(t0: date, day: date) -> int:
     return max(0, (day.year - t0.year) * 12 + day.month - t0.month + 2)
 
 
-def _slots_of(index: ResultIndex, grid: MonthGrid, spec: MonitoringItem, span: int) -> _Slots:
-    """The item's ``_Slots`` for this record, month grid and span, kept with the record's index."""
-    key = (spec.item, grid, span)
-    found = index.slots.get(key)
-    if found is None:
-        found = index.slots[key] = _Slots(grid, spec, span)
-    return found
+class _Plan:
+    """One record's monitoring under one protocol and set of infusions: its month grid, the months its
+    monitoring spans, and the ``_Slots`` of each item that applies to the patient, in protocol order. Both of the
+    sweep's calls read it, so it is built once (kept with the record's index)."""
+
+    __slots__ = ("grid", "items", "span")
+
+    def __init__(self, record: PatientRecord, index: ResultIndex, infusions: Sequence[Infusion], protocol: Protocol):
+        profile = record.profile
+        pid = profile.patient_id
+        self.grid = grid = month_grid(infusions[0].date, protocol.lead_days)
+        self.span = span = grid.months_through(add_months(infusions[-1].date, protocol.monitoring_months))
+        by_item = index.dates
+        self.items = [
+            _Slots(grid, spec, span, order, by_item.get(spec.item, _NONE), pid)
+            for order, spec in enumerate(protocol.monitoring)
+            if applies_to(spec.who, profile)
+        ]
+
+
+def _plan_of(record: PatientRecord, index: ResultIndex, infusions: Sequence[Infusion], protocol: Protocol) -> _Plan:
+    """The record's ``_Plan`` for these infusions (a date-order prefix of the record's: the first and the last
+    decide the grid and the span) under ``protocol`` (by identity)."""
+    key = (id(protocol), infusions[0].date, infusions[-1].date)
+    hit = index.plans.get(key)
+    if hit is not None and hit[0] is protocol:
+        return hit[1]
+    plan = _Plan(record, index, infusions, protocol)
+    index.plans[key] = (protocol, plan)
+    return plan
 
 
 OwedOccurrence = tuple[date, str, int, str, str]
@@ -181,23 +298,17 @@ def owed_occurrences(
     """Occurrences owed on ``on`` (due, overdue or missed, key not in ``sent``) in ``notices_due``'s order: due
     date, then protocol order. ``infusions`` are those existing on ``on``, in date order (at least one).
     ``ended_by``: periods ended on or before that day are never owed (history is not news)."""
-    profile = record.profile
-    pid = profile.patient_id
-    grid = month_grid(infusions[0].date, protocol.lead_days)
-    span = grid.months_through(add_months(infusions[-1].date, protocol.monitoring_months))
-    grace = timedelta(days=protocol.grace_days)
     index = result_index(record)
-    by_item = index.dates
+    plan = _plan_of(record, index, infusions, protocol)
+    t0 = plan.grid.t0
+    grace = timedelta(days=protocol.grace_days)
     tomorrow = on + ONE_DAY if on < date.max else on
-    bound = bound_after(grid.t0, tomorrow)
-    ended = 0 if ended_by is None else bound_after(grid.t0, ended_by)
+    bound = bound_after(t0, tomorrow)
+    ended = 0 if ended_by is None else bound_after(t0, ended_by)
     owed: list[tuple[date, int, OwedOccurrence]] = []
     counted: dict[tuple[int, int], tuple[int, int, int, int] | None] = {}  # items of one cadence share the counts
-    for order, spec in enumerate(protocol.monitoring):
-        if not applies_to(spec.who, profile):
-            continue
-        slots = _slots_of(index, grid, spec, span)
-        shape = (spec.first_due_months, spec.cadence_months)
+    for slots in plan.items:
+        shape = slots.shape
         if shape in counted:
             counts = counted[shape]
         else:
@@ -205,26 +316,26 @@ def owed_occurrences(
         if counts is None:
             continue  # no period opened yet
         opened, past, low, upto = counts
-        ds = by_item.get(spec.item, _NONE)
-        item = str(spec.item)
-        prefix = f"{pid}#occurrence#{item}#"
-        dues = slots.dues
         if past >= low:
-            empty = slots.empty_through(ds, upto)
-            for k in empty[bisect_left(empty, low) : bisect_right(empty, past)]:
-                key = f"{prefix}{k}#missed"
-                if key not in sent:
-                    due = dues[slots.first + (k - 1) * slots.cadence]
-                    owed.append((due, order, (due, item, k, "missed", key)))
+            empty, keys = slots.empty_through(upto)
+            start, stop = bisect_left(empty, low), bisect_right(empty, past)
+            if start < stop and not sent.issuperset(keys[start:stop]):  # steady nights: all sent, one C call
+                for at in range(start, stop):
+                    key = keys[at]
+                    if key not in sent:
+                        k = empty[at]
+                        due = slots.dues[slots.first + (k - 1) * slots.cadence]
+                        owed.append((due, slots.order, (due, slots.item, k, "missed", key)))
         if opened > past and opened >= low:  # the period holding ``on``
             month = slots.first + (opened - 1) * slots.cadence
+            ds = slots.ds
             at = bisect_left(ds, slots.opens[month])
             if at == len(ds) or ds[at] > on:  # no result in it yet
-                due = dues[month]
+                due = slots.dues[month]
                 state = "due" if on <= due + grace else "overdue"
-                key = f"{prefix}{opened}#{state}"
+                key = f"{slots.prefix}{opened}#{state}"
                 if key not in sent:
-                    owed.append((due, order, (due, item, opened, state, key)))
+                    owed.append((due, slots.order, (due, slots.item, opened, state, key)))
     owed.sort(key=_due_then_order)
     return [entry for _, _, entry in owed]
 
@@ -255,6 +366,9 @@ class Earliest(Structural):
     @property
     def low(self) -> date: ...
 
+    @property
+    def best(self) -> date | None: ...
+
     def offer(self, first: date, last: date) -> None: ...
 
     def could_improve(self, first: date, last: date) -> bool: ...
@@ -278,48 +392,46 @@ def occurrence_windows(
     A period over by ``low`` with a result was done before ``low`` and can owe nothing; one without a result
     owes its missed key. From the first period still open on ``low`` on, periods are read in order until
     ``earliest`` holds a day no later period can beat (each period's days start at its O_k)."""
-    pid = record.profile.patient_id
     existence = _Existence(infusions, protocol.monitoring_months)
-    grid = month_grid(infusions[0].date, protocol.lead_days)
-    span = grid.months_through(existence.last_end)
-    grace = timedelta(days=protocol.grace_days)
     index = result_index(record)
-    by_item = index.dates
+    plan = _plan_of(record, index, infusions, protocol)
+    grid = plan.grid
+    grace = timedelta(days=protocol.grace_days)
     low = earliest.low
     bound = bound_after(grid.t0, low)
     ended = 0 if ended_by is None else bound_after(grid.t0, ended_by)
     counted: dict[tuple[int, int], tuple[int, int]] = {}
-    for spec in protocol.monitoring:
-        if not applies_to(spec.who, record.profile):
-            continue
-        slots = _slots_of(index, grid, spec, span)
+    for slots in plan.items:
         if not slots.count:
             continue
         first, cadence, dues, opens = slots.first, slots.cadence, slots.dues, slots.opens
-        shape = (first, cadence)
+        shape = slots.shape
         if shape in counted:
             start, over = counted[shape]
         else:
             start = 1 if ended_by is None else slots.closed_by(ended_by, slots.bound(ended)) + 1
             over = slots.closed_by(low, slots.bound(bound))  # periods 1..over closed on or before ``low``
             counted[shape] = start, over  # items of one cadence share the counts
-        prefix = f"{pid}#occurrence#{spec.item}#"
+        prefix = slots.prefix
         if over >= start:
-            empty = slots.empty_through(by_item.get(spec.item, _NONE), over)
-            for k in empty[bisect_left(empty, start) : bisect_right(empty, over)]:
-                month = first + (k - 1) * cadence
-                if earliest.beaten_by(opens[month]):
-                    break
-                # over by ``low`` with no result: only its missed days can still come
-                if f"{prefix}{k}#missed" not in sent:
-                    earliest.offer(max(opens[month + cadence], existence.of(dues[month])), date.max)
-        ds = by_item.get(spec.item, _NONE)
+            empty, keys = slots.empty_through(over)
+            first_at, stop_at = bisect_left(empty, start), bisect_right(empty, over)
+            if first_at < stop_at and not sent.issuperset(keys[first_at:stop_at]):  # steady nights: all sent
+                for at in range(first_at, stop_at):
+                    month = first + (empty[at] - 1) * cadence
+                    if earliest.beaten_by(opens[month]):
+                        break
+                    # over by ``low`` with no result: only its missed days can still come
+                    if keys[at] not in sent:
+                        earliest.offer(max(opens[month + cadence], existence.of(dues[month])), date.max)
+        ds = slots.ds
+        best = earliest.best
         for k in range(max(start, over + 1), slots.count + 1):
             month = first + (k - 1) * cadence
             if month + cadence >= len(opens):
                 grid.reach(month + cadence)
             opened = opens[month]
-            if earliest.beaten_by(opened):
+            if best is not None and best <= opened:
                 break
             closing = opens[month + cadence]
             at = bisect_left(ds, opened)
@@ -335,6 +447,7 @@ def occurrence_windows(
             if low < closing:
                 _offer(earliest, sent, prefix, k, "overdue", max(late + ONE_DAY, exists), min(closing - ONE_DAY, stop))
             _offer(earliest, sent, prefix, k, "missed", max(closing, exists), stop)
+            best = earliest.best
 
 
 class _Existence:

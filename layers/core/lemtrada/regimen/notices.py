@@ -15,19 +15,25 @@ about each other.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from lemtrada.regimen.courses import infusions_until
 from lemtrada.regimen.dates import ONE_DAY
 from lemtrada.regimen.history import is_history, milestone_is_history
-from lemtrada.regimen.lazy import cd4_until, occurrence_windows, owed_occurrences, results_with_findings
+from lemtrada.regimen.lazy import (
+    milestones_since,
+    occurrence_windows,
+    owed_occurrences,
+    results_with_findings,
+    sorted_infusions,
+)
 from lemtrada.regimen.protocol import Protocol
-from lemtrada.regimen.records import Infusion, LabFinding, PatientRecord, Result, ResultItem, Severity
+from lemtrada.regimen.records import Infusion, LabFinding, PatientRecord, Severity
 from lemtrada.regimen.safety import finding_is_open
-from lemtrada.regimen.schedule import Milestone, milestones_for
+from lemtrada.regimen.schedule import Milestone
 
 NoticeKind = Literal["occurrence", "milestone", "deviation", "finding"]
 
@@ -109,12 +115,13 @@ def _finding_owed(found: LabFinding, pid: str, enrolled_on: date, sent: frozense
 def _owed_findings(record: PatientRecord, on: date, sent: frozenset[str]) -> list[Notice]:
     """Unacknowledged findings of results dated on or before ``on`` not yet sent (acknowledged ones and history
     are not news). Owed with or without infusions: pre-treatment labs raise findings too."""
+    with_findings = results_with_findings(record)
+    if not with_findings:
+        return []
     pid = record.profile.patient_id
     enrolled_on = record.profile.enrollment.enrolled_on
     out = []
-    for result in sorted(
-        (r for r in results_with_findings(record) if r.date <= on), key=lambda r: (r.date, r.result_id)
-    ):
+    for result in sorted((r for r in with_findings if r.date <= on), key=lambda r: (r.date, r.result_id)):
         for found in result.findings:
             if _finding_owed(found, pid, enrolled_on, sent):
                 out.append(
@@ -146,7 +153,7 @@ def notices_due(record: PatientRecord, on: date, sent: frozenset[str], protocol:
     profile = record.profile
     if profile.withdrawn_on is not None and profile.withdrawn_on <= on:
         return ()
-    infusions = infusions_until(record, on)
+    infusions = sorted_infusions(record, on)
     findings = _owed_findings(record, on, sent)
     if not infusions:
         return tuple(findings)
@@ -157,8 +164,7 @@ def notices_due(record: PatientRecord, on: date, sent: frozenset[str], protocol:
         for due, item, k, state, key in owed_occurrences(record, infusions, on, sent, protocol, ended_by=enrolled_on)
     ]
     since = on - timedelta(days=protocol.milestone_catch_up_days)  # older reached milestones are not owed
-    milestones = milestones_for(profile, infusions, cd4_until(record, on), on, protocol, since=since)
-    reached = [m for m in milestones if m.reached]
+    reached = [m for m in milestones_since(record, infusions, protocol, since) if m.date <= on]
     horizon = on - timedelta(days=protocol.milestone_catch_up_days)
     for milestone in reached:
         if milestone.date < horizon or milestone_is_history(milestone, enrolled_on):
@@ -169,7 +175,7 @@ def notices_due(record: PatientRecord, on: date, sent: frozenset[str], protocol:
         if key not in sent:
             out.append(Notice(key, pid, "milestone", milestone.code, date=milestone.date))
     for infusion in infusions:
-        if is_history(infusion.date, enrolled_on):
+        if not infusion.deviations or is_history(infusion.date, enrolled_on):
             continue
         for deviation in infusion.deviations:
             key = deviation_key(pid, deviation.code, infusion.date)
@@ -215,7 +221,7 @@ def next_check(
 ) -> date | None:
     """First day (> ``after``) on which ``notices_due`` is non-empty; None when nothing can be owed again."""
     profile = record.profile
-    infusions = tuple(sorted(record.infusions, key=lambda i: i.date))
+    infusions = sorted_infusions(record)
     low = date.min if after is None else after + ONE_DAY
     high = date.max if profile.withdrawn_on is None else profile.withdrawn_on - ONE_DAY
     if low > high:
@@ -230,39 +236,39 @@ def next_check(
     if not infusions:
         return earliest.best
     for infusion in infusions:
-        if is_history(infusion.date, enrolled_on):
+        if not infusion.deviations or is_history(infusion.date, enrolled_on):
             continue
         for deviation in infusion.deviations:
             if deviation_key(pid, deviation.code, infusion.date) not in sent:
                 earliest.offer(infusion.date, date.max)
     occurrence_windows(record, infusions, sent, protocol, earliest, ended_by=enrolled_on)
-    results = {ResultItem.CD4: list(cd4_until(record))}
-    _milestone_windows(record, infusions, results, sent, protocol=protocol, earliest=earliest)
+    _milestone_windows(record, infusions, sent, protocol=protocol, earliest=earliest)
     return earliest.best
 
 
 def _milestone_windows(
     record: PatientRecord,
     infusions: Sequence[Infusion],
-    results: dict[ResultItem, list[Result]],
     sent: frozenset[str],
     *,
     protocol: Protocol,
     earliest: _Earliest,
 ) -> None:
     """Milestones depend on which infusions exist, so each stretch between two infusion dates is read
-    with its own infusions; only stretches that reach past ``low`` are computed."""
+    with its own infusions; only stretches that reach past ``low`` are computed (``infusions``: the record's, in
+    date order)."""
     pid = record.profile.patient_id
     enrolled_on = record.profile.enrollment.enrolled_on
-    cd4 = results.get(ResultItem.CD4, ())
     horizon = timedelta(days=protocol.milestone_catch_up_days)
     since = earliest.low - horizon if earliest.low - date.min > horizon else None  # older ones owe nothing now
-    for index, infusion in enumerate(infusions):
-        stretch_end = infusions[index + 1].date - ONE_DAY if index + 1 < len(infusions) else date.max
+    dates = [i.date for i in infusions]
+    for index in range(max(0, bisect_right(dates, earliest.low) - 1), len(infusions)):  # the stretches reaching low
+        infusion = infusions[index]
+        stretch_end = dates[index + 1] - ONE_DAY if index + 1 < len(infusions) else date.max
         if stretch_end < earliest.low or earliest.beaten_by(infusion.date):
             continue
         prefix = infusions[: index + 1]
-        milestones = milestones_for(record.profile, prefix, cd4, date.max, protocol, since=since)
+        milestones = milestones_since(record, prefix, protocol, since)
         for milestone in milestones:
             if milestone_is_history(milestone, enrolled_on):
                 continue

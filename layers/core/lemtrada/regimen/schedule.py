@@ -132,6 +132,7 @@ def milestones_for(
     protocol: Protocol,
     *,
     since: date | None = None,
+    cd4_values: Sequence[float] | None = None,
 ) -> list[Milestone]:
     """Key dates from the given infusions (date order) and cd4 results.
 
@@ -139,6 +140,7 @@ def milestones_for(
     never reached, and a later course brings its own (this is "while course 2 has not started").
     ``since``: milestones dated before it are left out (the sweep reads only the last weeks' milestones), so a
     course whose successor started by then contributes nothing and is not computed.
+    ``cd4_values``: each cd4 result's count (``cd4_count``), when the caller already has them.
     """
     if not infusions:
         return []
@@ -173,7 +175,9 @@ def milestones_for(
         if not protocol.herpes_prophylaxis_needs_cd4:
             add("herpes_prophylaxis_may_stop", may_stop, course)  # EU SmPC: E_n + 1 month, whatever the CD4
         elif following is None or following > may_stop:  # else it would be dropped whatever the cd4
-            cd4 = next((r for r in cd4_results if r.date > end and _cd4(r, protocol) >= protocol.cd4_threshold), None)
+            values = cd4_values if cd4_values is not None else (cd4_count(r, protocol) for r in cd4_results)
+            threshold = protocol.cd4_threshold
+            cd4 = next((r for r, v in zip(cd4_results, values, strict=True) if r.date > end and v >= threshold), None)
             if cd4 is not None:
                 add("herpes_prophylaxis_may_stop", max(may_stop, cd4.date), course)
     last_day = add_months(infusions[-1].date, protocol.monitoring_months)
@@ -194,7 +198,7 @@ def _by_date_and_code(milestone: Milestone) -> tuple[date, str]:
     return milestone.date, milestone.code
 
 
-def _cd4(result: Result, protocol: Protocol) -> float:
+def cd4_count(result: Result, protocol: Protocol) -> float:
     """The cd4 count in cells/uL (the round-1 value or the cd4 analyte); -1 when the result has none."""
     value = measured(result, protocol).get("cd4")
     return -1.0 if value is None else value.value
