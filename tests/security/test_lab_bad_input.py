@@ -244,6 +244,29 @@ CORPUS: list[Case] = [
         _one({"resourceType": "Patient"}),
         entry("422 Unprocessable Entity", "not_an_observation"),
     ),
+    (
+        "fhir-value-huge-integer",
+        LAB,
+        FHIR,
+        b'{"resourceType":"Bundle","type":"batch","entry":[{"resource":'
+        + json.dumps(_observation(valueQuantity__value=0)).replace('"value": 0', '"value": ' + "9" * 400).encode()
+        + b"}]}",
+        entry("422 Unprocessable Entity", "value_invalid"),
+    ),
+    (
+        "fhir-identifier-oversized",
+        LAB,
+        FHIR,
+        _one(_observation(identifier=[{"system": "urn:lab", "value": "x" * 500_000}])),
+        entry("422 Unprocessable Entity", "identifier_invalid"),
+    ),
+    (
+        "fhir-offset-out-of-range",
+        LAB,
+        FHIR,
+        _one(_observation(effectiveDateTime="2026-11-20T08:10:00+99:99")),
+        entry("422 Unprocessable Entity", "effective_invalid"),
+    ),
     ("fhir-preliminary", LAB, FHIR, _one(_observation(status="preliminary")), entry("200 OK", "status_not_stored")),
     # another clinic's lab interface: the patient (by external_ref or by id) is not found, nothing stored
     ("fhir-other-clinic-ref", OTHER_LAB, FHIR, _one(OBSERVATION), entry("404 Not Found", "patient_not_found")),
@@ -261,6 +284,27 @@ CORPUS: list[Case] = [
         HL7,
         _oru(MSH.replace("|BIO-1|P|", "||P|"), PID, OBR, OBX),
         ack(400, "AR", "ERR||MSH^1|101^"),
+    ),
+    (
+        "hl7-control-id-oversized",
+        LAB,
+        HL7,
+        _oru(MSH.replace("|BIO-1|P|", "|" + "C" * 300_000 + "|P|"), PID, OBR, OBX),
+        ack(400, "AR", "ERR||MSH^1|101^"),
+    ),
+    (
+        "hl7-offset-out-of-range",
+        LAB,
+        HL7,
+        _oru(MSH, PID, OBR.replace("20261120081000+0100", "202611200810+9999"), OBX),
+        ack(200, "AE", "ERR||OBX^1^5|102^"),
+    ),
+    (
+        "hl7-offset-a-day",
+        LAB,
+        HL7,
+        _oru(MSH, PID, OBR.replace("20261120081000+0100", "202611200810+2400"), OBX),
+        ack(200, "AE", "ERR||OBX^1^5|102^"),
     ),
     ("hl7-adt", LAB, HL7, _oru(MSH.replace("ORU^R01^ORU_R01", "ADT^A01"), PID), ack(400, "AR", "ERR||MSH^1|200^")),
     ("hl7-no-obx", LAB, HL7, _oru(MSH, PID, OBR), ack(400, "AR")),

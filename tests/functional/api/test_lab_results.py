@@ -149,6 +149,25 @@ def test_a_second_value_for_a_stored_analyte_needs_a_correction(api: Api, patien
     assert cbc.analytes[0].value == 180.0
 
 
+def test_a_correction_under_the_labs_own_identifier_is_stored_once(api: Api, patient_id: str) -> None:
+    """FHIR's usual correction keeps the Observation's identifier and changes its status (and its version): the
+    corrected value is stored, the same correction again stores nothing, and a second correction is stored too."""
+    document = bundle_document()
+    assert statuses(deliver(api, {**document, "entry": document["entry"][:1]})) == ["201 Created"]
+    corrected = copy.deepcopy(document["entry"][0])
+    corrected["resource"]["status"] = "corrected"
+    corrected["resource"]["valueQuantity"]["value"] = 180
+    assert statuses(deliver(api, {**document, "entry": [corrected]})) == ["201 Created"]
+    assert stored_results(patient_id)[0].analytes[0].value == 180.0
+    assert statuses(deliver(api, {**document, "entry": [corrected]})) == ["200 OK"]  # the same correction again
+    corrected["resource"]["meta"] = {"versionId": "3"}
+    corrected["resource"]["valueQuantity"]["value"] = 175
+    assert statuses(deliver(api, {**document, "entry": [corrected]})) == ["201 Created"]
+    (cbc,) = stored_results(patient_id)
+    assert cbc.analytes[0].value == 175.0
+    assert [f.code for f in cbc.findings] == ["platelets_below_100"]  # raised by 15: stays until acknowledged
+
+
 def test_each_observation_fails_on_its_own(api: Api, patient_id: str) -> None:
     document = bundle_document()
     document["entry"][1]["resource"]["valueQuantity"]["code"] = "cells/mm3"

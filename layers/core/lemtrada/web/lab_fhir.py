@@ -20,6 +20,8 @@ LOINC = "http://loinc.org"
 SUBJECT_SYSTEMS = {"urn:lemtrada:external-ref": EXTERNAL_REF, "urn:lemtrada:patient-id": PATIENT_ID}
 BUNDLE_TYPES = frozenset({"transaction", "batch", "collection"})
 PROBLEM_SYSTEM = "urn:lemtrada:problem"
+MAX_IDENTIFIER = 256
+"""The longest lab identifier (value or system) kept: a bound on what a receipt stores."""
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$")
 _REASONS = {
@@ -84,7 +86,11 @@ def read_observation(resource: dict[str, Any], where: str) -> LabObservation | L
     if not isinstance(value, str) or not value:
         return rejected(where, 422, "identifier_missing", "Observation.identifier[0].value (the lab's id) is required")
     system = first.get("system") if isinstance(first, dict) else None
-    key = f"fhir|{system if isinstance(system, str) else ''}|{value}"
+    system = system if isinstance(system, str) else ""
+    if len(value) > MAX_IDENTIFIER or len(system) > MAX_IDENTIFIER:
+        detail = f"Observation.identifier[0].value and .system take at most {MAX_IDENTIFIER} characters"
+        return rejected(where, 422, "identifier_invalid", detail)
+    key = f"fhir|{system}|{value}"
     loinc = _loinc(resource.get("code"))
     if loinc is None:
         return rejected(where, 422, "loinc_missing", f"Observation.code.coding needs a coding of system {LOINC}")
@@ -109,14 +115,28 @@ def read_observation(resource: dict[str, Any], where: str) -> LabObservation | L
     if bounds is None:
         return rejected(where, 422, "range_invalid", "referenceRange[0].low/high.value must be numbers")
     low, high = bounds
+    if status in ("amended", "corrected"):
+        # A correction keeps the lab's identifier (FHIR's usual way): what makes it new is its version, or, when
+        # the lab sends none, the value it corrects to. The same correction again is still stored once.
+        key = f"{key}|{status}|{_version(resource) or f'{number!r} {unit}'}"
     return LabObservation(where, key, subject[0], subject[1], loinc, effective, number, unit, low, high, status)
 
 
+def _version(resource: dict[str, Any]) -> str | None:
+    meta = resource.get("meta")
+    version = meta.get("versionId") if isinstance(meta, dict) else None
+    return version if isinstance(version, str) and 0 < len(version) <= MAX_IDENTIFIER else None
+
+
 def _number(raw: object) -> float | None:
-    """A finite JSON number (not a boolean), or None."""
-    if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
+    """A finite JSON number (not a boolean), or None (also for an integer too large for a float)."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
         return None
-    return float(raw)
+    try:
+        number = float(raw)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _loinc(code: object) -> str | None:

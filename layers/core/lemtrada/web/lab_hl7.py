@@ -21,6 +21,8 @@ from lemtrada.services.lab_results import EXTERNAL_REF, PATIENT_ID, LabObservati
 
 HL7_V2 = "application/hl7-v2"
 _STATUS = {"F": "final", "C": "corrected"}
+MAX_CONTROL_ID = 199
+"""MSH-10's length in HL7 v2.7 and later (20 in v2.5): a bound on what a receipt stores."""
 _TS = re.compile(r"^(\d{8})(\d{2})?(\d{2})?(\d{2})?(?:\.\d{1,4})?([+-]\d{4})?$")
 _RANGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*$")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
@@ -88,6 +90,8 @@ def parse_message(text: str, max_observations: int) -> ParsedMessage:
     control = _field(msh, 10)
     if not control:
         raise Malformed("MSH-10 (the message control id) is required", _REQUIRED)
+    if len(control) > MAX_CONTROL_ID:
+        raise Malformed(f"MSH-10 (the message control id) takes at most {MAX_CONTROL_ID} characters", _REQUIRED)
     if not _field(msh, 12).startswith("2."):
         raise Malformed("MSH-12 must be an HL7 v2 version (2.5)", _UNSUPPORTED_VERSION)
     _check_order(message)
@@ -181,6 +185,8 @@ def _timestamp(raw: str) -> date | datetime | None:
     if offset is None:
         return moment.date()  # no offset: the sender's (the clinic's) local time
     sign = 1 if offset[0] == "+" else -1
+    if int(offset[1:3]) > 23 or int(offset[3:5]) > 59:
+        return None  # not a UTC offset (+HHMM, under a day)
     shift = timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5])) * sign
     return moment.replace(tzinfo=timezone(shift))
 
