@@ -60,6 +60,7 @@ CLOUDFRONT_TYPES = {
     "AWS::CloudFront::Distribution",
     "AWS::CloudFront::OriginAccessControl",
     "AWS::CloudFront::ResponseHeadersPolicy",
+    "AWS::CloudFront::Function",
 }
 MOTO_ACCOUNT = "123456789012"
 
@@ -119,6 +120,8 @@ def _console_distribution(session: boto3.Session, endpoint: str, template: dict[
     control = cloudfront.create_origin_access_control(OriginAccessControlConfig=control_config)["OriginAccessControl"]
     context.attributes[("ConsoleOriginAccessControl", "Id")] = control["Id"]
     context.refs["ConsoleHeadersPolicy"] = "moto-has-no-response-headers-policies"
+    function_arn = f"arn:aws:cloudfront::{MOTO_ACCOUNT}:function/moto-has-no-cloudfront-functions"
+    context.attributes[("ConsoleIndexFunction", "FunctionMetadata.FunctionARN")] = function_arn
     config = resolver.resolve(resources["ConsoleDistribution"]["Properties"]["DistributionConfig"])
     behaviour = config["DefaultCacheBehavior"]
     created = cloudfront.create_distribution(
@@ -131,7 +134,9 @@ def _console_distribution(session: boto3.Session, endpoint: str, template: dict[
             "IsIPV6Enabled": config["IPV6Enabled"],
             "Origins": _api_list(config["Origins"]),
             "DefaultCacheBehavior": {
-                **{key: item for key, item in behaviour.items() if key != "CachedMethods"},
+                **{
+                    key: item for key, item in behaviour.items() if key not in ("CachedMethods", "FunctionAssociations")
+                },
                 "AllowedMethods": {
                     **_api_list(behaviour["AllowedMethods"]),
                     "CachedMethods": _api_list(behaviour["CachedMethods"]),

@@ -3,8 +3,13 @@ through origin access control, the Cognito hosted UI with a PKCE app client, and
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from local.console import SECURITY_HEADERS
 from tests.support.cfn_yaml import load_template
@@ -71,6 +76,36 @@ def test_the_distribution_signs_with_origin_access_control_and_serves_https_only
     assert behaviour["AllowedMethods"] == ["GET", "HEAD"]
     assert behaviour["ResponseHeadersPolicyId"] == {"Ref": "ConsoleHeadersPolicy"}
     assert config["DefaultRootObject"] == "console/index.html"
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node runs the CloudFront function's JavaScript")
+def test_console_and_console_slash_are_answered_with_the_index() -> None:
+    """DESIGN 11 serves the console at /console/: S3 has no directory index, so the viewer-request function
+    rewrites the directory addresses (run here with node, the same JavaScript CloudFront runs)."""
+    config = _props("ConsoleDistribution", "AWS::CloudFront::Distribution")["DistributionConfig"]
+    association = config["DefaultCacheBehavior"]["FunctionAssociations"]
+    assert association == [
+        {
+            "EventType": "viewer-request",
+            "FunctionARN": {"Fn::GetAtt": ["ConsoleIndexFunction", "FunctionMetadata.FunctionARN"]},
+        }
+    ]
+    function = _props("ConsoleIndexFunction", "AWS::CloudFront::Function")
+    assert function["AutoPublish"] is True
+    assert function["FunctionConfig"]["Runtime"] == "cloudfront-js-2.0"
+    uris = ["/console", "/console/", "/console/app.js", "/console/index.html", "/", "/console/lib/"]
+    script = function["FunctionCode"] + (
+        f"\nconsole.log(JSON.stringify({json.dumps(uris)}.map(u => handler({{request: {{uri: u}}}}).uri)));"
+    )
+    ran = subprocess.run(["node", "-e", script], capture_output=True, text=True, check=True, timeout=30)
+    assert json.loads(ran.stdout) == [
+        "/console/index.html",
+        "/console/index.html",
+        "/console/app.js",
+        "/console/index.html",
+        "/",  # DefaultRootObject answers the root
+        "/console/lib/index.html",
+    ]
 
 
 def test_the_headers_policy_matches_what_the_local_stack_sends() -> None:
