@@ -761,6 +761,8 @@ class InMemoryPushGateway:
     gone: set[str] = field(default_factory=set)
     fail: set[str] = field(default_factory=set)
     deleted: list[str] = field(default_factory=list)
+    owners: dict[str, str] = field(default_factory=dict)  # arn -> CustomUserData (rewritten on take-over, as SNS)
+    lookups: int = 0
 
     def create_endpoint(self, platform: str, token: str, user_data: str, *, enable: bool = False) -> str:
         if not self.platforms.get(platform):
@@ -769,13 +771,19 @@ class InMemoryPushGateway:
             f"arn:aws:sns:eu-west-1:000000000000:endpoint/{platform}/{hashlib.sha256(token.encode()).hexdigest()[:16]}"
         )
         self.endpoints[arn] = (platform, user_data.rpartition("/")[2])
+        self.owners[arn] = user_data
         if enable:
             self.gone.discard(arn)
         return arn
 
     def delete_endpoint(self, endpoint_arn: str) -> None:
         self.endpoints.pop(endpoint_arn, None)
+        self.owners.pop(endpoint_arn, None)
         self.deleted.append(endpoint_arn)
+
+    def endpoint_owner(self, endpoint_arn: str) -> str | None:
+        self.lookups += 1
+        return self.owners.get(endpoint_arn)
 
     def publish(self, endpoint_arn: str, title: str, body: str, data: Any) -> str:
         if endpoint_arn in self.gone or endpoint_arn not in self.endpoints:

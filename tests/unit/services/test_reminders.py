@@ -319,3 +319,51 @@ def test_a_crashed_day_is_delivered_the_next_day_once() -> None:
         world.run(at(WINDOW, 20, 55))  # the last hour of the day
     world.run(at(WINDOW + timedelta(days=1), 9), run_id="next-day")
     _assert_exactly_once(world)
+
+
+# ---- one endpoint, one device --------------------------------------------------------------------------------
+
+
+def test_a_reinstall_with_the_same_token_replaces_the_old_device_and_pushes_once() -> None:
+    """The app reinstalled registers a new device id with the phone's token: SNS answers the same endpoint, the
+    old record goes in the same write, the push goes once, and deleting the new device deletes the endpoint."""
+    world = World(patients=1)
+    world.devices.put_device(patient("s-p0"), "phone-0-reinstalled", "apns", "token-0")
+    state = world.store.reminder_state("p0", "paris")
+    assert [d.device_id for d in state.devices] == ["phone-0-reinstalled"]
+    assert world.gateway.deleted == []  # the endpoint is the new device's now
+    world.run(at(WINDOW, 9))
+    assert world.pushes() == [("phone-0-reinstalled", "due", "2026-02-15")]
+    world.devices.delete_device(patient("s-p0"), "phone-0-reinstalled")
+    assert not world.gateway.endpoints
+
+
+def test_two_records_on_one_endpoint_stored_earlier_get_one_push() -> None:
+    world = World(patients=1)
+    assert isinstance(world.store, InMemoryReminderStore)
+    state = world.store.reminder_state("p0", "paris")
+    twin = replace(state.devices[0], device_id="phone-0-old")
+    world.store._states["p0"] = replace(state, devices=(twin, *state.devices))
+    world.run(at(WINDOW, 9))
+    assert len(world.gateway.sent) == 1
+    world.devices.delete_device(patient("s-p0"), "phone-0-old")  # the endpoint is phone-0's (its user data)
+    assert world.gateway.endpoints
+    assert world.gateway.deleted == []
+
+
+def test_a_token_taken_over_by_another_patient_never_gets_the_first_patients_push() -> None:
+    """Patient p1 registers the token p0's phone had (a phone handed on): SNS gives p1 the endpoint. p0's record
+    still names it: the run treats it as gone (marked, skipped), p0's deletion leaves p1's endpoint alone."""
+    world = World(patients=2)
+    shared = world.store.reminder_state("p0", "paris").devices[0].endpoint_arn
+    world.devices.delete_device(patient("s-p1"), "phone-1")
+    world.devices.put_device(patient("s-p1"), "phone-1", "apns", "token-0")
+    assert world.store.reminder_state("p1", "paris").devices[0].endpoint_arn == shared
+    summary = world.run(at(WINDOW, 9))
+    assert (summary["pushed"], summary["disabled"]) == (1, 1)
+    assert [p.endpoint_arn for p in world.gateway.sent] == [shared]
+    assert world.store.reminder_state("p0", "paris").devices[0].disabled
+    assert not world.store.reminder_state("p1", "paris").devices[0].disabled
+    world.devices.delete_device(patient("s-p0"), "phone-0")
+    assert shared in world.gateway.endpoints
+    assert shared not in world.gateway.deleted

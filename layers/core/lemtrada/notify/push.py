@@ -45,6 +45,11 @@ class PushGateway(Protocol):
 
     def delete_endpoint(self, endpoint_arn: str) -> None: ...
 
+    def endpoint_owner(self, endpoint_arn: str) -> str | None:
+        """The endpoint's CustomUserData (``<patient_id>/<device_id>``), None once it is deleted: SNS hands an
+        endpoint to whoever registers its token next, so a stored ARN may name another patient's phone by now."""
+        ...
+
     def publish(self, endpoint_arn: str, title: str, body: str, data: Mapping[str, Any]) -> str:
         """The message id once SNS accepted it; ``EndpointGone`` or ``PushError`` otherwise."""
         ...
@@ -103,8 +108,13 @@ class SnsPushGateway:
         try:
             try:
                 arn = str(
+                    # CustomUserData as an attribute too: what GetEndpointAttributes answers (``endpoint_owner``);
+                    # moto, under the local stack, answers it only when it was given this way.
                     self.client.create_platform_endpoint(
-                        PlatformApplicationArn=application, Token=token, CustomUserData=user_data
+                        PlatformApplicationArn=application,
+                        Token=token,
+                        CustomUserData=user_data,
+                        Attributes={"CustomUserData": user_data},
                     )["EndpointArn"]
                 )
             except ClientError as error:
@@ -133,6 +143,19 @@ class SnsPushGateway:
                 raise PushError("endpoint not deleted") from error
         except BotoCoreError as error:
             raise PushError("endpoint not deleted") from error
+
+    def endpoint_owner(self, endpoint_arn: str) -> str | None:
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+        try:
+            attributes = self.client.get_endpoint_attributes(EndpointArn=endpoint_arn)["Attributes"]
+        except ClientError as error:
+            if _code(error) in _GONE:
+                return None
+            raise PushError(f"endpoint not read ({_code(error)})") from None
+        except BotoCoreError as error:
+            raise PushError(f"endpoint not read ({type(error).__name__})") from None
+        return str(attributes.get("CustomUserData", ""))
 
     def publish(self, endpoint_arn: str, title: str, body: str, data: Mapping[str, Any]) -> str:
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415

@@ -110,14 +110,16 @@ class Devices(UseCase):
             existing = state.device(device_id)
             if existing is not None and existing.token_hash == digest and not existing.disabled:
                 return DeviceSaved(device_view(existing), created=False)
-            if existing is None and len(state.devices) >= MAX_DEVICES:
+            # A reinstall registers a new device id with the token of a device it replaces: that one goes.
+            if existing is None and sum(d.token_hash != digest for d in state.devices) >= MAX_DEVICES:
                 raise RuleRejected(
                     f"at most {MAX_DEVICES} devices per patient",
                     [Violation("too_many_devices", f"at most {MAX_DEVICES} devices", "device_id")],
                 )
+            user_data = f"{state.patient_id}/{device_id}"
             try:
                 reenable = existing is not None and existing.disabled
-                arn = self.gateway.create_endpoint(platform, token, f"{state.patient_id}/{device_id}", enable=reenable)
+                arn = self.gateway.create_endpoint(platform, token, user_data, enable=reenable)
             except PlatformNotConfigured:
                 raise RuleRejected(
                     f"push to {platform} is not configured",
@@ -125,11 +127,20 @@ class Devices(UseCase):
                 ) from None
             created_endpoints.append(arn)
             device = Device(device_id, platform, arn, digest, self.clock())
-            others = tuple(d for d in state.devices if d.device_id != device_id)
+            # SNS answers the endpoint that already exists for a token (and this device takes it over): any other
+            # device of this patient on the same token or endpoint is that phone's earlier registration. Dropped in
+            # the same write, so one endpoint is one device and gets each push once.
+            same = tuple(
+                d
+                for d in state.devices
+                if d.device_id != device_id and (d.token_hash == digest or d.endpoint_arn == arn)
+            )
+            others = tuple(d for d in state.devices if d.device_id != device_id and d not in same)
             audit = self.audit(actor, Role.PATIENTS, "device.registered", f"DEVICE#{device_id}")
             self.store.save_reminder_state(replace(state, devices=(*others, device)), audit)
-            if existing is not None and existing.endpoint_arn != arn:
-                self._forget_endpoint(existing.endpoint_arn)
+            for old in (existing, *same):
+                if old is not None and old.endpoint_arn != arn:
+                    self._forget_endpoint(old.endpoint_arn, f"{state.patient_id}/{old.device_id}")
             return DeviceSaved(device_view(device), created=existing is None)
 
         return retry_on_conflict(attempt)
@@ -137,7 +148,7 @@ class Devices(UseCase):
     def delete_device(self, actor: Actor, device_id: str) -> None:
         """Forget the device and delete its endpoint; an unknown device is already gone (idempotent)."""
 
-        def attempt() -> Device | None:
+        def attempt() -> tuple[str, Device] | None:
             state = self._state(actor)
             existing = state.device(device_id)
             if existing is None:
@@ -145,11 +156,12 @@ class Devices(UseCase):
             others = tuple(d for d in state.devices if d.device_id != device_id)
             audit = self.audit(actor, Role.PATIENTS, "device.deleted", f"DEVICE#{device_id}")
             self.store.save_reminder_state(replace(state, devices=others), audit)
-            return existing
+            return state.patient_id, existing
 
         gone = retry_on_conflict(attempt)
         if gone is not None:
-            self._forget_endpoint(gone.endpoint_arn)
+            patient_id, device = gone
+            self._forget_endpoint(device.endpoint_arn, f"{patient_id}/{device_id}")
 
     def set_reminders(self, actor: Actor, enabled: bool) -> RemindersView:
         def attempt() -> RemindersView:
@@ -161,8 +173,13 @@ class Devices(UseCase):
 
         return retry_on_conflict(attempt)
 
-    def _forget_endpoint(self, arn: str) -> None:
+    def _forget_endpoint(self, arn: str, user_data: str) -> None:
+        """Delete the endpoint only while it is still this device's: SNS hands an endpoint to whoever registers
+        its token next (another device of the patient, or another patient's phone), and that one keeps it."""
         try:
+            if self.gateway.endpoint_owner(arn) != user_data:
+                logger.info("reminders: an endpoint taken over by another registration was left to it")
+                return
             self.gateway.delete_endpoint(arn)
         except PushError:
             logger.warning("reminders: an endpoint was not deleted (left to SNS)")
@@ -276,7 +293,13 @@ class ReminderRun:
 
     def _queue(self, patient_id: str, clinic_id: str, day: date, protocol: Protocol) -> bool:
         stored, state = self.store.reminder_record(patient_id, clinic_id)
-        endpoints = tuple((d.device_id, d.endpoint_arn) for d in state.devices if not d.disabled)
+        # One push per distinct endpoint, whatever records point at it (registrations stored before put_device
+        # dropped a replaced device on the same endpoint).
+        owed: dict[str, str] = {}
+        for d in state.devices:
+            if not d.disabled:
+                owed.setdefault(d.endpoint_arn, d.device_id)
+        endpoints = tuple((device_id, arn) for arn, device_id in owed.items())
         if stored is None or not state.enabled or not endpoints or state.last_push == day:
             return False  # nowhere to push, or this date's one push was queued already
         push = push_for(stored.record, day, state.marks, protocol, enabled=state.enabled)
@@ -291,6 +314,11 @@ class ReminderRun:
         next run (the push stays queued for that endpoint only)."""
         for device_id, arn in push.endpoints:
             try:
+                # The endpoint may have been taken over since (another patient registered the token this phone
+                # had): never push this patient's reminder to someone else's phone. One read per push.
+                owner = self.gateway.endpoint_owner(arn)
+                if owner is None or owner.partition("/")[0] != push.patient_id:
+                    raise EndpointGone("taken over")
                 self.gateway.publish(arn, push.title, push.body, push.data)
             except EndpointGone:
                 self.store.disable_device(push.patient_id, device_id)
