@@ -9,7 +9,15 @@ import pytest
 from lemtrada.storage.reminders import DynamoReminderStore, pushes_pk
 from lemtrada.storage.repository import DynamoPatientRepository
 
-from tests.unit.services.test_reminders import CRASH_POINTS, WINDOW, World, _assert_exactly_once, at, patient
+from tests.unit.services.test_reminders import (
+    CRASH_POINTS,
+    WINDOW,
+    World,
+    _assert_exactly_once,
+    at,
+    patient,
+    stale_push_after_a_new_registration,
+)
 from tests.unit.storage.tables import create_regimen_table
 from tests.unit.sweep.fakes import Crash, crash_on
 
@@ -67,6 +75,10 @@ def test_a_disabled_endpoint_is_marked(dynamo_world: Callable[..., World]) -> No
     world.run(at(WINDOW, 9))
     assert world.store.reminder_state("p1", "paris").devices[0].disabled
     assert [d for d, _, _ in world.pushes()] == ["phone-0"]
+
+
+def test_a_stale_push_never_disables_a_new_registration(dynamo_world: Callable[..., World]) -> None:
+    stale_push_after_a_new_registration(dynamo_world(1))
 
 
 @pytest.mark.parametrize(("target", "method", "call", "after"), CRASH_POINTS)

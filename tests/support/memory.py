@@ -706,10 +706,11 @@ class InMemoryReminderStore:
                 del self._queued[key]
             self.writes += 1
 
-    def disable_device(self, patient_id: str, device_id: str) -> None:
+    def disable_device(self, patient_id: str, device_id: str, endpoint_arn: str) -> None:
         with self._lock:
             state = self._states.get(patient_id)
-            if state is None:
+            current = None if state is None else state.device(device_id)
+            if state is None or current is None or current.endpoint_arn != endpoint_arn:
                 return
             devices = tuple(replace(d, disabled=True) if d.device_id == device_id else d for d in state.devices)
             self._states[patient_id] = replace(state, devices=devices, version=state.version + 1)

@@ -367,3 +367,24 @@ def test_a_token_taken_over_by_another_patient_never_gets_the_first_patients_pus
     world.devices.delete_device(patient("s-p0"), "phone-0")
     assert shared in world.gateway.endpoints
     assert shared not in world.gateway.deleted
+
+
+def test_a_stale_queued_push_never_disables_the_phones_new_registration() -> None:
+    stale_push_after_a_new_registration(World(patients=1))
+
+
+def stale_push_after_a_new_registration(world: World) -> None:
+    """A push waits (refused); the phone registers again with a new token (a new endpoint, the old one deleted);
+    the retry finds the old endpoint gone: the device stays enabled, on its new endpoint, and is pushed later."""
+    old = world.store.reminder_state("p0", "paris").devices[0].endpoint_arn
+    world.gateway.fail.add(old)
+    world.run(at(WINDOW, 9))
+    world.devices.put_device(patient("s-p0"), "phone-0", "apns", "token-0-new")
+    device = world.store.reminder_state("p0", "paris").devices[0]
+    assert device.endpoint_arn != old
+    summary = world.run(at(WINDOW, 10), run_id="run-2")
+    assert summary["disabled"] == 1  # the stale endpoint is forgotten from the outbox
+    assert world.store.queued_pushes("paris") == ()
+    assert not world.store.reminder_state("p0", "paris").devices[0].disabled
+    world.run(at(WINDOW + timedelta(days=15), 9), run_id="overdue")
+    assert world.pushes() == [("phone-0", "overdue", "2026-02-15")]

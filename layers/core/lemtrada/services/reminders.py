@@ -321,7 +321,7 @@ class ReminderRun:
                     raise EndpointGone("taken over")
                 self.gateway.publish(arn, push.title, push.body, push.data)
             except EndpointGone:
-                self.store.disable_device(push.patient_id, device_id)
+                self.store.disable_device(push.patient_id, device_id, arn)
                 self.store.pushed(push, device_id)
                 summary.disabled += 1
                 continue

@@ -610,8 +610,10 @@ class ReminderStore(Protocol):
         """SNS accepted the push for this device (or it cannot take it): forget that endpoint; idempotent."""
         ...
 
-    def disable_device(self, patient_id: str, device_id: str) -> None:
-        """Mark the device disabled (SNS EndpointDisabled): skipped from now on, not retried."""
+    def disable_device(self, patient_id: str, device_id: str, endpoint_arn: str) -> None:
+        """Mark the device disabled (SNS EndpointDisabled): skipped from now on, not retried. Only while it is
+        still on ``endpoint_arn`` (version-checked): a phone that registered again since the push was queued has
+        a new endpoint, and that registration stays enabled."""
         ...
 
     def reminder_leases(self) -> dict[str, SweepLease]:

@@ -193,10 +193,11 @@ class DynamoReminderStore:
             gone = self.client.delete_item(TableName=self.table_name, Key=key, ReturnConsumedCapacity="TOTAL")
             self.capacity.add_response("pushed", gone, write=True)
 
-    def disable_device(self, patient_id: str, device_id: str) -> None:
+    def disable_device(self, patient_id: str, device_id: str, endpoint_arn: str) -> None:
         for _ in range(4):
             state = self.reminder_state(patient_id, "")
-            if state.device(device_id) is None or state.version == 0:
+            current = state.device(device_id)
+            if current is None or current.endpoint_arn != endpoint_arn or current.disabled or state.version == 0:
                 return
             devices = tuple(
                 Device(d.device_id, d.platform, d.endpoint_arn, d.token_hash, d.registered_at, True)
