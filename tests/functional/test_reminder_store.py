@@ -16,6 +16,7 @@ from tests.unit.services.test_reminders import (
     _assert_exactly_once,
     at,
     patient,
+    refused_until_it_expires,
     stale_push_after_a_new_registration,
 )
 from tests.unit.storage.tables import create_regimen_table
@@ -79,6 +80,10 @@ def test_a_disabled_endpoint_is_marked(dynamo_world: Callable[..., World]) -> No
 
 def test_a_stale_push_never_disables_a_new_registration(dynamo_world: Callable[..., World]) -> None:
     stale_push_after_a_new_registration(dynamo_world(1))
+
+
+def test_a_push_refused_too_long_expires(dynamo_world: Callable[..., World]) -> None:
+    refused_until_it_expires(dynamo_world(2))
 
 
 @pytest.mark.parametrize(("target", "method", "call", "after"), CRASH_POINTS)

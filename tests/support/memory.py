@@ -706,6 +706,21 @@ class InMemoryReminderStore:
                 del self._queued[key]
             self.writes += 1
 
+    def push_refused(self, push: QueuedPush) -> int:
+        with self._lock:
+            key = (push.clinic_id, push.day, push.patient_id)
+            held = self._queued.get(key)
+            if held is None:
+                return 0
+            self._queued[key] = replace(held, attempts=held.attempts + 1)
+            self.writes += 1
+            return held.attempts + 1
+
+    def drop_push(self, push: QueuedPush) -> None:
+        with self._lock:
+            self._queued.pop((push.clinic_id, push.day, push.patient_id), None)
+            self.writes += 1
+
     def disable_device(self, patient_id: str, device_id: str, endpoint_arn: str) -> None:
         with self._lock:
             state = self._states.get(patient_id)

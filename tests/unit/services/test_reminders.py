@@ -388,3 +388,35 @@ def stale_push_after_a_new_registration(world: World) -> None:
     assert not world.store.reminder_state("p0", "paris").devices[0].disabled
     world.run(at(WINDOW + timedelta(days=15), 9), run_id="overdue")
     assert world.pushes() == [("phone-0", "overdue", "2026-02-15")]
+
+
+# ---- a push that keeps failing expires -------------------------------------------------------------------------
+
+
+def test_a_push_refused_past_the_next_day_is_given_up() -> None:
+    refused_until_it_expires(World(patients=2))
+
+
+def refused_until_it_expires(world: World) -> None:
+    """SNS refuses p1's push on its date and the next: retried each run; the day after it is dropped, counted as
+    expired, and the clinic's date completes again (the run no longer fails)."""
+    world.gateway.fail.add(world.store.reminder_state("p1", "paris").devices[0].endpoint_arn)
+    assert world.run(at(WINDOW, 9))["failed"] == 1
+    assert world.run(at(WINDOW + timedelta(days=1), 9), run_id="next")["failed"] == 1
+    assert world.store.queued_pushes("paris")[0].attempts == 2
+    summary = world.run(at(WINDOW + timedelta(days=2), 9), run_id="after")
+    assert (summary["failed"], summary["expired"]) == (0, 1)
+    assert world.store.queued_pushes("paris") == ()
+    assert world.store.reminder_leases()["paris"].done
+    assert [d for d, _, _ in world.pushes()] == ["phone-0"]
+
+
+def test_a_push_refused_in_max_attempts_runs_is_given_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("lemtrada.services.reminders.MAX_PUSH_ATTEMPTS", 2)
+    world = World(patients=1)
+    world.gateway.fail.add(world.store.reminder_state("p0", "paris").devices[0].endpoint_arn)
+    assert world.run(at(WINDOW, 9))["failed"] == 1
+    summary = world.run(at(WINDOW, 10), run_id="run-2")
+    assert (summary["failed"], summary["expired"]) == (0, 1)
+    assert world.store.queued_pushes("paris") == ()
+    assert world.store.reminder_leases()["paris"].done

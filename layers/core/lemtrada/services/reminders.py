@@ -56,6 +56,13 @@ WORKERS = 8
 """Patients queued and delivered at once by one run: each step waits on DynamoDB or SNS (~10 ms), so a run of
 10,000 pushes stays far below the function's 15 minutes."""
 
+MAX_PUSH_ATTEMPTS = 24
+"""Runs in which SNS may refuse a queued push before it is given up (about two days of hourly runs)."""
+
+PUSH_LIFETIME = timedelta(days=1)
+"""A queued push is given up once the clinic's date is past its own date by more than this: yesterday's reminder
+is still worth a push, the day before's is not (the next date's push says what is owed by then)."""
+
 LEASE = timedelta(minutes=20)
 """How long a run holds a clinic's date: longer than the function's timeout (15 minutes)."""
 
@@ -213,12 +220,14 @@ class RunSummary:
     pushed: int = 0
     disabled: int = 0
     failed: int = 0
+    expired: int = 0
 
     def add(self, other: RunSummary) -> None:
         self.queued += other.queued
         self.pushed += other.pushed
         self.disabled += other.disabled
         self.failed += other.failed
+        self.expired += other.expired
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -227,6 +236,7 @@ class RunSummary:
             "pushed": self.pushed,
             "disabled": self.disabled,
             "failed": self.failed,
+            "expired": self.expired,
         }
 
 
@@ -280,7 +290,7 @@ class ReminderRun:
 
         def deliver(push: QueuedPush) -> RunSummary:
             one = RunSummary()
-            self.deliver(push, one)
+            self.deliver(push, one, day)
             return one
 
         # Patients are independent (each its own items and endpoints): a few at a time, as each step waits on I/O.
@@ -309,9 +319,15 @@ class ReminderRun:
         self.store.queue_push(state, queued, push.keys)
         return True
 
-    def deliver(self, push: QueuedPush, summary: RunSummary) -> None:
+    def deliver(self, push: QueuedPush, summary: RunSummary, today: date) -> None:
         """Publish to each endpoint still owed; a dead endpoint is marked and skipped, a refusal waits for the
-        next run (the push stays queued for that endpoint only)."""
+        next run (the push stays queued for that endpoint only) until the push expires: past its date by more than
+        ``PUSH_LIFETIME`` on the clinic's ``today``, or refused in ``MAX_PUSH_ATTEMPTS`` runs. An expired push is
+        dropped undelivered and counted (``expired``), so it no longer fails every run."""
+        if today > push.day + PUSH_LIFETIME:
+            self._expire(push, summary)
+            return
+        refused = 0
         for device_id, arn in push.endpoints:
             try:
                 # The endpoint may have been taken over since (another patient registered the token this phone
@@ -327,15 +343,27 @@ class ReminderRun:
                 continue
             except PushError:
                 logger.warning("reminders: a push was not accepted", extra={"clinic_id": push.clinic_id})
-                summary.failed += 1
+                refused += 1
                 continue
             # The one duplicate window: SNS has the push, the table does not know yet. Nothing runs in between.
             self.store.pushed(push, device_id)
             summary.pushed += 1
+        if refused:
+            if self.store.push_refused(push) >= MAX_PUSH_ATTEMPTS:
+                self._expire(push, summary)
+            else:
+                summary.failed += refused
+
+    def _expire(self, push: QueuedPush, summary: RunSummary) -> None:
+        self.store.drop_push(push)
+        summary.expired += 1
+        logger.warning("reminders: a queued push expired undelivered", extra={"clinic_id": push.clinic_id})
 
 
 __all__ = [
     "LAST_HOUR",
+    "MAX_PUSH_ATTEMPTS",
+    "PUSH_LIFETIME",
     "DeviceSaved",
     "DeviceView",
     "Devices",
