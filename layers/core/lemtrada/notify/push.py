@@ -5,7 +5,9 @@ stands for the device from then on. A publish is one APNs/FCM message: ``notific
 body, naming no test and no condition) plus ``data`` for the app. ``EndpointDisabled`` (the platform said the
 token is dead) is ``EndpointGone``: the device is marked and skipped, never retried; throttling is retried with
 backoff here after botocore's own retries; anything else is ``PushError`` (this patient's push waits for the next
-run, the others go on).
+run, the others go on). ``endpoint_owner`` reads an endpoint's CustomUserData (``<patient_id>/<device_id>``):
+SNS rewrites it when another registration takes the token's endpoint over, so callers check it before they
+publish or delete.
 """
 
 from __future__ import annotations

@@ -9,8 +9,10 @@ claim the date (a lease, as the sweep's), then
 
 1. *queue*: for each patient of the clinic with a device and reminders on, compute the day's push with the pure
    engine (``regimen.reminders``), and in one version-checked transaction mark its keys and queue it;
-2. *deliver*: publish each queued push (a crashed run's leftovers included) device by device, forgetting each
-   endpoint once SNS accepted it;
+2. *deliver*: publish each queued push (a crashed run's leftovers included) once per distinct endpoint, only
+   while the endpoint still names this patient (SNS hands an endpoint to whoever registers its token next),
+   forgetting each endpoint once SNS accepted it; a push SNS keeps refusing expires (a day past its date, or 24
+   refused runs);
 3. mark the clinic's date done.
 
 Exactly once: a key is marked exactly when its push is queued, and the engine is asked with the marks as sent, so
