@@ -49,6 +49,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(name="RemindersPushed", unit=MetricUnit.Count, value=summary.pushed)
     metrics.add_metric(name="RemindersFailed", unit=MetricUnit.Count, value=summary.failed)
     metrics.add_metric(name="ReminderEndpointsDisabled", unit=MetricUnit.Count, value=summary.disabled)
+    metrics.add_metric(name="RemindersExpired", unit=MetricUnit.Count, value=summary.expired)
     logger.info("reminders run", extra=result)
     if summary.failed:
         raise ReminderRunFailed(f"{summary.failed} reminder pushes or clinics failed; a later hour retries them")

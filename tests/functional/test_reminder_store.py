@@ -9,7 +9,16 @@ import pytest
 from lemtrada.storage.reminders import DynamoReminderStore, pushes_pk
 from lemtrada.storage.repository import DynamoPatientRepository
 
-from tests.unit.services.test_reminders import CRASH_POINTS, WINDOW, World, _assert_exactly_once, at, patient
+from tests.unit.services.test_reminders import (
+    CRASH_POINTS,
+    WINDOW,
+    World,
+    _assert_exactly_once,
+    at,
+    patient,
+    refused_until_it_expires,
+    stale_push_after_a_new_registration,
+)
 from tests.unit.storage.tables import create_regimen_table
 from tests.unit.sweep.fakes import Crash, crash_on
 
@@ -67,6 +76,14 @@ def test_a_disabled_endpoint_is_marked(dynamo_world: Callable[..., World]) -> No
     world.run(at(WINDOW, 9))
     assert world.store.reminder_state("p1", "paris").devices[0].disabled
     assert [d for d, _, _ in world.pushes()] == ["phone-0"]
+
+
+def test_a_stale_push_never_disables_a_new_registration(dynamo_world: Callable[..., World]) -> None:
+    stale_push_after_a_new_registration(dynamo_world(1))
+
+
+def test_a_push_refused_too_long_expires(dynamo_world: Callable[..., World]) -> None:
+    refused_until_it_expires(dynamo_world(2))
 
 
 @pytest.mark.parametrize(("target", "method", "call", "after"), CRASH_POINTS)

@@ -18,7 +18,16 @@ from local.tables import table_specs
 from local.template import LocalContext, Resolver, load_template
 from tests.conftest import ROOT
 from tests.integration.conftest import DynamoDBTables
-from tests.unit.services.test_reminders import CRASH_POINTS, WINDOW, World, _assert_exactly_once, at, patient
+from tests.unit.services.test_reminders import (
+    CRASH_POINTS,
+    WINDOW,
+    World,
+    _assert_exactly_once,
+    at,
+    patient,
+    refused_until_it_expires,
+    stale_push_after_a_new_registration,
+)
 from tests.unit.sweep.fakes import Crash, crash_on
 
 pytestmark = pytest.mark.integration
@@ -57,6 +66,14 @@ def test_many_patients_at_once_each_once(world_on: Callable[..., World]) -> None
     assert world.store.reminder_state("p5", "paris").devices[0].disabled
     assert world.store.queued_pushes("paris") == ()
     assert world.store.reminder_leases()["paris"].done
+
+
+def test_a_stale_push_never_disables_a_new_registration(world_on: Callable[..., World]) -> None:
+    stale_push_after_a_new_registration(world_on(1))
+
+
+def test_a_push_refused_too_long_expires(world_on: Callable[..., World]) -> None:
+    refused_until_it_expires(world_on(2))
 
 
 @pytest.mark.parametrize(("target", "method", "call", "after"), CRASH_POINTS)

@@ -8,8 +8,8 @@ recorder notes every API call with its parameters. The calls become IAM actions 
 - DynamoDB operations on the table or, for a Query with ``IndexName``, on the index ARN; TransactWriteItems
   needs ``ConditionCheckItem``/``PutItem``/``UpdateItem``/``DeleteItem`` per item kind, on each item's table.
 - SNS ``Publish``/``Subscribe`` on the topic; mobile push (DESIGN 9): ``CreatePlatformEndpoint`` on the platform
-  application (a template parameter), ``SetEndpointAttributes``/``DeleteEndpoint``/``Publish`` on the account's
-  endpoints (``SnsEndpoints``: SNS mints their ARNs).
+  application (a template parameter), ``Get``/``SetEndpointAttributes``/``DeleteEndpoint``/``Publish`` on that
+  application's endpoints (``<parameter>/endpoints``: SNS mints their ARNs under the application's name).
 - KMS on the customer managed key, through the service that uses it (``kms:ViaService``): a table encrypted
   with it needs ``kms:Decrypt`` for reads and ``kms:Decrypt`` + ``kms:GenerateDataKey`` for writes (DynamoDB);
   publishing to a topic encrypted with it needs ``kms:GenerateDataKey`` + ``kms:Decrypt`` (SNS).
@@ -59,7 +59,7 @@ Grant = tuple[str, str, str]
 TABLES = {FUNCTION_ENV["TABLE_NAME"]: "RegimenTable", FUNCTION_ENV["IDEMPOTENCY_TABLE_NAME"]: "IdempotencyTable"}
 TOPICS = {FUNCTION_ENV["TOPIC_ARN"]: "DigestTopic"}
 PLATFORMS: dict[str, str] = {}  # platform application ARN (created in moto) -> its template parameter
-ENDPOINTS = "SnsEndpoints"
+ENDPOINTS = "/endpoints"  # suffix of a platform application parameter: the endpoints SNS mints under it
 _ENDPOINT_OPERATIONS = {"SetEndpointAttributes", "DeleteEndpoint", "GetEndpointAttributes"}
 FUNCTION_DIRS = {
     name: str(function["Properties"]["CodeUri"]).strip("/").removeprefix("functions/")
@@ -149,16 +149,23 @@ def grants_for(calls: list[tuple[str, str, dict[str, Any]]]) -> set[Grant]:
             if key and operation == "Publish":
                 out |= {("kms:GenerateDataKey", key, "sns"), ("kms:Decrypt", key, "sns")}
         elif service == "sns" and operation == "Publish" and "TargetArn" in params:
-            assert ":endpoint/" in params["TargetArn"], params["TargetArn"]
-            out.add(("sns:Publish", ENDPOINTS, ""))
+            out.add(("sns:Publish", _application_of(params["TargetArn"]), ""))
         elif service == "sns" and operation == "CreatePlatformEndpoint":
             out.add(("sns:CreatePlatformEndpoint", PLATFORMS[params["PlatformApplicationArn"]], ""))
         elif service == "sns" and operation in _ENDPOINT_OPERATIONS:
-            assert ":endpoint/" in params["EndpointArn"], params["EndpointArn"]
-            out.add((f"sns:{operation}", ENDPOINTS, ""))
+            out.add((f"sns:{operation}", _application_of(params["EndpointArn"]), ""))
         else:
             raise AssertionError(f"map the {service} operation {operation} to its IAM actions")
     return out
+
+
+def _application_of(endpoint_arn: str) -> str:
+    """``<parameter>/endpoints`` for an endpoint ARN (``...:endpoint/<PLATFORM>/<app>/<id>``) of an application the
+    scenario created."""
+    prefix, found, rest = endpoint_arn.partition(":endpoint/")
+    assert found, endpoint_arn
+    application = f"{prefix}:app/{rest.rpartition('/')[0]}"
+    return PLATFORMS[application] + ENDPOINTS
 
 
 # ---- the template's side -----------------------------------------------------------------------------------
@@ -173,14 +180,31 @@ def _resource_name(value: Any) -> str:
         return str(value["Ref"])
     if isinstance(value, dict) and "Fn::If" in value:
         return _resource_name(value["Fn::If"][1])  # the configured branch (the other names no application)
+    if isinstance(value, dict) and "Fn::Join" in value:
+        return _endpoints_of(value)
     if isinstance(value, dict) and "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
         text = value["Fn::Sub"]
-        if text == "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:endpoint/*":
-            return ENDPOINTS
         if text.startswith("${") and ".Arn}/index/" in text:
             logical, _, index = text[2:].partition(".Arn}/index/")
             return f"{logical}/index/{index}"
     raise AssertionError(f"resource {value!r} is not a table, index, topic or key of the template")
+
+
+def _endpoints_of(value: Any) -> str:
+    """The one form a grant on endpoints may take: an application parameter's ARN with ``:app/`` read as
+    ``:endpoint/``, then ``/*`` (its endpoints, no other application's, no other account's)."""
+    parts = value["Fn::Join"][1]
+    parameter = parts[0]["Fn::Select"][1]["Fn::Split"][1]["Ref"]
+    expected = [
+        {"Fn::Select": [0, {"Fn::Split": [":app/", {"Ref": parameter}]}]},
+        ":endpoint/",
+        {"Fn::Select": [1, {"Fn::Split": [":app/", {"Ref": parameter}]}]},
+        "/*",
+    ]
+    assert value["Fn::Join"][0] == "", value
+    assert parts == expected, value
+    assert parameter in ("ApnsPlatformApplicationArn", "FcmPlatformApplicationArn"), value
+    return f"{parameter}{ENDPOINTS}"
 
 
 def _via(statement: dict[str, Any]) -> set[str]:
@@ -429,6 +453,10 @@ def run_reminders(s: Scenario, ids: dict[str, str], monkeypatch: pytest.MonkeyPa
     run = s.invoke("reminders", {"now": "2026-12-13T08:05:00Z"}, "reminders")
     assert (run["pushed"], run["disabled"]) == (1, 1), run
     assert s.http("PUT", "/me/devices/pixel", PATIENT, {"platform": "fcm", "token": "pixel-new"}).status == 200
+    # The app reinstalled (new device id, the iPhone's token): SNS answers its endpoint, taken over (APNS).
+    assert s.http("PUT", "/me/devices/iphone-2", PATIENT, iphone).status == 201
+    assert s.http("PUT", "/me/devices/ipad", PATIENT, {"platform": "apns", "token": "b" * 64}).status == 201
+    assert s.http("DELETE", "/me/devices/ipad", PATIENT).status == 204
 
 
 @pytest.fixture(scope="module")

@@ -706,10 +706,26 @@ class InMemoryReminderStore:
                 del self._queued[key]
             self.writes += 1
 
-    def disable_device(self, patient_id: str, device_id: str) -> None:
+    def push_refused(self, push: QueuedPush) -> int:
+        with self._lock:
+            key = (push.clinic_id, push.day, push.patient_id)
+            held = self._queued.get(key)
+            if held is None:
+                return 0
+            self._queued[key] = replace(held, attempts=held.attempts + 1)
+            self.writes += 1
+            return held.attempts + 1
+
+    def drop_push(self, push: QueuedPush) -> None:
+        with self._lock:
+            self._queued.pop((push.clinic_id, push.day, push.patient_id), None)
+            self.writes += 1
+
+    def disable_device(self, patient_id: str, device_id: str, endpoint_arn: str) -> None:
         with self._lock:
             state = self._states.get(patient_id)
-            if state is None:
+            current = None if state is None else state.device(device_id)
+            if state is None or current is None or current.endpoint_arn != endpoint_arn:
                 return
             devices = tuple(replace(d, disabled=True) if d.device_id == device_id else d for d in state.devices)
             self._states[patient_id] = replace(state, devices=devices, version=state.version + 1)
@@ -761,6 +777,8 @@ class InMemoryPushGateway:
     gone: set[str] = field(default_factory=set)
     fail: set[str] = field(default_factory=set)
     deleted: list[str] = field(default_factory=list)
+    owners: dict[str, str] = field(default_factory=dict)  # arn -> CustomUserData (rewritten on take-over, as SNS)
+    lookups: int = 0
 
     def create_endpoint(self, platform: str, token: str, user_data: str, *, enable: bool = False) -> str:
         if not self.platforms.get(platform):
@@ -769,13 +787,19 @@ class InMemoryPushGateway:
             f"arn:aws:sns:eu-west-1:000000000000:endpoint/{platform}/{hashlib.sha256(token.encode()).hexdigest()[:16]}"
         )
         self.endpoints[arn] = (platform, user_data.rpartition("/")[2])
+        self.owners[arn] = user_data
         if enable:
             self.gone.discard(arn)
         return arn
 
     def delete_endpoint(self, endpoint_arn: str) -> None:
         self.endpoints.pop(endpoint_arn, None)
+        self.owners.pop(endpoint_arn, None)
         self.deleted.append(endpoint_arn)
+
+    def endpoint_owner(self, endpoint_arn: str) -> str | None:
+        self.lookups += 1
+        return self.owners.get(endpoint_arn)
 
     def publish(self, endpoint_arn: str, title: str, body: str, data: Any) -> str:
         if endpoint_arn in self.gone or endpoint_arn not in self.endpoints:

@@ -49,8 +49,8 @@ POLICY_RESOURCES: dict[str, set[str]] = {
     "AlertDrainFunction": {"RegimenTable", "DigestTopic", "RegimenKey"},
     # Lab interfaces (DESIGN 10): results and receipts in the table, critical alerts at once to the topic.
     "LabResultsFunction": {"RegimenTable", "DigestTopic", "RegimenKey"},
-    # Patient reminders (DESIGN 9): endpoints on the platform applications (parameters); the run publishes to the
-    # account's endpoints (a Sub of the account's endpoint ARNs, which names no resource of the template).
+    # Patient reminders (DESIGN 9): endpoints on the platform applications (parameters); the run publishes to those
+    # applications' endpoints (ARNs derived from the parameters).
     "DevicesFunction": {
         "RegimenTable",
         "IdempotencyTable",
@@ -58,7 +58,7 @@ POLICY_RESOURCES: dict[str, set[str]] = {
         "ApnsPlatformApplicationArn",
         "FcmPlatformApplicationArn",
     },
-    "ReminderFunction": {"RegimenTable", "RegimenKey"},
+    "ReminderFunction": {"RegimenTable", "RegimenKey", "ApnsPlatformApplicationArn", "FcmPlatformApplicationArn"},
 }
 # Resources a policy may point at at all: the data stores, the topic, the key that encrypts them, the platform
 # applications of patient reminders.

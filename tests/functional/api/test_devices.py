@@ -122,3 +122,32 @@ def test_clinicians_admins_and_unlinked_patients_get_404(
     assert api.call("put_reminders", claims=claims, body={"enabled": False}).status == 404
     assert api.call("delete_device", claims=claims, path="/me/devices/phone-1").status == 404
     assert endpoints(platforms["apns"]) == []
+
+
+def test_a_reinstall_keeps_one_device_on_the_endpoint(api: Api, patient_id: str, platforms: dict[str, str]) -> None:
+    """The reinstalled app (new device id, the phone's token): SNS answers the endpoint, which the new device takes
+    over; the old record is gone and deleting the new one deletes the endpoint."""
+    assert put(api, "iphone-1", {"platform": "apns", "token": TOKEN}).status == 201
+    assert put(api, "iphone-2", {"platform": "apns", "token": TOKEN}).status == 201
+    assert [d["device_id"] for d in api.call("list_devices", claims=PATIENT).body["devices"]] == ["iphone-2"]
+    (endpoint,) = endpoints(platforms["apns"])
+    attributes = boto3.client("sns", region_name="eu-west-1").get_endpoint_attributes(
+        EndpointArn=endpoint["EndpointArn"]
+    )["Attributes"]
+    assert attributes["CustomUserData"] == f"{patient_id}/iphone-2"
+    assert api.call("delete_device", claims=PATIENT, path="/me/devices/iphone-2").status == 204
+    assert endpoints(platforms["apns"]) == []
+
+
+def test_the_sns_gateway_answers_who_holds_an_endpoint(platforms: dict[str, str]) -> None:
+    """The endpoint's owner is its CustomUserData, rewritten when another patient registers the token; a
+    deleted endpoint has none."""
+    from lemtrada.notify.push import SnsPushGateway
+
+    gateway = SnsPushGateway(platforms, client=boto3.client("sns", region_name="eu-west-1"))
+    arn = gateway.create_endpoint("apns", TOKEN, "pa/phone")
+    assert gateway.endpoint_owner(arn) == "pa/phone"
+    assert gateway.create_endpoint("apns", TOKEN, "pb/phone") == arn  # taken over
+    assert gateway.endpoint_owner(arn) == "pb/phone"
+    gateway.delete_endpoint(arn)
+    assert gateway.endpoint_owner(arn) is None

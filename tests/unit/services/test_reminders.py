@@ -319,3 +319,104 @@ def test_a_crashed_day_is_delivered_the_next_day_once() -> None:
         world.run(at(WINDOW, 20, 55))  # the last hour of the day
     world.run(at(WINDOW + timedelta(days=1), 9), run_id="next-day")
     _assert_exactly_once(world)
+
+
+# ---- one endpoint, one device --------------------------------------------------------------------------------
+
+
+def test_a_reinstall_with_the_same_token_replaces_the_old_device_and_pushes_once() -> None:
+    """The app reinstalled registers a new device id with the phone's token: SNS answers the same endpoint, the
+    old record goes in the same write, the push goes once, and deleting the new device deletes the endpoint."""
+    world = World(patients=1)
+    world.devices.put_device(patient("s-p0"), "phone-0-reinstalled", "apns", "token-0")
+    state = world.store.reminder_state("p0", "paris")
+    assert [d.device_id for d in state.devices] == ["phone-0-reinstalled"]
+    assert world.gateway.deleted == []  # the endpoint is the new device's now
+    world.run(at(WINDOW, 9))
+    assert world.pushes() == [("phone-0-reinstalled", "due", "2026-02-15")]
+    world.devices.delete_device(patient("s-p0"), "phone-0-reinstalled")
+    assert not world.gateway.endpoints
+
+
+def test_two_records_on_one_endpoint_stored_earlier_get_one_push() -> None:
+    world = World(patients=1)
+    assert isinstance(world.store, InMemoryReminderStore)
+    state = world.store.reminder_state("p0", "paris")
+    twin = replace(state.devices[0], device_id="phone-0-old")
+    world.store._states["p0"] = replace(state, devices=(twin, *state.devices))
+    world.run(at(WINDOW, 9))
+    assert len(world.gateway.sent) == 1
+    world.devices.delete_device(patient("s-p0"), "phone-0-old")  # the endpoint is phone-0's (its user data)
+    assert world.gateway.endpoints
+    assert world.gateway.deleted == []
+
+
+def test_a_token_taken_over_by_another_patient_never_gets_the_first_patients_push() -> None:
+    """Patient p1 registers the token p0's phone had (a phone handed on): SNS gives p1 the endpoint. p0's record
+    still names it: the run treats it as gone (marked, skipped), p0's deletion leaves p1's endpoint alone."""
+    world = World(patients=2)
+    shared = world.store.reminder_state("p0", "paris").devices[0].endpoint_arn
+    world.devices.delete_device(patient("s-p1"), "phone-1")
+    world.devices.put_device(patient("s-p1"), "phone-1", "apns", "token-0")
+    assert world.store.reminder_state("p1", "paris").devices[0].endpoint_arn == shared
+    summary = world.run(at(WINDOW, 9))
+    assert (summary["pushed"], summary["disabled"]) == (1, 1)
+    assert [p.endpoint_arn for p in world.gateway.sent] == [shared]
+    assert world.store.reminder_state("p0", "paris").devices[0].disabled
+    assert not world.store.reminder_state("p1", "paris").devices[0].disabled
+    world.devices.delete_device(patient("s-p0"), "phone-0")
+    assert shared in world.gateway.endpoints
+    assert shared not in world.gateway.deleted
+
+
+def test_a_stale_queued_push_never_disables_the_phones_new_registration() -> None:
+    stale_push_after_a_new_registration(World(patients=1))
+
+
+def stale_push_after_a_new_registration(world: World) -> None:
+    """A push waits (refused); the phone registers again with a new token (a new endpoint, the old one deleted);
+    the retry finds the old endpoint gone: the device stays enabled, on its new endpoint, and is pushed later."""
+    old = world.store.reminder_state("p0", "paris").devices[0].endpoint_arn
+    world.gateway.fail.add(old)
+    world.run(at(WINDOW, 9))
+    world.devices.put_device(patient("s-p0"), "phone-0", "apns", "token-0-new")
+    device = world.store.reminder_state("p0", "paris").devices[0]
+    assert device.endpoint_arn != old
+    summary = world.run(at(WINDOW, 10), run_id="run-2")
+    assert summary["disabled"] == 1  # the stale endpoint is forgotten from the outbox
+    assert world.store.queued_pushes("paris") == ()
+    assert not world.store.reminder_state("p0", "paris").devices[0].disabled
+    world.run(at(WINDOW + timedelta(days=15), 9), run_id="overdue")
+    assert world.pushes() == [("phone-0", "overdue", "2026-02-15")]
+
+
+# ---- a push that keeps failing expires -------------------------------------------------------------------------
+
+
+def test_a_push_refused_past_the_next_day_is_given_up() -> None:
+    refused_until_it_expires(World(patients=2))
+
+
+def refused_until_it_expires(world: World) -> None:
+    """SNS refuses p1's push on its date and the next: retried each run; the day after it is dropped, counted as
+    expired, and the clinic's date completes again (the run no longer fails)."""
+    world.gateway.fail.add(world.store.reminder_state("p1", "paris").devices[0].endpoint_arn)
+    assert world.run(at(WINDOW, 9))["failed"] == 1
+    assert world.run(at(WINDOW + timedelta(days=1), 9), run_id="next")["failed"] == 1
+    assert world.store.queued_pushes("paris")[0].attempts == 2
+    summary = world.run(at(WINDOW + timedelta(days=2), 9), run_id="after")
+    assert (summary["failed"], summary["expired"]) == (0, 1)
+    assert world.store.queued_pushes("paris") == ()
+    assert world.store.reminder_leases()["paris"].done
+    assert [d for d, _, _ in world.pushes()] == ["phone-0"]
+
+
+def test_a_push_refused_in_max_attempts_runs_is_given_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("lemtrada.services.reminders.MAX_PUSH_ATTEMPTS", 2)
+    world = World(patients=1)
+    world.gateway.fail.add(world.store.reminder_state("p0", "paris").devices[0].endpoint_arn)
+    assert world.run(at(WINDOW, 9))["failed"] == 1
+    summary = world.run(at(WINDOW, 10), run_id="run-2")
+    assert (summary["failed"], summary["expired"]) == (0, 1)
+    assert world.store.queued_pushes("paris") == ()
+    assert world.store.reminder_leases()["paris"].done

@@ -5,7 +5,9 @@ stands for the device from then on. A publish is one APNs/FCM message: ``notific
 body, naming no test and no condition) plus ``data`` for the app. ``EndpointDisabled`` (the platform said the
 token is dead) is ``EndpointGone``: the device is marked and skipped, never retried; throttling is retried with
 backoff here after botocore's own retries; anything else is ``PushError`` (this patient's push waits for the next
-run, the others go on).
+run, the others go on). ``endpoint_owner`` reads an endpoint's CustomUserData (``<patient_id>/<device_id>``):
+SNS rewrites it when another registration takes the token's endpoint over, so callers check it before they
+publish or delete.
 """
 
 from __future__ import annotations
@@ -44,6 +46,11 @@ class PushGateway(Protocol):
         ...
 
     def delete_endpoint(self, endpoint_arn: str) -> None: ...
+
+    def endpoint_owner(self, endpoint_arn: str) -> str | None:
+        """The endpoint's CustomUserData (``<patient_id>/<device_id>``), None once it is deleted: SNS hands an
+        endpoint to whoever registers its token next, so a stored ARN may name another patient's phone by now."""
+        ...
 
     def publish(self, endpoint_arn: str, title: str, body: str, data: Mapping[str, Any]) -> str:
         """The message id once SNS accepted it; ``EndpointGone`` or ``PushError`` otherwise."""
@@ -103,8 +110,13 @@ class SnsPushGateway:
         try:
             try:
                 arn = str(
+                    # CustomUserData as an attribute too: what GetEndpointAttributes answers (``endpoint_owner``);
+                    # moto, under the local stack, answers it only when it was given this way.
                     self.client.create_platform_endpoint(
-                        PlatformApplicationArn=application, Token=token, CustomUserData=user_data
+                        PlatformApplicationArn=application,
+                        Token=token,
+                        CustomUserData=user_data,
+                        Attributes={"CustomUserData": user_data},
                     )["EndpointArn"]
                 )
             except ClientError as error:
@@ -133,6 +145,19 @@ class SnsPushGateway:
                 raise PushError("endpoint not deleted") from error
         except BotoCoreError as error:
             raise PushError("endpoint not deleted") from error
+
+    def endpoint_owner(self, endpoint_arn: str) -> str | None:
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+        try:
+            attributes = self.client.get_endpoint_attributes(EndpointArn=endpoint_arn)["Attributes"]
+        except ClientError as error:
+            if _code(error) in _GONE:
+                return None
+            raise PushError(f"endpoint not read ({_code(error)})") from None
+        except BotoCoreError as error:
+            raise PushError(f"endpoint not read ({type(error).__name__})") from None
+        return str(attributes.get("CustomUserData", ""))
 
     def publish(self, endpoint_arn: str, title: str, body: str, data: Mapping[str, Any]) -> str:
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415

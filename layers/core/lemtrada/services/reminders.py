@@ -9,8 +9,10 @@ claim the date (a lease, as the sweep's), then
 
 1. *queue*: for each patient of the clinic with a device and reminders on, compute the day's push with the pure
    engine (``regimen.reminders``), and in one version-checked transaction mark its keys and queue it;
-2. *deliver*: publish each queued push (a crashed run's leftovers included) device by device, forgetting each
-   endpoint once SNS accepted it;
+2. *deliver*: publish each queued push (a crashed run's leftovers included) once per distinct endpoint, only
+   while the endpoint still names this patient (SNS hands an endpoint to whoever registers its token next),
+   forgetting each endpoint once SNS accepted it; a push SNS keeps refusing expires (a day past its date, or 24
+   refused runs);
 3. mark the clinic's date done.
 
 Exactly once: a key is marked exactly when its push is queued, and the engine is asked with the marks as sent, so
@@ -55,6 +57,13 @@ LAST_HOUR = 21
 WORKERS = 8
 """Patients queued and delivered at once by one run: each step waits on DynamoDB or SNS (~10 ms), so a run of
 10,000 pushes stays far below the function's 15 minutes."""
+
+MAX_PUSH_ATTEMPTS = 24
+"""Runs in which SNS may refuse a queued push before it is given up (about two days of hourly runs)."""
+
+PUSH_LIFETIME = timedelta(days=1)
+"""A queued push is given up once the clinic's date is past its own date by more than this: yesterday's reminder
+is still worth a push, the day before's is not (the next date's push says what is owed by then)."""
 
 LEASE = timedelta(minutes=20)
 """How long a run holds a clinic's date: longer than the function's timeout (15 minutes)."""
@@ -110,14 +119,16 @@ class Devices(UseCase):
             existing = state.device(device_id)
             if existing is not None and existing.token_hash == digest and not existing.disabled:
                 return DeviceSaved(device_view(existing), created=False)
-            if existing is None and len(state.devices) >= MAX_DEVICES:
+            # A reinstall registers a new device id with the token of a device it replaces: that one goes.
+            if existing is None and sum(d.token_hash != digest for d in state.devices) >= MAX_DEVICES:
                 raise RuleRejected(
                     f"at most {MAX_DEVICES} devices per patient",
                     [Violation("too_many_devices", f"at most {MAX_DEVICES} devices", "device_id")],
                 )
+            user_data = f"{state.patient_id}/{device_id}"
             try:
                 reenable = existing is not None and existing.disabled
-                arn = self.gateway.create_endpoint(platform, token, f"{state.patient_id}/{device_id}", enable=reenable)
+                arn = self.gateway.create_endpoint(platform, token, user_data, enable=reenable)
             except PlatformNotConfigured:
                 raise RuleRejected(
                     f"push to {platform} is not configured",
@@ -125,11 +136,20 @@ class Devices(UseCase):
                 ) from None
             created_endpoints.append(arn)
             device = Device(device_id, platform, arn, digest, self.clock())
-            others = tuple(d for d in state.devices if d.device_id != device_id)
+            # SNS answers the endpoint that already exists for a token (and this device takes it over): any other
+            # device of this patient on the same token or endpoint is that phone's earlier registration. Dropped in
+            # the same write, so one endpoint is one device and gets each push once.
+            same = tuple(
+                d
+                for d in state.devices
+                if d.device_id != device_id and (d.token_hash == digest or d.endpoint_arn == arn)
+            )
+            others = tuple(d for d in state.devices if d.device_id != device_id and d not in same)
             audit = self.audit(actor, Role.PATIENTS, "device.registered", f"DEVICE#{device_id}")
             self.store.save_reminder_state(replace(state, devices=(*others, device)), audit)
-            if existing is not None and existing.endpoint_arn != arn:
-                self._forget_endpoint(existing.endpoint_arn)
+            for old in (existing, *same):
+                if old is not None and old.endpoint_arn != arn:
+                    self._forget_endpoint(old.endpoint_arn, f"{state.patient_id}/{old.device_id}")
             return DeviceSaved(device_view(device), created=existing is None)
 
         return retry_on_conflict(attempt)
@@ -137,7 +157,7 @@ class Devices(UseCase):
     def delete_device(self, actor: Actor, device_id: str) -> None:
         """Forget the device and delete its endpoint; an unknown device is already gone (idempotent)."""
 
-        def attempt() -> Device | None:
+        def attempt() -> tuple[str, Device] | None:
             state = self._state(actor)
             existing = state.device(device_id)
             if existing is None:
@@ -145,11 +165,12 @@ class Devices(UseCase):
             others = tuple(d for d in state.devices if d.device_id != device_id)
             audit = self.audit(actor, Role.PATIENTS, "device.deleted", f"DEVICE#{device_id}")
             self.store.save_reminder_state(replace(state, devices=others), audit)
-            return existing
+            return state.patient_id, existing
 
         gone = retry_on_conflict(attempt)
         if gone is not None:
-            self._forget_endpoint(gone.endpoint_arn)
+            patient_id, device = gone
+            self._forget_endpoint(device.endpoint_arn, f"{patient_id}/{device_id}")
 
     def set_reminders(self, actor: Actor, enabled: bool) -> RemindersView:
         def attempt() -> RemindersView:
@@ -161,8 +182,13 @@ class Devices(UseCase):
 
         return retry_on_conflict(attempt)
 
-    def _forget_endpoint(self, arn: str) -> None:
+    def _forget_endpoint(self, arn: str, user_data: str) -> None:
+        """Delete the endpoint only while it is still this device's: SNS hands an endpoint to whoever registers
+        its token next (another device of the patient, or another patient's phone), and that one keeps it."""
         try:
+            if self.gateway.endpoint_owner(arn) != user_data:
+                logger.info("reminders: an endpoint taken over by another registration was left to it")
+                return
             self.gateway.delete_endpoint(arn)
         except PushError:
             logger.warning("reminders: an endpoint was not deleted (left to SNS)")
@@ -196,12 +222,14 @@ class RunSummary:
     pushed: int = 0
     disabled: int = 0
     failed: int = 0
+    expired: int = 0
 
     def add(self, other: RunSummary) -> None:
         self.queued += other.queued
         self.pushed += other.pushed
         self.disabled += other.disabled
         self.failed += other.failed
+        self.expired += other.expired
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -210,6 +238,7 @@ class RunSummary:
             "pushed": self.pushed,
             "disabled": self.disabled,
             "failed": self.failed,
+            "expired": self.expired,
         }
 
 
@@ -263,7 +292,7 @@ class ReminderRun:
 
         def deliver(push: QueuedPush) -> RunSummary:
             one = RunSummary()
-            self.deliver(push, one)
+            self.deliver(push, one, day)
             return one
 
         # Patients are independent (each its own items and endpoints): a few at a time, as each step waits on I/O.
@@ -276,7 +305,13 @@ class ReminderRun:
 
     def _queue(self, patient_id: str, clinic_id: str, day: date, protocol: Protocol) -> bool:
         stored, state = self.store.reminder_record(patient_id, clinic_id)
-        endpoints = tuple((d.device_id, d.endpoint_arn) for d in state.devices if not d.disabled)
+        # One push per distinct endpoint, whatever records point at it (registrations stored before put_device
+        # dropped a replaced device on the same endpoint).
+        owed: dict[str, str] = {}
+        for d in state.devices:
+            if not d.disabled:
+                owed.setdefault(d.endpoint_arn, d.device_id)
+        endpoints = tuple((device_id, arn) for arn, device_id in owed.items())
         if stored is None or not state.enabled or not endpoints or state.last_push == day:
             return False  # nowhere to push, or this date's one push was queued already
         push = push_for(stored.record, day, state.marks, protocol, enabled=state.enabled)
@@ -286,28 +321,51 @@ class ReminderRun:
         self.store.queue_push(state, queued, push.keys)
         return True
 
-    def deliver(self, push: QueuedPush, summary: RunSummary) -> None:
+    def deliver(self, push: QueuedPush, summary: RunSummary, today: date) -> None:
         """Publish to each endpoint still owed; a dead endpoint is marked and skipped, a refusal waits for the
-        next run (the push stays queued for that endpoint only)."""
+        next run (the push stays queued for that endpoint only) until the push expires: past its date by more than
+        ``PUSH_LIFETIME`` on the clinic's ``today``, or refused in ``MAX_PUSH_ATTEMPTS`` runs. An expired push is
+        dropped undelivered and counted (``expired``), so it no longer fails every run."""
+        if today > push.day + PUSH_LIFETIME:
+            self._expire(push, summary)
+            return
+        refused = 0
         for device_id, arn in push.endpoints:
             try:
+                # The endpoint may have been taken over since (another patient registered the token this phone
+                # had): never push this patient's reminder to someone else's phone. One read per push.
+                owner = self.gateway.endpoint_owner(arn)
+                if owner is None or owner.partition("/")[0] != push.patient_id:
+                    raise EndpointGone("taken over")
                 self.gateway.publish(arn, push.title, push.body, push.data)
             except EndpointGone:
-                self.store.disable_device(push.patient_id, device_id)
+                self.store.disable_device(push.patient_id, device_id, arn)
                 self.store.pushed(push, device_id)
                 summary.disabled += 1
                 continue
             except PushError:
                 logger.warning("reminders: a push was not accepted", extra={"clinic_id": push.clinic_id})
-                summary.failed += 1
+                refused += 1
                 continue
             # The one duplicate window: SNS has the push, the table does not know yet. Nothing runs in between.
             self.store.pushed(push, device_id)
             summary.pushed += 1
+        if refused:
+            if self.store.push_refused(push) >= MAX_PUSH_ATTEMPTS:
+                self._expire(push, summary)
+            else:
+                summary.failed += refused
+
+    def _expire(self, push: QueuedPush, summary: RunSummary) -> None:
+        self.store.drop_push(push)
+        summary.expired += 1
+        logger.warning("reminders: a queued push expired undelivered", extra={"clinic_id": push.clinic_id})
 
 
 __all__ = [
     "LAST_HOUR",
+    "MAX_PUSH_ATTEMPTS",
+    "PUSH_LIFETIME",
     "DeviceSaved",
     "DeviceView",
     "Devices",

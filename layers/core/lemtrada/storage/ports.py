@@ -571,6 +571,8 @@ class QueuedPush:
     body: str
     data: Mapping[str, Any]
     endpoints: tuple[tuple[str, str], ...]  # (device_id, endpoint ARN) not yet published to
+    attempts: int = 0
+    """Runs in which SNS refused it (not endpoint-gone): after ``MAX_PUSH_ATTEMPTS`` it is given up."""
 
 
 class ReminderStore(Protocol):
@@ -610,8 +612,18 @@ class ReminderStore(Protocol):
         """SNS accepted the push for this device (or it cannot take it): forget that endpoint; idempotent."""
         ...
 
-    def disable_device(self, patient_id: str, device_id: str) -> None:
-        """Mark the device disabled (SNS EndpointDisabled): skipped from now on, not retried."""
+    def push_refused(self, push: QueuedPush) -> int:
+        """One more run in which SNS refused the push; its attempts so far (0: the push is gone already)."""
+        ...
+
+    def drop_push(self, push: QueuedPush) -> None:
+        """Give the push up (expired): it leaves the outbox undelivered; idempotent."""
+        ...
+
+    def disable_device(self, patient_id: str, device_id: str, endpoint_arn: str) -> None:
+        """Mark the device disabled (SNS EndpointDisabled): skipped from now on, not retried. Only while it is
+        still on ``endpoint_arn`` (version-checked): a phone that registered again since the push was queued has
+        a new endpoint, and that registration stays enabled."""
         ...
 
     def reminder_leases(self) -> dict[str, SweepLease]:

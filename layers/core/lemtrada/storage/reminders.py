@@ -8,7 +8,7 @@ and the hourly run's leases, through the storage layer's client.
 - ``REMIND#<clinic_id>`` / ``<patient_id>``: present while the patient has a device and reminders on (the run's
   one Query per clinic);
 - ``PUSHES#<clinic_id>`` / ``<date>#<patient_id>``: a queued push: ``t`` title, ``b`` body, ``dt`` data (JSON),
-  one ``e#<device_id>`` (endpoint ARN) per device still owed;
+  one ``e#<device_id>`` (endpoint ARN) per device still owed, ``n`` the runs in which SNS refused it;
 - ``REMINDS`` / ``<clinic_id>``: the hourly run's lease: ``d``, ``run``, ``until``, ``done`` (as ``SWEEPS``).
 
 ``REMINDERS`` sorts after ``AUDIT$``, so the record's one Query returns it too (``reminder_record``: one read per
@@ -193,10 +193,32 @@ class DynamoReminderStore:
             gone = self.client.delete_item(TableName=self.table_name, Key=key, ReturnConsumedCapacity="TOTAL")
             self.capacity.add_response("pushed", gone, write=True)
 
-    def disable_device(self, patient_id: str, device_id: str) -> None:
+    def push_refused(self, push: QueuedPush) -> int:
+        try:
+            response = self.client.update_item(
+                TableName=self.table_name,
+                Key=item_key(pushes_pk(push.clinic_id), f"{push.day.isoformat()}#{push.patient_id}"),
+                UpdateExpression="ADD n :one",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":one": wire(1)},
+                ReturnValues="UPDATED_NEW",
+                ReturnConsumedCapacity="TOTAL",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return 0
+        self.capacity.add_response("push_refused", response, write=True)
+        return int(response["Attributes"]["n"]["N"])
+
+    def drop_push(self, push: QueuedPush) -> None:
+        key = item_key(pushes_pk(push.clinic_id), f"{push.day.isoformat()}#{push.patient_id}")
+        response = self.client.delete_item(TableName=self.table_name, Key=key, ReturnConsumedCapacity="TOTAL")
+        self.capacity.add_response("drop_push", response, write=True)
+
+    def disable_device(self, patient_id: str, device_id: str, endpoint_arn: str) -> None:
         for _ in range(4):
             state = self.reminder_state(patient_id, "")
-            if state.device(device_id) is None or state.version == 0:
+            current = state.device(device_id)
+            if current is None or current.endpoint_arn != endpoint_arn or current.disabled or state.version == 0:
                 return
             devices = tuple(
                 Device(d.device_id, d.platform, d.endpoint_arn, d.token_hash, d.registered_at, True)
@@ -350,4 +372,5 @@ def _push(clinic_id: str, raw: Raw) -> QueuedPush:
         body=raw["b"]["S"],
         data=json.loads(raw["dt"]["S"]),
         endpoints=endpoints,
+        attempts=int(raw.get("n", {}).get("N", "0")),
     )
