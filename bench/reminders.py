@@ -86,10 +86,9 @@ def _seed(client: Any, table: str, patients: int, sns: Any, applications: dict[s
         for item in codec.patient_items(stored, keys.DEFAULT_DUE_SHARDS):
             put(item)
         token = f"token-{i:06d}"
-        arn = sns.create_platform_endpoint(
-            PlatformApplicationArn=applications["apns" if i % 2 else "fcm"], Token=token, CustomUserData=pid
-        )["EndpointArn"]
         platform = "apns" if i % 2 else "fcm"
+        # as PUT /me/devices registers it: the endpoint's CustomUserData names its patient and device
+        arn = SnsPushGateway(applications, client=sns).create_endpoint(platform, token, f"{pid}/phone")
         device = Device("phone", platform, arn, token_hash(platform, token), datetime(2026, 1, 1, tzinfo=UTC))
         put(
             {
