@@ -71,6 +71,30 @@ class _PatientState:
     worklist: PatientWorklist | None = None
 
 
+def claim_lease(
+    leases: dict[str, SweepLease], clinic_id: str, day: date, run_id: str, *, until: datetime, now: datetime
+) -> bool:
+    """The condition of storage/leases.py on a dictionary: free, an earlier date, or this date undone and the
+    caller's own or expired."""
+    held = leases.get(clinic_id)
+    free = (
+        held is None
+        or held.date < day
+        or (held.date == day and not held.done and (held.run_id == run_id or held.until <= now))
+    )
+    if free:
+        leases[clinic_id] = SweepLease(day, run_id, until, done=False)
+    return free
+
+
+def complete_lease(leases: dict[str, SweepLease], clinic_id: str, day: date, run_id: str) -> bool:
+    held = leases.get(clinic_id)
+    if held is None or held.date != day or held.run_id != run_id:
+        return False
+    leases[clinic_id] = replace(held, done=True)
+    return True
+
+
 class InMemoryPatientRepository:
     """PatientRepository kept in dictionaries; thread-safe."""
 
@@ -124,23 +148,11 @@ class InMemoryPatientRepository:
 
     def claim_sweep(self, clinic_id: str, day: date, run_id: str, until: datetime, now: datetime) -> bool:
         with self._lock:
-            held = self._leases.get(clinic_id)
-            free = (
-                held is None
-                or held.date < day
-                or (held.date == day and not held.done and (held.run_id == run_id or held.until <= now))
-            )
-            if free:
-                self._leases[clinic_id] = SweepLease(day, run_id, until, done=False)
-            return free
+            return claim_lease(self._leases, clinic_id, day, run_id, until=until, now=now)
 
     def complete_sweep(self, clinic_id: str, day: date, run_id: str) -> bool:
         with self._lock:
-            held = self._leases.get(clinic_id)
-            if held is None or held.date != day or held.run_id != run_id:
-                return False
-            self._leases[clinic_id] = replace(held, done=True)
-            return True
+            return complete_lease(self._leases, clinic_id, day, run_id)
 
     def clinic_audit_trail(self, clinic_id: str) -> tuple[AuditEntry, ...]:
         with self._lock:
@@ -737,23 +749,11 @@ class InMemoryReminderStore:
 
     def claim_reminders(self, clinic_id: str, day: date, run_id: str, until: datetime, now: datetime) -> bool:
         with self._lock:
-            held = self._leases.get(clinic_id)
-            free = (
-                held is None
-                or held.date < day
-                or (held.date == day and not held.done and (held.run_id == run_id or held.until <= now))
-            )
-            if free:
-                self._leases[clinic_id] = SweepLease(day, run_id, until, done=False)
-            return free
+            return claim_lease(self._leases, clinic_id, day, run_id, until=until, now=now)
 
     def complete_reminders(self, clinic_id: str, day: date, run_id: str) -> bool:
         with self._lock:
-            held = self._leases.get(clinic_id)
-            if held is None or held.date != day or held.run_id != run_id:
-                return False
-            self._leases[clinic_id] = replace(held, done=True)
-            return True
+            return complete_lease(self._leases, clinic_id, day, run_id)
 
 
 @dataclass

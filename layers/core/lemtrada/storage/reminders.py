@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
-from lemtrada.storage import codec, keys
+from lemtrada.storage import codec, keys, leases
 from lemtrada.storage.capacity import CapacityMeter
 from lemtrada.storage.client import LazyClient
 from lemtrada.storage.errors import cancelled
@@ -49,11 +49,6 @@ def remind_pk(clinic_id: str) -> str:
 
 def pushes_pk(clinic_id: str) -> str:
     return f"PUSHES#{clinic_id}"
-
-
-def _utc(instant: datetime) -> str:
-    """UTC instants compare as strings in the order of the instants (the lease's condition)."""
-    return instant.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 class DynamoReminderStore:
@@ -254,46 +249,18 @@ class DynamoReminderStore:
         return out
 
     def claim_reminders(self, clinic_id: str, day: date, run_id: str, until: datetime, now: datetime) -> bool:
-        condition = (
-            "attribute_not_exists(pk) OR #d < :day"
-            " OR (#d = :day AND #done = :false AND (#run = :run OR #until <= :now))"
-        )
-        return self._lease(
-            clinic_id,
-            "SET #d = :day, #run = :run, #until = :until, #done = :false",
-            condition,
-            {
-                ":day": wire(day.isoformat()),
-                ":run": wire(run_id),
-                ":until": wire(_utc(until)),
-                ":now": wire(_utc(now)),
-                ":false": wire(False),
-            },
+        key = item_key(REMINDS_PK, clinic_id)
+        return self._lease_written(
+            leases.claim(self.client, self.table_name, key, day=day, run_id=run_id, until=until, now=now)
         )
 
     def complete_reminders(self, clinic_id: str, day: date, run_id: str) -> bool:
-        return self._lease(
-            clinic_id,
-            "SET #done = :true",
-            "#d = :day AND #run = :run",
-            {":day": wire(day.isoformat()), ":run": wire(run_id), ":true": wire(True)},
-        )
+        key = item_key(REMINDS_PK, clinic_id)
+        return self._lease_written(leases.complete(self.client, self.table_name, key, day=day, run_id=run_id))
 
     # -- plumbing ----------------------------------------------------------------------------------------------------
-    def _lease(self, clinic_id: str, update: str, condition: str, values: dict[str, Raw]) -> bool:
-        names = {"#d": "d", "#run": "run", "#until": "until", "#done": "done"}
-        used = {name: stored for name, stored in names.items() if name in update or name in condition}
-        try:
-            response = self.client.update_item(
-                TableName=self.table_name,
-                Key=item_key(REMINDS_PK, clinic_id),
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=used,
-                ExpressionAttributeValues=values,
-                ReturnConsumedCapacity="TOTAL",
-            )
-        except self.client.exceptions.ConditionalCheckFailedException:
+    def _lease_written(self, response: Any) -> bool:
+        if response is None:
             return False
         self.capacity.add_response("reminder_lease", response, write=True)
         return True

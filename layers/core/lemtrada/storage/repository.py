@@ -10,12 +10,12 @@ operation in ``capacity``. The item layout is storage.model; records <-> items i
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from lemtrada.regimen.alerts import Alert
 from lemtrada.regimen.records import Clinic, Infusion, PatientProfile, Result
-from lemtrada.storage import alert_items, codec, errors, keys, lab_receipts, packing
+from lemtrada.storage import alert_items, codec, errors, keys, lab_receipts, leases, packing
 from lemtrada.storage.capacity import CapacityMeter
 from lemtrada.storage.client import LazyClient
 from lemtrada.storage.model import (
@@ -24,7 +24,6 @@ from lemtrada.storage.model import (
     WORKLIST_INDEX,
     ClinicItem,
     Profile,
-    SweepLeaseItem,
     WorklistProjection,
 )
 from lemtrada.storage.ports import (
@@ -231,55 +230,17 @@ class DynamoPatientRepository:
         return dict(codec.sweep_lease_from_item(raw) for raw in self._items("sweep_leases", keys.SWEEPS_PK))
 
     def claim_sweep(self, clinic_id: str, day: date, run_id: str, until: datetime, now: datetime) -> bool:
-        # ISO dates and UTC instants compare as strings in the same order as the values.
-        condition = (
-            "attribute_not_exists(pk) OR #d < :day"
-            " OR (#d = :day AND #done = :false AND (#run = :run OR #until <= :now))"
-        )
-        return self._lease_update(
-            "claim_sweep",
-            clinic_id,
-            "SET #d = :day, #run = :run, #until = :until, #done = :false",
-            condition,
-            {
-                ":day": wire(day.isoformat()),
-                ":run": wire(run_id),
-                ":until": wire(_utc(until)),
-                ":now": wire(_utc(now)),
-                ":false": wire(False),
-            },
-        )
+        key = item_key(keys.SWEEPS_PK, clinic_id)
+        response = leases.claim(self.client, self.table_name, key, day=day, run_id=run_id, until=until, now=now)
+        return self._lease_written("claim_sweep", response)
 
     def complete_sweep(self, clinic_id: str, day: date, run_id: str) -> bool:
-        return self._lease_update(
-            "complete_sweep",
-            clinic_id,
-            "SET #done = :true",
-            "#d = :day AND #run = :run",
-            {":day": wire(day.isoformat()), ":run": wire(run_id), ":true": wire(True)},
-        )
+        key = item_key(keys.SWEEPS_PK, clinic_id)
+        response = leases.complete(self.client, self.table_name, key, day=day, run_id=run_id)
+        return self._lease_written("complete_sweep", response)
 
-    def _lease_update(
-        self, operation: str, clinic_id: str, update: str, condition: str, values: dict[str, Raw]
-    ) -> bool:
-        names = {
-            "#d": SweepLeaseItem.date,
-            "#run": SweepLeaseItem.run_id,
-            "#until": SweepLeaseItem.until,
-            "#done": SweepLeaseItem.done,
-        }
-        used = {name: stored for name, stored in names.items() if name in update or name in condition}
-        try:
-            response = self.client.update_item(
-                TableName=self.table_name,
-                Key=item_key(keys.SWEEPS_PK, clinic_id),
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=used,
-                ExpressionAttributeValues=values,
-                ReturnConsumedCapacity="TOTAL",
-            )
-        except self.client.exceptions.ConditionalCheckFailedException:
+    def _lease_written(self, operation: str, response: Any) -> bool:
+        if response is None:
             return False
         self.capacity.add_response(operation, response, write=True)
         return True
@@ -742,8 +703,3 @@ def _range_name(index_name: str | None) -> str:
 
 def _audit_prefix() -> tuple[str, dict[str, Raw]]:
     return "begins_with(#r, :prefix)", {":prefix": {"S": keys.AUDIT_PREFIX}}
-
-
-def _utc(instant: datetime) -> str:
-    """A lease instant as stored: UTC, ISO 8601, so string order is time order."""
-    return instant.astimezone(UTC).isoformat(timespec="microseconds")
